@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs and starts everything `cargo xtask` and its tests need on a fresh
+# Debian bookworm machine (see shared DESIGN.md, "Real components"). Idempotent:
+# every step checks first, so re-running it on a provisioned machine takes seconds.
+set -euo pipefail
+
+ZIG_VERSION=0.14.1
+ZIGBUILD_VERSION=0.20.1
+CROSS_VERSION=0.2.5
+BUILDX_DIR="$HOME/.docker/cli-plugins"
+TARGETS=(x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu
+         aarch64-pc-windows-gnullvm x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
+CROSS_IMAGE=xtask-cross/x86_64-pc-windows-gnu:bookworm
+
+step() { echo "==> $*" >&2; }
+
+apt_updated=
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  step "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# --- Debian packages: engine, registry, mingw for the plain-cargo backend, debootstrap for the cross image
+apt_install docker.io docker-registry debootstrap gcc-mingw-w64-x86-64 ca-certificates \
+            iproute2 chromium
+
+# --- buildx from trixie (bookworm's docker.io has no buildx plugin). The trixie list is
+# used only for this download, never added to the system's sources.
+if ! docker buildx version >/dev/null 2>&1; then
+  step "fetching docker-buildx from Debian trixie"
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/lists/partial" "$tmp/archives/partial"
+  echo "deb http://deb.debian.org/debian trixie main" >"$tmp/sources.list"
+  aptopts=(-oDir::Etc::SourceList="$tmp/sources.list" -oDir::Etc::SourceParts=/dev/null
+           -oDir::State::Lists="$tmp/lists" -oDir::Cache::Archives="$tmp/archives")
+  apt-get "${aptopts[@]}" update -qq
+  (cd "$tmp" && apt-get "${aptopts[@]}" download docker-buildx >/dev/null)
+  dpkg -x "$tmp"/docker-buildx_*.deb "$tmp/x"
+  mkdir -p "$BUILDX_DIR"
+  install -m 0755 "$tmp/x/usr/libexec/docker/cli-plugins/docker-buildx" "$BUILDX_DIR/docker-buildx"
+  rm -rf "$tmp"
+fi
+
+# --- Rust targets
+installed=$(rustup target list --installed)
+for t in "${TARGETS[@]}"; do
+  grep -qx "$t" <<<"$installed" || { step "rustup target add $t"; rustup target add "$t" >/dev/null; }
+done
+
+# --- zig + cargo-zigbuild (both ship as PyPI wheels: no compile)
+if ! python3 -m ziglang version 2>/dev/null | grep -qx "$ZIG_VERSION"; then
+  step "pip install ziglang==$ZIG_VERSION"
+  pip install -q "ziglang==$ZIG_VERSION"
+fi
+if ! cargo-zigbuild --version 2>/dev/null | grep -q " $ZIGBUILD_VERSION"; then
+  step "pip install cargo-zigbuild==$ZIGBUILD_VERSION"
+  pip install -q "cargo-zigbuild==$ZIGBUILD_VERSION"
+fi
+
+# --- cross
+if ! cross --version 2>/dev/null | grep -q "cross $CROSS_VERSION"; then
+  step "cargo install cross $CROSS_VERSION"
+  cargo install -q cross --version "$CROSS_VERSION" --locked
+fi
+
+# --- Docker engine
+if ! docker info >/dev/null 2>&1; then
+  step "starting dockerd"
+  (setsid dockerd >/tmp/dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { tail -n 40 /tmp/dockerd.log >&2; echo "dockerd did not start" >&2; exit 1; }
+fi
+
+# --- local cross image (cross's own images cannot be pulled here)
+if ! docker image inspect "$CROSS_IMAGE" >/dev/null 2>&1; then
+  step "building $CROSS_IMAGE with debootstrap (a few minutes, once per machine)"
+  rootfs=$(mktemp -d)
+  debootstrap --variant=minbase --include=gcc,libc6-dev,gcc-mingw-w64-x86-64 bookworm "$rootfs" \
+    http://deb.debian.org/debian >/tmp/debootstrap.log 2>&1 \
+    || { tail -n 40 /tmp/debootstrap.log >&2; exit 1; }
+  tar -C "$rootfs" -c . | docker import \
+    --change 'ENV CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc' \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    - "$CROSS_IMAGE" >/dev/null
+  rm -rf "$rootfs"
+fi
+step "provisioned"

@@ -1,0 +1,159 @@
+//! `cargo xtask build`: plan the host-binary builds and run them.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, Result};
+use xshell::Shell;
+
+use crate::backend::{Backend, Tools};
+use crate::flags::{BuildCmd, BuildOpts};
+use crate::metadata::Extension;
+use crate::plan::{self, Inputs, Plan};
+use crate::progress::Reporter;
+use crate::target::{Target, TARGETS};
+use crate::{paths, workspace};
+
+impl BuildCmd {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let rep = Reporter::new(self.opts.verbose);
+        let plan = prepare(sh, &rep, &self.opts, &self.targets)?;
+        if self.opts.dry_run {
+            print!("{plan}");
+            return Ok(());
+        }
+        run(sh, &rep, &plan)
+    }
+}
+
+/// Reads metadata.json and the machine's tools and makes the plan. Everything that can be
+/// wrong before compiling is found here, in seconds.
+pub fn prepare(
+    sh: &Shell,
+    rep: &Reporter,
+    opts: &BuildOpts,
+    only: &[&'static Target],
+) -> Result<Plan> {
+    let bin_packages = workspace::host_bins(sh)?;
+    let bins: BTreeSet<String> = bin_packages.keys().cloned().collect();
+    let ext = Extension::load(&opts.metadata(), &bins)?;
+    for w in &ext.warnings {
+        rep.println(format!("warning: {w}"));
+    }
+    let plan = plan::plan(&Inputs {
+        ext: &ext,
+        bin_packages: &bin_packages,
+        platforms: &opts.platforms(),
+        only,
+        toolchains: &opts.toolchains(),
+        tools: &Tools::detect(),
+        installed: &workspace::installed_targets(sh)?,
+        rust_toolchain: workspace::active_toolchain(sh).as_deref(),
+        target_dir: &paths::target_dir(),
+    })?;
+    Ok(plan)
+}
+
+/// Runs the plan's setup and build jobs; jobs of different backends run side by side.
+pub fn run(sh: &Shell, rep: &Reporter, plan: &Plan) -> Result<()> {
+    for (t, b, why) in &plan.choices {
+        rep.println(format!("{t}: {b} ({why})"));
+    }
+    if plan.builds.iter().any(|j| j.backend == Backend::Cross) {
+        preflight_cross(sh)?;
+    }
+    for cmd in &plan.setup {
+        rep.run("rustup", cmd, |_| None)?;
+    }
+    let results: Vec<Result<_>> = std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .builds
+            .iter()
+            .map(|job| s.spawn(move || rep.run(&job.name(), &job.cmd, cargo_event)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("build thread panicked"))
+            .collect()
+    });
+    let errors: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| r.err())
+        .map(|e| format!("{e:#}"))
+        .collect();
+    if !errors.is_empty() {
+        bail!(
+            "{} build job(s) failed:\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// cross needs a running container engine; find out now rather than mid-build.
+fn preflight_cross(sh: &Shell) -> Result<()> {
+    let engine = std::env::var("CROSS_CONTAINER_ENGINE").unwrap_or_else(|_| "docker".to_owned());
+    if xshell::cmd!(sh, "{engine} info")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_err()
+    {
+        bail!("the cross backend needs a running container engine, but `{engine} info` failed: start the Docker daemon (or set CROSS_CONTAINER_ENGINE=podman)");
+    }
+    Ok(())
+}
+
+/// Turns one of cargo's JSON messages into a per-triple status ("x86_64-apple-darwin",
+/// "compiled serde_json"); build scripts and proc macros report as "host".
+pub fn cargo_event(line: &str) -> Option<(String, String)> {
+    if !line.starts_with('{') {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["reason"] != "compiler-artifact" {
+        return None;
+    }
+    let name = v["target"]["name"].as_str()?;
+    let file = v["filenames"][0]
+        .as_str()
+        .unwrap_or_default()
+        .replace('\\', "/");
+    let key = TARGETS
+        .iter()
+        .find(|t| file.contains(&format!("/{}/", t.triple)))
+        .map_or("host", |t| t.triple);
+    let verb = if v["executable"].is_string() {
+        "built"
+    } else {
+        "compiled"
+    };
+    Some((key.to_owned(), format!("{verb} {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_events() {
+        let lib = r#"{"reason":"compiler-artifact","target":{"name":"serde_json"},"filenames":["/w/target/aarch64-apple-darwin/release/deps/libserde_json-1.rlib"],"executable":null}"#;
+        assert_eq!(
+            cargo_event(lib),
+            Some(("aarch64-apple-darwin".into(), "compiled serde_json".into()))
+        );
+        let exe = r#"{"reason":"compiler-artifact","target":{"name":"host-bin"},"filenames":["C:\\w\\target\\x86_64-pc-windows-gnu\\release\\host-bin.exe"],"executable":"x"}"#;
+        assert_eq!(
+            cargo_event(exe),
+            Some(("x86_64-pc-windows-gnu".into(), "built host-bin".into()))
+        );
+        let host = r#"{"reason":"compiler-artifact","target":{"name":"build-script-build"},"filenames":["/w/target/release/build/x/build-script-build"],"executable":null}"#;
+        assert_eq!(cargo_event(host).unwrap().0, "host");
+        assert_eq!(
+            cargo_event(r#"{"reason":"build-finished","success":true}"#),
+            None
+        );
+        assert_eq!(cargo_event("   Compiling serde v1.0.0"), None);
+    }
+}

@@ -1,0 +1,153 @@
+//! The command line. Doc comments here are the help text.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::Toolchains;
+use crate::paths;
+use crate::target::{Platform, Target};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Builds, stages and ships the Docker Desktop extension and its Rust host binaries",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cross-compile the host binaries that metadata.json names, without staging them
+    Build(BuildCmd),
+    /// Build host binaries and UI, then stage each image variant's file system under
+    /// target/dist/stage/linux-<arch>/
+    Stage(StageCmd),
+    /// Measure the pipeline against a baseline and print wall times and ratios
+    Bench(BenchCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildOpts {
+    /// Image platform to build for; repeat or comma-separate [default: linux/amd64,linux/arm64]
+    #[arg(long = "platform", value_name = "PLATFORM", value_delimiter = ',', value_parser = parse_platform)]
+    pub platforms: Vec<Platform>,
+    /// Cross-compilation backend: auto, zigbuild, cross or cargo; TRIPLE=BACKEND sets it for one
+    /// triple; repeatable (`auto` picks per triple from what is installed)
+    #[arg(long = "toolchain", value_name = "[TRIPLE=]BACKEND", default_value = "auto", value_parser = check_toolchain)]
+    pub toolchains: Vec<String>,
+    /// The extension's metadata.json; the icon is read from the same directory
+    /// [default: extension/metadata.json]
+    #[arg(long, value_name = "FILE")]
+    pub metadata: Option<Utf8PathBuf>,
+    /// Print the plan (every command with its environment, every staged path) and run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stream every child process's full output
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+impl BuildOpts {
+    pub fn platforms(&self) -> Vec<Platform> {
+        if self.platforms.is_empty() {
+            Platform::ALL.to_vec()
+        } else {
+            let mut p = self.platforms.clone();
+            p.sort();
+            p.dedup();
+            p
+        }
+    }
+
+    pub fn metadata(&self) -> Utf8PathBuf {
+        self.metadata.clone().unwrap_or_else(paths::metadata_json)
+    }
+
+    pub fn toolchains(&self) -> Toolchains {
+        Toolchains::parse(&self.toolchains).expect("validated by clap")
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BuildCmd {
+    #[command(flatten)]
+    pub opts: BuildOpts,
+    /// Build only this Rust target triple; repeatable [default: every triple the platforms need]
+    #[arg(long = "target", value_name = "TRIPLE", value_parser = parse_target)]
+    pub targets: Vec<&'static Target>,
+}
+
+#[derive(Debug, Args)]
+pub struct StageCmd {
+    #[command(flatten)]
+    pub opts: BuildOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCmd {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Cold `stage` of all six triples vs one cargo invocation per triple, then a no-change re-run
+    Stage,
+}
+
+fn parse_platform(s: &str) -> Result<Platform, String> {
+    Platform::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_target(s: &str) -> Result<&'static Target, String> {
+    Target::find(s).map_err(|e| e.to_string())
+}
+
+fn check_toolchain(s: &str) -> Result<String, String> {
+    Toolchains::parse(&[s.to_owned()])
+        .map(|_| s.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_flags_name_the_flag_and_the_choices() {
+        let e = Cli::try_parse_from(["x", "stage", "--platform", "linux/s390x"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--platform") && e.contains("linux/amd64, linux/arm64"),
+            "{e}"
+        );
+        let e = Cli::try_parse_from(["x", "stage", "--toolchain", "msvc"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--toolchain") && e.contains("unknown toolchain `msvc`"),
+            "{e}"
+        );
+        let cli = Cli::try_parse_from([
+            "x",
+            "stage",
+            "--platform",
+            "linux/arm64,linux/amd64,linux/arm64",
+        ])
+        .unwrap();
+        let Command::Stage(s) = cli.command else {
+            panic!()
+        };
+        assert_eq!(s.opts.platforms(), Platform::ALL.to_vec());
+    }
+}

@@ -1,0 +1,16 @@
+//! The xtask: plan, build, stage (and later image, verify, publish) the extension.
+//! A library so integration tests can reuse the binary-format reader and the target table.
+
+pub mod backend;
+pub mod bench;
+pub mod binfmt;
+pub mod build;
+pub mod flags;
+pub mod metadata;
+pub mod paths;
+pub mod plan;
+pub mod progress;
+pub mod stage;
+pub mod target;
+pub mod ui;
+pub mod workspace;

@@ -1,0 +1,386 @@
+//! `extension/metadata.json` is the source of truth for which host binaries go where.
+//! Parsed into typed structs, then checked against what the workspace can build; every
+//! problem names the file and the JSON location.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+
+use crate::target::Os;
+
+/// The parts of Docker's extension metadata the pipeline acts on. Other keys (`vm`, ...)
+/// are Docker Desktop's business and pass through untouched.
+#[derive(Debug, Deserialize)]
+pub struct Metadata {
+    pub icon: String,
+    #[serde(default)]
+    pub ui: BTreeMap<String, UiEntry>,
+    #[serde(default)]
+    pub host: Option<Host>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UiEntry {
+    pub title: String,
+    pub root: String,
+    pub src: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Host {
+    /// Each element maps OS keys to path lists; the keys are checked by hand so an
+    /// unknown one can be reported with its location.
+    pub binaries: Vec<BTreeMap<String, Vec<BinaryPath>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BinaryPath {
+    pub path: String,
+}
+
+/// One host binary the image must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostBinary {
+    pub os: Os,
+    /// Path inside the image, relative (`darwin/host-bin`).
+    pub path: String,
+    /// The cargo binary target that produces it.
+    pub bin: String,
+}
+
+/// `metadata.json`, parsed and checked.
+#[derive(Debug)]
+pub struct Extension {
+    pub file: Utf8PathBuf,
+    /// The directory metadata.json is in; the icon is read from it.
+    pub dir: Utf8PathBuf,
+    pub metadata: Metadata,
+    pub binaries: Vec<HostBinary>,
+    /// Where the UI is staged, relative to the image root (`ui`), if there is a UI.
+    pub ui_root: Option<String>,
+    /// Problems that do not stop a build (a built binary no one ships).
+    pub warnings: Vec<String>,
+}
+
+impl Extension {
+    /// Reads and checks `file` against the binary targets the workspace builds.
+    pub fn load(file: &Utf8Path, workspace_bins: &BTreeSet<String>) -> Result<Extension> {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+        let ext = Extension::parse(file, &text, workspace_bins)?;
+        let icon = ext.dir.join(&ext.metadata.icon);
+        if !icon.is_file() {
+            bail!("{file}: `icon` names {icon}, which does not exist");
+        }
+        Ok(ext)
+    }
+
+    pub fn parse(
+        file: &Utf8Path,
+        text: &str,
+        workspace_bins: &BTreeSet<String>,
+    ) -> Result<Extension> {
+        // serde_json's message ends with "at line L column C".
+        let metadata: Metadata = serde_json::from_str(text)
+            .with_context(|| format!("{file}: not a valid extension metadata file"))?;
+        let mut errors = Vec::new();
+        let binaries = host_binaries(&metadata, workspace_bins, &mut errors);
+        let ui_root = ui_root(&metadata, &mut errors);
+        let dir = file.parent().map_or_else(|| ".".into(), Utf8Path::to_owned);
+        if !is_plain_relative(&metadata.icon) {
+            errors.push(format!(
+                "`icon`: expected a file name inside {dir}, found `{}`",
+                metadata.icon
+            ));
+        }
+        if !errors.is_empty() {
+            bail!(
+                "{file}: {} problem(s):\n  {}",
+                errors.len(),
+                errors.join("\n  ")
+            );
+        }
+        let named: BTreeSet<&str> = binaries.iter().map(|b| b.bin.as_str()).collect();
+        let warnings = workspace_bins
+            .iter()
+            .filter(|b| !named.contains(b.as_str()))
+            .map(|b| format!("{file}: the workspace builds binary `{b}` but `host.binaries` never names it; it is not shipped"))
+            .collect();
+        Ok(Extension {
+            file: file.to_owned(),
+            dir,
+            metadata,
+            binaries,
+            ui_root,
+            warnings,
+        })
+    }
+
+    /// The OSes that have at least one binary: only their triples need building.
+    pub fn oses(&self) -> BTreeSet<Os> {
+        self.binaries.iter().map(|b| b.os).collect()
+    }
+
+    /// The cargo binary targets to build (the union over all OSes).
+    pub fn bins(&self) -> BTreeSet<&str> {
+        self.binaries.iter().map(|b| b.bin.as_str()).collect()
+    }
+}
+
+fn host_binaries(
+    meta: &Metadata,
+    workspace_bins: &BTreeSet<String>,
+    errors: &mut Vec<String>,
+) -> Vec<HostBinary> {
+    let mut out: Vec<HostBinary> = Vec::new();
+    let Some(host) = &meta.host else { return out };
+    for (i, set) in host.binaries.iter().enumerate() {
+        for (key, paths) in set {
+            let at = format!("host.binaries[{i}].{key}");
+            let Some(os) = Os::from_dir(key) else {
+                errors.push(format!(
+                    "`{at}`: unknown OS `{key}`: expected darwin, windows or linux"
+                ));
+                continue;
+            };
+            for (j, BinaryPath { path }) in paths.iter().enumerate() {
+                let at = format!("{at}[{j}].path");
+                match check_path(os, path, workspace_bins) {
+                    Err(e) => errors.push(format!("`{at}`: {e}")),
+                    Ok(_) if out.iter().any(|b| b.path == path[1..]) => {
+                        errors.push(format!("`{at}`: `{path}` is named twice"))
+                    }
+                    Ok(bin) => out.push(HostBinary {
+                        os,
+                        path: path[1..].to_owned(),
+                        bin,
+                    }),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks one `host.binaries` path and returns the cargo binary name that produces it.
+fn check_path(os: Os, path: &str, workspace_bins: &BTreeSet<String>) -> Result<String, String> {
+    let dir = os.dir();
+    let rel = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_prefix(dir))
+        .and_then(|p| p.strip_prefix('/'))
+        .filter(|rest| is_plain_relative(rest))
+        .ok_or_else(|| {
+            format!("`{path}` is outside the {dir} directory: expected `/{dir}/<name>`")
+        })?;
+    let file = rel.rsplit('/').next().unwrap_or(rel);
+    let bin = match os {
+        Os::Windows => file
+            .strip_suffix(".exe")
+            .ok_or_else(|| format!("`{path}`: a Windows binary must end in `.exe`"))?,
+        Os::Darwin | Os::Linux => file,
+    };
+    if !workspace_bins.contains(bin) {
+        let known: Vec<&str> = workspace_bins.iter().map(String::as_str).collect();
+        return Err(format!(
+            "`{path}`: no workspace package builds a binary named `{bin}` (binaries: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ));
+    }
+    Ok(bin.to_owned())
+}
+
+fn ui_root(meta: &Metadata, errors: &mut Vec<String>) -> Option<String> {
+    let mut root: Option<&str> = None;
+    for (name, entry) in &meta.ui {
+        let at = format!("ui.{name}");
+        let Some(dir) = entry
+            .root
+            .strip_prefix('/')
+            .filter(|d| is_plain_relative(d))
+        else {
+            errors.push(format!(
+                "`{at}.root`: expected an absolute directory like `/ui`, found `{}`",
+                entry.root
+            ));
+            continue;
+        };
+        if !is_plain_relative(&entry.src) {
+            errors.push(format!(
+                "`{at}.src`: expected a file inside `{}`, found `{}`",
+                entry.root, entry.src
+            ));
+        }
+        match root {
+            Some(r) if r != dir => errors.push(format!(
+                "`{at}.root`: `{}` differs from `/{r}`: the UI is built once and staged in one place",
+                entry.root
+            )),
+            _ => root = Some(dir),
+        }
+    }
+    root.map(str::to_owned)
+}
+
+/// A relative path with no `.`/`..`/empty segments and no backslashes.
+fn is_plain_relative(p: &str) -> bool {
+    !p.is_empty() && !p.contains('\\') && p.split('/').all(|seg| !matches!(seg, "" | "." | ".."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bins() -> BTreeSet<String> {
+        ["host-bin".to_owned(), "helper".to_owned()].into()
+    }
+
+    fn parse(text: &str) -> Result<Extension> {
+        Extension::parse(Utf8Path::new("extension/metadata.json"), text, &bins())
+    }
+
+    fn with_binaries(binaries: &str) -> String {
+        format!(
+            r#"{{"icon": "icon.svg",
+                "ui": {{"dashboard-tab": {{"title": "T", "root": "/ui", "src": "index.html"}}}},
+                "host": {{"binaries": [{binaries}]}}}}"#
+        )
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn parses_the_shipped_metadata() {
+        let text = std::fs::read_to_string(crate::paths::metadata_json()).unwrap();
+        let ext = parse(&text).unwrap();
+        assert_eq!(ext.oses(), Os::ALL.into());
+        assert_eq!(ext.ui_root.as_deref(), Some("ui"));
+        assert!(ext
+            .binaries
+            .iter()
+            .any(|b| b.path == "windows/host-bin.exe" && b.bin == "host-bin"));
+    }
+
+    #[test]
+    fn valid_and_warns_about_unshipped_bins() {
+        let ext = parse(&with_binaries(
+            r#"{"darwin": [{"path": "/darwin/host-bin"}], "windows": [{"path": "/windows/host-bin.exe"}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            ext.binaries[1],
+            HostBinary {
+                os: Os::Windows,
+                path: "windows/host-bin.exe".into(),
+                bin: "host-bin".into()
+            }
+        );
+        assert_eq!(ext.oses(), [Os::Darwin, Os::Windows].into());
+        assert_eq!(ext.warnings.len(), 1);
+        assert!(ext.warnings[0].contains("`helper`"), "{:?}", ext.warnings);
+    }
+
+    #[test]
+    fn invalid_json_names_file_line_and_column() {
+        let e = err("{\n  \"icon\": \"x.svg\",\n  oops\n}");
+        assert!(
+            e.contains("extension/metadata.json") && e.contains("line 3 column 3"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields_are_located() {
+        let e = err(r#"{"icon": 3}"#);
+        assert!(e.contains("invalid type") && e.contains("line 1"), "{e}");
+        let e = err(r#"{"ui": {}}"#);
+        assert!(e.contains("missing field `icon`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_os_key() {
+        let e = err(&with_binaries(
+            r#"{"macos": [{"path": "/darwin/host-bin"}]}"#,
+        ));
+        assert!(
+            e.contains("`host.binaries[0].macos`: unknown OS `macos`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn path_outside_os_dir() {
+        for bad in [
+            "/linux/host-bin",
+            "darwin/host-bin",
+            "/darwin/../host-bin",
+            "/darwin/",
+            "/darwinx/host-bin",
+        ] {
+            let e = err(&with_binaries(&format!(
+                r#"{{"darwin": [{{"path": "{bad}"}}]}}"#
+            )));
+            assert!(
+                e.contains("`host.binaries[0].darwin[0].path`")
+                    && e.contains("outside the darwin directory"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn windows_needs_exe() {
+        let e = err(&with_binaries(
+            r#"{"windows": [{"path": "/windows/host-bin"}]}"#,
+        ));
+        assert!(
+            e.contains("`host.binaries[0].windows[0].path`") && e.contains("must end in `.exe`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_binary_name() {
+        let e = err(&with_binaries(r#"{"linux": [{"path": "/linux/nope"}]}"#));
+        assert!(
+            e.contains("no workspace package builds a binary named `nope`")
+                && e.contains("helper, host-bin"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let e = err(&with_binaries(
+            r#"{"linux": [{"path": "/linux/nope"}, {"path": "/linux/host-bin"}, {"path": "/linux/host-bin"}]},
+               {"bsd": []}"#,
+        ));
+        assert!(
+            e.contains("3 problem(s)")
+                && e.contains("named twice")
+                && e.contains("`host.binaries[1].bsd`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ui_roots_must_agree() {
+        let e = err(
+            r#"{"icon": "i.svg", "ui": {"a": {"title": "a", "root": "/ui", "src": "index.html"},
+                         "b": {"title": "b", "root": "/other", "src": "index.html"}}}"#,
+        );
+        assert!(e.contains("`ui.b.root`"), "{e}");
+        let e = err(
+            r#"{"icon": "../i.svg", "ui": {"a": {"title": "a", "root": "ui", "src": "index.html"}}}"#,
+        );
+        assert!(e.contains("`ui.a.root`") && e.contains("`icon`"), "{e}");
+    }
+}

@@ -1,0 +1,49 @@
+//! Every repository path the xtask uses, in one place.
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub fn root() -> Utf8PathBuf {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_owned()
+}
+
+pub fn extension_dir() -> Utf8PathBuf {
+    root().join("extension")
+}
+
+pub fn metadata_json() -> Utf8PathBuf {
+    extension_dir().join("metadata.json")
+}
+
+pub fn ui_dir() -> Utf8PathBuf {
+    root().join("ui")
+}
+
+/// Cargo's target directory; honours `CARGO_TARGET_DIR` the way cargo does, so a
+/// build the xtask starts and the paths it reads back agree.
+pub fn target_dir() -> Utf8PathBuf {
+    match std::env::var("CARGO_TARGET_DIR") {
+        Ok(dir) if !dir.is_empty() => {
+            let dir = Utf8PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        }
+        _ => root().join("target"),
+    }
+}
+
+/// Everything `dist` produces lives here.
+pub fn dist_dir() -> Utf8PathBuf {
+    target_dir().join("dist")
+}
+
+/// The staged file systems, one directory per image platform (`linux-amd64`, ...).
+pub fn stage_dir() -> Utf8PathBuf {
+    dist_dir().join("stage")
+}

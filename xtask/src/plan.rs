@@ -1,0 +1,310 @@
+//! Plan, then run: every command and every staged path as data. Running it, printing it
+//! (`--dry-run`) and testing it are three consumers of the same plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::backend::{Backend, Toolchains, Tools};
+use crate::metadata::Extension;
+use crate::paths;
+use crate::target::{Platform, Target, TARGETS};
+use crate::workspace::InstalledTargets;
+
+/// One external command, fully described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl CmdSpec {
+    pub fn new(program: &str, args: impl IntoIterator<Item = impl Into<String>>) -> CmdSpec {
+        CmdSpec {
+            program: program.to_owned(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn to_duct(&self) -> duct::Expression {
+        self.env
+            .iter()
+            .fold(duct::cmd(&self.program, &self.args), |e, (k, v)| {
+                e.env(k, v)
+            })
+    }
+}
+
+impl fmt::Display for CmdSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.env {
+            write!(f, "{k}={v} ")?;
+        }
+        f.write_str(&self.program)?;
+        for a in &self.args {
+            write!(f, " {a}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One backend invocation and the triples it builds.
+#[derive(Debug, Clone)]
+pub struct BuildJob {
+    pub backend: Backend,
+    pub targets: Vec<&'static Target>,
+    pub cmd: CmdSpec,
+}
+
+impl BuildJob {
+    pub fn name(&self) -> String {
+        match self.targets.as_slice() {
+            [one] => format!("{} {}", self.backend, one),
+            many => format!("{} ({} targets)", self.backend, many.len()),
+        }
+    }
+}
+
+/// What one staged file is and where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A host binary cargo builds for `target`.
+    Binary {
+        target: &'static Target,
+        path: Utf8PathBuf,
+    },
+    /// A file copied as is (metadata, icon).
+    File(Utf8PathBuf),
+    /// A directory copied recursively (the UI).
+    Dir(Utf8PathBuf),
+}
+
+/// The file system of one image variant.
+#[derive(Debug, Clone)]
+pub struct PlatformStage {
+    pub platform: Platform,
+    /// Destination (relative to the variant's root) -> source.
+    pub entries: BTreeMap<String, Source>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// `rustup target add` for targets this toolchain lacks.
+    pub setup: Vec<CmdSpec>,
+    /// Why each triple got its backend, for the log.
+    pub choices: Vec<(&'static Target, Backend, String)>,
+    pub builds: Vec<BuildJob>,
+    pub stages: Vec<PlatformStage>,
+}
+
+/// Everything the plan depends on, gathered up front so planning is a pure function.
+pub struct Inputs<'a> {
+    pub ext: &'a Extension,
+    /// Binary target -> the workspace package that builds it.
+    pub bin_packages: &'a BTreeMap<String, String>,
+    pub platforms: &'a [Platform],
+    /// Restrict to these triples (`build --target`); empty means all that the platforms need.
+    pub only: &'a [&'static Target],
+    pub toolchains: &'a Toolchains,
+    pub tools: &'a Tools,
+    pub installed: &'a InstalledTargets,
+    /// The rustup toolchain to hand cross (`+NAME`), so cross never installs its own.
+    pub rust_toolchain: Option<&'a str>,
+    pub target_dir: &'a Utf8Path,
+}
+
+pub fn plan(inp: &Inputs) -> Result<Plan> {
+    let oses = inp.ext.oses();
+    let targets: Vec<&'static Target> = TARGETS
+        .iter()
+        .filter(|t| inp.platforms.contains(&t.platform()) && oses.contains(&t.os))
+        .filter(|t| inp.only.is_empty() || inp.only.contains(t))
+        .collect();
+
+    // Choose every backend before anything runs, and report all that are missing at once.
+    let mut choices = Vec::new();
+    let mut missing = Vec::new();
+    for &t in &targets {
+        match inp.tools.choose(t, inp.toolchains) {
+            Ok((b, why)) => choices.push((t, b, why)),
+            Err(e) => missing.push(e.to_string()),
+        }
+    }
+    if !missing.is_empty() {
+        anyhow::bail!("cannot build every target:\n  {}", missing.join("\n  "));
+    }
+
+    let absent: Vec<&str> = targets
+        .iter()
+        .map(|t| t.triple)
+        .filter(|t| !inp.installed.targets.contains(*t))
+        .collect();
+    if !absent.is_empty() && !inp.installed.rustup {
+        anyhow::bail!(
+            "the Rust standard library is missing for {} and rustup is not installed to add it: \
+             install rustup (https://rustup.rs) or your distribution's rust-std package for each target",
+            absent.join(", ")
+        );
+    }
+    let setup = absent
+        .iter()
+        .map(|t| CmdSpec::new("rustup", ["target", "add", t]))
+        .collect();
+    let builds = build_jobs(inp, &choices);
+    let stages = inp
+        .platforms
+        .iter()
+        .map(|&p| stage_entries(inp, p, &targets))
+        .collect();
+    Ok(Plan {
+        setup,
+        choices,
+        builds,
+        stages,
+    })
+}
+
+fn cargo_args(inp: &Inputs) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--release",
+        "--locked",
+        "--message-format=json-render-diagnostics",
+    ]
+    .map(String::from)
+    .into();
+    let packages: BTreeSet<&str> = inp
+        .ext
+        .bins()
+        .iter()
+        .map(|b| inp.bin_packages[*b].as_str())
+        .collect();
+    for p in packages {
+        args.extend(["--package".into(), p.to_owned()]);
+    }
+    for b in inp.ext.bins() {
+        args.extend(["--bin".into(), b.to_owned()]);
+    }
+    args
+}
+
+fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> Vec<BuildJob> {
+    let common = cargo_args(inp);
+    let with_targets = |mut args: Vec<String>, ts: &[&'static Target]| {
+        args.extend(common.iter().cloned());
+        for t in ts {
+            args.extend(["--target".to_owned(), t.triple.to_owned()]);
+        }
+        args
+    };
+    let mut jobs = Vec::new();
+    for backend in Backend::ALL {
+        let ts: Vec<&'static Target> = choices
+            .iter()
+            .filter(|c| c.1 == backend)
+            .map(|c| c.0)
+            .collect();
+        if ts.is_empty() {
+            continue;
+        }
+        match backend {
+            // One invocation for all triples: cargo shares the host-side work (build
+            // scripts, proc macros) and keeps both cores busy (about half the time of one
+            // invocation per triple, measured by `cargo xtask bench stage`).
+            Backend::Zigbuild => jobs.push(BuildJob {
+                backend,
+                cmd: CmdSpec::new("cargo", with_targets(vec!["zigbuild".into()], &ts)),
+                targets: ts,
+            }),
+            Backend::Cargo => jobs.push(BuildJob {
+                backend,
+                cmd: CmdSpec::new("cargo", with_targets(vec!["build".into()], &ts)),
+                targets: ts,
+            }),
+            // cross runs one container image per triple, so it takes one --target at a time.
+            Backend::Cross => {
+                for t in ts {
+                    let mut head = Vec::new();
+                    if let Some(tc) = inp.rust_toolchain {
+                        head.push(format!("+{tc}"));
+                    }
+                    head.push("build".into());
+                    jobs.push(BuildJob {
+                        backend,
+                        cmd: CmdSpec::new("cross", with_targets(head, &[t])),
+                        targets: vec![t],
+                    });
+                }
+            }
+        }
+    }
+    jobs
+}
+
+fn stage_entries(inp: &Inputs, platform: Platform, targets: &[&'static Target]) -> PlatformStage {
+    let mut entries = BTreeMap::new();
+    entries.insert(
+        "metadata.json".to_owned(),
+        Source::File(inp.ext.file.clone()),
+    );
+    let icon = &inp.ext.metadata.icon;
+    entries.insert(icon.clone(), Source::File(inp.ext.dir.join(icon)));
+    if let Some(root) = &inp.ext.ui_root {
+        entries.insert(root.clone(), Source::Dir(crate::ui::output_dir()));
+    }
+    for b in &inp.ext.binaries {
+        let target = targets
+            .iter()
+            .find(|t| t.platform() == platform && t.os == b.os)
+            .copied();
+        if let Some(target) = target {
+            let path = inp
+                .target_dir
+                .join(target.triple)
+                .join("release")
+                .join(target.exe_name(&b.bin));
+            entries.insert(b.path.clone(), Source::Binary { target, path });
+        }
+    }
+    PlatformStage { platform, entries }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "toolchains:")?;
+        for (t, b, why) in &self.choices {
+            writeln!(f, "  {t}: {b} ({why})")?;
+        }
+        if !self.setup.is_empty() {
+            writeln!(f, "setup:")?;
+            for c in &self.setup {
+                writeln!(f, "  {c}")?;
+            }
+        }
+        writeln!(f, "build:")?;
+        for j in &self.builds {
+            writeln!(f, "  [{}] {}", j.name(), j.cmd)?;
+        }
+        for s in &self.stages {
+            writeln!(
+                f,
+                "stage {} -> {}:",
+                s.platform,
+                paths::stage_dir().join(s.platform.stage_name())
+            )?;
+            for (dest, src) in &s.entries {
+                let (from, what) = match src {
+                    Source::Binary { target, path } => (path, format!(" ({})", target.triple)),
+                    Source::File(p) => (p, String::new()),
+                    Source::Dir(p) => (p, " (directory)".to_owned()),
+                };
+                writeln!(f, "  {dest} <- {from}{what}")?;
+            }
+            writeln!(f, "  SHA256SUMS <- checksums of the binaries above")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Facts about the workspace and the local Rust toolchain, read once per run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use xshell::{cmd, Shell};
+
+/// Packages whose binaries are tooling, never shipped in the image.
+const TOOLING: &[&str] = &["xtask"];
+
+#[derive(Deserialize)]
+struct CargoMetadata {
+    packages: Vec<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    name: String,
+    targets: Vec<CargoTarget>,
+}
+
+#[derive(Deserialize)]
+struct CargoTarget {
+    name: String,
+    kind: Vec<String>,
+}
+
+/// Binary target -> package, for every workspace package that builds host binaries.
+pub fn host_bins(sh: &Shell) -> Result<BTreeMap<String, String>> {
+    let json = cmd!(sh, "cargo metadata --format-version 1 --no-deps --offline")
+        .quiet()
+        .read()
+        .context("`cargo metadata` failed: is Cargo.toml valid?")?;
+    let meta: CargoMetadata =
+        serde_json::from_str(&json).context("cannot parse `cargo metadata` output")?;
+    Ok(meta
+        .packages
+        .into_iter()
+        .filter(|p| !TOOLING.contains(&p.name.as_str()))
+        .flat_map(|p| {
+            let pkg = p.name;
+            p.targets
+                .into_iter()
+                .filter(|t| t.kind.iter().any(|k| k == "bin"))
+                .map(move |t| (t.name, pkg.clone()))
+        })
+        .collect())
+}
+
+/// The targets whose standard library this Rust installation has, and whether rustup
+/// manages it (and so can add more).
+pub struct InstalledTargets {
+    pub rustup: bool,
+    pub targets: BTreeSet<String>,
+}
+
+pub fn installed_targets(sh: &Shell) -> Result<InstalledTargets> {
+    if which::which("rustup").is_ok() {
+        let out = cmd!(sh, "rustup target list --installed")
+            .quiet()
+            .read()
+            .context("`rustup target list --installed` failed")?;
+        return Ok(InstalledTargets {
+            rustup: true,
+            targets: out.lines().map(str::to_owned).collect(),
+        });
+    }
+    // Without rustup, a target is installed when its standard library is in the sysroot.
+    let sysroot = cmd!(sh, "rustc --print sysroot")
+        .quiet()
+        .read()
+        .context("`rustc --print sysroot` failed")?;
+    let rustlib = std::path::Path::new(sysroot.trim()).join("lib/rustlib");
+    let targets = std::fs::read_dir(&rustlib)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("lib").is_dir())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(InstalledTargets {
+        rustup: false,
+        targets,
+    })
+}
+
+/// The active rustup toolchain's name (`stable-x86_64-unknown-linux-gnu`).
+pub fn active_toolchain(sh: &Shell) -> Option<String> {
+    which::which("rustup").ok()?;
+    let out = cmd!(sh, "rustup show active-toolchain")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()?;
+    out.split_whitespace().next().map(str::to_owned)
+}

@@ -1,0 +1,121 @@
+//! Shared by the end-to-end tests: run the real xtask binary, require real tools.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output};
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+pub fn root() -> Utf8PathBuf {
+    xtask::paths::root()
+}
+
+/// A target directory of the test's own below the workspace's `target/`, kept between
+/// runs so re-runs are incremental.
+pub fn target_dir(name: &str) -> Utf8PathBuf {
+    root().join("target/it").join(name)
+}
+
+/// The xtask binary, run from the workspace root.
+pub fn xtask(target_dir: &Utf8Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.current_dir(root())
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CI", "true");
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("cannot start xtask");
+    eprintln!(
+        "--- {:?} exited {}\n--- stdout:\n{}\n--- stderr:\n{}",
+        cmd.get_args().collect::<Vec<_>>(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(out.status.success(), "xtask failed: see its output above");
+    out
+}
+
+/// Runs, expects failure, returns stderr.
+pub fn run_err(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        !out.status.success(),
+        "xtask succeeded but should have failed"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A prerequisite the test cannot run without. Under `CI` its absence fails the test
+/// (a skipped test checks nothing); elsewhere the test is skipped with a note.
+pub fn require(what: &str, ok: bool, fix: &str) -> bool {
+    if ok {
+        return true;
+    }
+    let msg = format!("missing prerequisite: {what}; fix: {fix} (or run `bash .ci/install.sh`)");
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+pub fn on_path(tool: &str) -> bool {
+    which::which(tool).is_ok()
+}
+
+/// Every file below `dir` with its bytes, mode and mtime: two equal snapshots mean
+/// byte-identical trees.
+pub fn snapshot(dir: &Utf8Path) -> BTreeMap<String, (Vec<u8>, u32, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in d.read_dir_utf8().unwrap() {
+            let e = e.unwrap();
+            let meta = fs::metadata(e.path()).unwrap();
+            let rel = e.path().strip_prefix(dir).unwrap().to_string();
+            if meta.is_dir() {
+                stack.push(e.path().to_owned());
+                out.insert(
+                    rel + "/",
+                    (
+                        Vec::new(),
+                        meta.permissions().mode(),
+                        meta.modified().unwrap(),
+                    ),
+                );
+            } else {
+                out.insert(
+                    rel,
+                    (
+                        fs::read(e.path()).unwrap(),
+                        meta.permissions().mode(),
+                        meta.modified().unwrap(),
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Writes a metadata.json variant (with a copy of the icon) into a scratch directory.
+pub fn metadata_variant(name: &str, text: &str) -> Utf8PathBuf {
+    let dir = root().join("target/it/metadata").join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(root().join("extension/icon.svg"), dir.join("icon.svg")).unwrap();
+    fs::write(dir.join("metadata.json"), text).unwrap();
+    dir.join("metadata.json")
+}
