@@ -47,7 +47,7 @@ pub fn prepare(
         toolchains: &opts.toolchains(),
         tools: &Tools::detect(),
         installed: &workspace::installed_targets(sh)?,
-        rust_toolchain: workspace::active_toolchain(sh).as_deref(),
+        rust_toolchain: workspace::cross_toolchain(sh).as_deref(),
         target_dir: &paths::target_dir(),
     })?;
     Ok(plan)
@@ -61,9 +61,7 @@ pub fn run(sh: &Shell, rep: &Reporter, plan: &Plan) -> Result<()> {
     if plan.builds.iter().any(|j| j.backend == Backend::Cross) {
         preflight_cross(sh)?;
     }
-    for cmd in &plan.setup {
-        rep.run("rustup", cmd, |_| None)?;
-    }
+    run_setup(rep, plan)?;
     let results: Vec<Result<_>> = std::thread::scope(|s| {
         let handles: Vec<_> = plan
             .builds
@@ -86,6 +84,14 @@ pub fn run(sh: &Shell, rep: &Reporter, plan: &Plan) -> Result<()> {
             errors.len(),
             errors.join("\n  ")
         );
+    }
+    Ok(())
+}
+
+/// Adds missing rustup targets.
+pub fn run_setup(rep: &Reporter, plan: &Plan) -> Result<()> {
+    for cmd in &plan.setup {
+        rep.run("rustup", cmd, |_| None)?;
     }
     Ok(())
 }

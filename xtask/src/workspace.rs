@@ -86,13 +86,35 @@ pub fn installed_targets(sh: &Shell) -> Result<InstalledTargets> {
     })
 }
 
-/// The active rustup toolchain's name (`stable-x86_64-unknown-linux-gnu`).
-pub fn active_toolchain(sh: &Shell) -> Option<String> {
+/// The toolchain to hand cross as `+NAME`: the active rustc's version number (`1.95.0`).
+/// Given a channel name (`stable`) or nothing, cross runs `rustup toolchain add`, which
+/// updates the channel (or fails offline); a version names exactly what is installed.
+pub fn cross_toolchain(sh: &Shell) -> Option<String> {
     which::which("rustup").ok()?;
-    let out = cmd!(sh, "rustup show active-toolchain")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok()?;
-    out.split_whitespace().next().map(str::to_owned)
+    let out = cmd!(sh, "rustc -V").quiet().ignore_stderr().read().ok()?;
+    rustc_version(&out)
+}
+
+fn rustc_version(rustc_v: &str) -> Option<String> {
+    let version = rustc_v.split_whitespace().nth(1)?;
+    // Only a release has a toolchain named after its version; nightlies and betas don't.
+    version
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+        .then(|| version.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rustc_version() {
+        assert_eq!(
+            super::rustc_version("rustc 1.95.0 (59807616e 2026-04-14)").as_deref(),
+            Some("1.95.0")
+        );
+        assert_eq!(
+            super::rustc_version("rustc 1.97.0-nightly (abc 2026-05-01)"),
+            None
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+use std::borrow::BorrowMut;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -29,7 +30,8 @@ pub fn xtask(target_dir: &Utf8Path, args: &[&str]) -> Command {
     cmd
 }
 
-pub fn run(cmd: &mut Command) -> Output {
+pub fn run(mut cmd: impl BorrowMut<Command>) -> Output {
+    let cmd = cmd.borrow_mut();
     let out = cmd.output().expect("cannot start xtask");
     eprintln!(
         "--- {:?} exited {}\n--- stdout:\n{}\n--- stderr:\n{}",
@@ -41,14 +43,14 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
-pub fn run_ok(cmd: &mut Command) -> Output {
+pub fn run_ok(cmd: impl BorrowMut<Command>) -> Output {
     let out = run(cmd);
     assert!(out.status.success(), "xtask failed: see its output above");
     out
 }
 
 /// Runs, expects failure, returns stderr.
-pub fn run_err(cmd: &mut Command) -> String {
+pub fn run_err(cmd: impl BorrowMut<Command>) -> String {
     let out = run(cmd);
     assert!(
         !out.status.success(),
