@@ -29,7 +29,7 @@ fn bench_stage(sh: &Shell) -> Result<()> {
         dry_run: false,
         verbose: false,
     };
-    let plan = build::prepare(sh, &rep, &opts, &[])?;
+    let plan = build::prepare(sh, &rep, &opts, &[])?.plan;
     build::run_setup(&rep, &plan)?;
     let job = plan.builds.first().context("the plan has no build job")?;
     let bench_dir = paths::target_dir().join("bench");

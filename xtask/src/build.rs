@@ -3,25 +3,26 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Result};
+use camino::Utf8Path;
 use xshell::Shell;
 
 use crate::backend::{Backend, Tools};
 use crate::flags::{BuildCmd, BuildOpts};
 use crate::metadata::Extension;
-use crate::plan::{self, Inputs, Plan};
+use crate::plan::{self, BuildJob, Inputs, Plan};
 use crate::progress::Reporter;
 use crate::target::{Target, TARGETS};
-use crate::{paths, workspace};
+use crate::{fingerprint, paths, workspace};
 
 impl BuildCmd {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let rep = Reporter::new(self.opts.verbose);
-        let plan = prepare(sh, &rep, &self.opts, &self.targets)?;
+        let p = prepare(sh, &rep, &self.opts, &self.targets)?;
         if self.opts.dry_run {
-            print!("{plan}");
+            print!("{}", p.plan);
             return Ok(());
         }
-        run(sh, &rep, &plan)
+        run(sh, &rep, &p)
     }
 }
 
@@ -32,16 +33,16 @@ pub fn prepare(
     rep: &Reporter,
     opts: &BuildOpts,
     only: &[&'static Target],
-) -> Result<Plan> {
-    let bin_packages = workspace::host_bins(sh)?;
-    let bins: BTreeSet<String> = bin_packages.keys().cloned().collect();
+) -> Result<Prepared> {
+    let ws = workspace::load(sh)?;
+    let bins: BTreeSet<String> = ws.bins.keys().cloned().collect();
     let ext = Extension::load(&opts.metadata(), &bins)?;
     for w in &ext.warnings {
         rep.println(format!("warning: {w}"));
     }
     let plan = plan::plan(&Inputs {
         ext: &ext,
-        bin_packages: &bin_packages,
+        bin_packages: &ws.bins,
         platforms: &opts.platforms(),
         only,
         toolchains: &opts.toolchains(),
@@ -50,11 +51,19 @@ pub fn prepare(
         rust_toolchain: workspace::cross_toolchain(sh).as_deref(),
         target_dir: &paths::target_dir(),
     })?;
-    Ok(plan)
+    Ok(Prepared { plan, ws, ext })
+}
+
+/// The plan and what it was made from.
+pub struct Prepared {
+    pub plan: Plan,
+    pub ws: workspace::Workspace,
+    pub ext: Extension,
 }
 
 /// Runs the plan's setup and build jobs; jobs of different backends run side by side.
-pub fn run(sh: &Shell, rep: &Reporter, plan: &Plan) -> Result<()> {
+pub fn run(sh: &Shell, rep: &Reporter, prepared: &Prepared) -> Result<()> {
+    let plan = &prepared.plan;
     for (t, b, why) in &plan.choices {
         rep.println(format!("{t}: {b} ({why})"));
     }
@@ -62,11 +71,18 @@ pub fn run(sh: &Shell, rep: &Reporter, plan: &Plan) -> Result<()> {
         preflight_cross(sh)?;
     }
     run_setup(rep, plan)?;
+    let sources = fingerprint::source_digest(
+        &paths::root(),
+        &prepared.ws.package_dirs,
+        &workspace::rustc_vv(sh)?,
+    )?;
+    let stamps = paths::dist_dir().join("build-stamps");
+    let (stamps, sources) = (stamps.as_path(), sources.as_str());
     let results: Vec<Result<_>> = std::thread::scope(|s| {
         let handles: Vec<_> = plan
             .builds
             .iter()
-            .map(|job| s.spawn(move || rep.run(&job.name(), &job.cmd, cargo_event)))
+            .map(|job| s.spawn(move || run_job(rep, job, stamps, sources)))
             .collect();
         handles
             .into_iter()
@@ -86,6 +102,19 @@ pub fn run(sh: &Shell, rep: &Reporter, plan: &Plan) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn run_job(rep: &Reporter, job: &BuildJob, stamps: &Utf8Path, sources: &str) -> Result<()> {
+    let name = job.name();
+    if fingerprint::is_fresh(stamps, job, sources) {
+        rep.println(format!(
+            "[{name}] up to date: no input changed since its last successful build"
+        ));
+        return Ok(());
+    }
+    fingerprint::forget(stamps, job);
+    rep.run(&name, &job.cmd, cargo_event)?;
+    fingerprint::record(stamps, job, sources)
 }
 
 /// Adds missing rustup targets.

@@ -27,6 +27,8 @@ pub enum Command {
     Stage(StageCmd),
     /// Measure the pipeline against a baseline and print wall times and ratios
     Bench(BenchCmd),
+    /// Regenerate extension/Dockerfile from extension/labels.json
+    Codegen(CodegenCmd),
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +86,13 @@ pub struct BuildCmd {
 pub struct StageCmd {
     #[command(flatten)]
     pub opts: BuildOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct CodegenCmd {
+    /// Change nothing; fail if a generated file is stale
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

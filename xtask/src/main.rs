@@ -13,6 +13,7 @@ fn main() -> ExitCode {
             Command::Build(cmd) => cmd.run(&sh),
             Command::Stage(cmd) => cmd.run(&sh),
             Command::Bench(cmd) => cmd.run(&sh),
+            Command::Codegen(cmd) => cmd.run(&sh),
         }
     });
     match result {

@@ -47,3 +47,13 @@ pub fn dist_dir() -> Utf8PathBuf {
 pub fn stage_dir() -> Utf8PathBuf {
     dist_dir().join("stage")
 }
+
+/// Label values of the extension image: the one place they are written.
+pub fn labels_json() -> Utf8PathBuf {
+    extension_dir().join("labels.json")
+}
+
+/// Generated from `labels.json` by `cargo xtask codegen`.
+pub fn dockerfile() -> Utf8PathBuf {
+    extension_dir().join("Dockerfile")
+}

@@ -58,6 +58,8 @@ pub struct BuildJob {
     pub backend: Backend,
     pub targets: Vec<&'static Target>,
     pub cmd: CmdSpec,
+    /// Every binary the command produces (all `--bin`s for all its targets).
+    pub outputs: Vec<Utf8PathBuf>,
 }
 
 impl BuildJob {
@@ -200,6 +202,18 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
         }
         args
     };
+    let outputs = |ts: &[&'static Target]| -> Vec<Utf8PathBuf> {
+        ts.iter()
+            .flat_map(|t| {
+                inp.ext.bins().into_iter().map(|b| {
+                    inp.target_dir
+                        .join(t.triple)
+                        .join("release")
+                        .join(t.exe_name(b))
+                })
+            })
+            .collect()
+    };
     let mut jobs = Vec::new();
     for backend in Backend::ALL {
         let ts: Vec<&'static Target> = choices
@@ -217,11 +231,13 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
             Backend::Zigbuild => jobs.push(BuildJob {
                 backend,
                 cmd: CmdSpec::new("cargo", with_targets(vec!["zigbuild".into()], &ts)),
+                outputs: outputs(&ts),
                 targets: ts,
             }),
             Backend::Cargo => jobs.push(BuildJob {
                 backend,
                 cmd: CmdSpec::new("cargo", with_targets(vec!["build".into()], &ts)),
+                outputs: outputs(&ts),
                 targets: ts,
             }),
             // cross runs one container image per triple, so it takes one --target at a time.
@@ -235,6 +251,7 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
                     jobs.push(BuildJob {
                         backend,
                         cmd: CmdSpec::new("cross", with_targets(head, &[t])),
+                        outputs: outputs(&[t]),
                         targets: vec![t],
                     });
                 }

@@ -23,13 +23,14 @@ pub const CHECKSUMS: &str = "SHA256SUMS";
 impl StageCmd {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let rep = Reporter::new(self.opts.verbose);
-        let plan = build::prepare(sh, &rep, &self.opts, &[])?;
+        let prepared = build::prepare(sh, &rep, &self.opts, &[])?;
+        let plan = &prepared.plan;
         let epoch = source_date_epoch(sh)?;
         if self.opts.dry_run {
             print!("{plan}");
             return Ok(());
         }
-        build::run(sh, &rep, &plan)?;
+        build::run(sh, &rep, &prepared)?;
         let root = root();
         stage_all(&plan.stages, &root, epoch)?;
         for s in &plan.stages {

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use camino::Utf8PathBuf;
+
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use xshell::{cmd, Shell};
@@ -12,11 +14,15 @@ const TOOLING: &[&str] = &["xtask"];
 #[derive(Deserialize)]
 struct CargoMetadata {
     packages: Vec<Package>,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
 struct Package {
     name: String,
+    version: String,
+    manifest_path: Utf8PathBuf,
     targets: Vec<CargoTarget>,
 }
 
@@ -26,26 +32,66 @@ struct CargoTarget {
     kind: Vec<String>,
 }
 
-/// Binary target -> package, for every workspace package that builds host binaries.
-pub fn host_bins(sh: &Shell) -> Result<BTreeMap<String, String>> {
+/// What the workspace's manifests say, from one `cargo metadata` call.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Binary target -> package, for every package that builds host binaries.
+    pub bins: BTreeMap<String, String>,
+    /// The directories of those packages: their files are the build's sources.
+    pub package_dirs: Vec<Utf8PathBuf>,
+    /// The extension's version (the host packages inherit the workspace version).
+    pub version: String,
+    /// `[workspace.metadata.extension] image`, the default image name.
+    pub image: Option<String>,
+}
+
+pub fn load(sh: &Shell) -> Result<Workspace> {
     let json = cmd!(sh, "cargo metadata --format-version 1 --no-deps --offline")
         .quiet()
         .read()
         .context("`cargo metadata` failed: is Cargo.toml valid?")?;
     let meta: CargoMetadata =
         serde_json::from_str(&json).context("cannot parse `cargo metadata` output")?;
-    Ok(meta
+    let mut ws = Workspace {
+        bins: BTreeMap::new(),
+        package_dirs: Vec::new(),
+        version: String::new(),
+        image: meta
+            .metadata
+            .as_ref()
+            .and_then(|m| m["extension"]["image"].as_str())
+            .map(str::to_owned),
+    };
+    let mut hosts: Vec<Package> = meta
         .packages
         .into_iter()
         .filter(|p| !TOOLING.contains(&p.name.as_str()))
-        .flat_map(|p| {
-            let pkg = p.name;
-            p.targets
-                .into_iter()
-                .filter(|t| t.kind.iter().any(|k| k == "bin"))
-                .map(move |t| (t.name, pkg.clone()))
-        })
-        .collect())
+        .collect();
+    hosts.sort_by(|a, b| a.name.cmp(&b.name));
+    for p in hosts {
+        if ws.version.is_empty() {
+            ws.version = p.version.clone();
+        }
+        if let Some(dir) = p.manifest_path.parent() {
+            ws.package_dirs.push(dir.to_owned());
+        }
+        for t in p
+            .targets
+            .into_iter()
+            .filter(|t| t.kind.iter().any(|k| k == "bin"))
+        {
+            ws.bins.insert(t.name, p.name.clone());
+        }
+    }
+    Ok(ws)
+}
+
+/// `rustc -vV`: the compiler's identity, an input of every build.
+pub fn rustc_vv(sh: &Shell) -> Result<String> {
+    cmd!(sh, "rustc -vV")
+        .quiet()
+        .read()
+        .context("`rustc -vV` failed: is Rust installed?")
 }
 
 /// The targets whose standard library this Rust installation has, and whether rustup

@@ -1,0 +1,279 @@
+//! Docker's extension image labels: the rules an image must meet (used by `verify` on
+//! any image) and our own values, which live only in `extension/labels.json`. The
+//! Dockerfile's LABEL lines are generated from that file (`cargo xtask codegen`), so
+//! what we build and what `verify` checks cannot drift apart.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use camino::Utf8Path;
+use serde_json::Value;
+
+pub type Labels = BTreeMap<String, String>;
+
+pub const TITLE: &str = "org.opencontainers.image.title";
+pub const API_VERSION: &str = "com.docker.desktop.extension.api.version";
+pub const ICON: &str = "com.docker.desktop.extension.icon";
+pub const SCREENSHOTS: &str = "com.docker.extension.screenshots";
+pub const PUBLISHER_URL: &str = "com.docker.extension.publisher-url";
+pub const ADDITIONAL_URLS: &str = "com.docker.extension.additional-urls";
+pub const CATEGORIES: &str = "com.docker.extension.categories";
+pub const ACCOUNT_INFO: &str = "com.docker.extension.account-info";
+
+/// Without these Docker Desktop considers an extension invalid
+/// (https://docs.docker.com/extensions/extensions-sdk/extensions/labels/).
+pub const REQUIRED: [&str; 9] = [
+    TITLE,
+    "org.opencontainers.image.description",
+    "org.opencontainers.image.vendor",
+    API_VERSION,
+    ICON,
+    SCREENSHOTS,
+    "com.docker.extension.detailed-description",
+    PUBLISHER_URL,
+    "com.docker.extension.changelog",
+];
+
+/// The Marketplace's categories.
+pub const KNOWN_CATEGORIES: [&str; 12] = [
+    "ci-cd",
+    "container-orchestration",
+    "cloud-deployment",
+    "cloud-development",
+    "database",
+    "kubernetes",
+    "networking",
+    "image-registry",
+    "security",
+    "testing-tools",
+    "utility-tools",
+    "volumes",
+];
+
+/// Reads `labels.json`: an object of label -> string, where the JSON-valued labels
+/// (screenshots, additional URLs) may be written as JSON arrays for readability.
+pub fn load(file: &Utf8Path) -> Result<Labels> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+    let map: BTreeMap<String, Value> = serde_json::from_str(&text)
+        .with_context(|| format!("{file}: expected a JSON object of label -> value"))?;
+    let mut labels = Labels::new();
+    for (k, v) in map {
+        let s = match v {
+            Value::String(s) => s,
+            Value::Array(_) | Value::Object(_) => v.to_string(),
+            other => bail!("{file}: `{k}`: expected a string (or a JSON array), found {other}"),
+        };
+        labels.insert(k, s);
+    }
+    let problems = check(&labels);
+    if !problems.is_empty() {
+        bail!(
+            "{file}: {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    Ok(labels)
+}
+
+/// Every way `labels` falls short of Docker's rules, one line each naming the label,
+/// what was expected and what was found.
+pub fn check(labels: &Labels) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in REQUIRED {
+        match labels.get(key) {
+            None => out.push(format!("label `{key}` is missing (required)")),
+            Some(v) if v.trim().is_empty() => {
+                out.push(format!("label `{key}` is empty (required)"))
+            }
+            Some(_) => {}
+        }
+    }
+    let mut bad = |key: &str, expected: &str| {
+        let found = labels.get(key).map(String::as_str).unwrap_or_default();
+        out.push(format!(
+            "label `{key}`: expected {expected}, found `{}`",
+            clip(found)
+        ));
+    };
+    if let Some(v) = labels.get(API_VERSION) {
+        if semver::VersionReq::parse(v).is_err() {
+            bad(API_VERSION, "a semver version or range like `>= 0.3.4`");
+        }
+    }
+    if let Some(v) = labels.get(ICON) {
+        let lower = v.to_ascii_lowercase();
+        if !is_url(v)
+            || ![".svg", ".png", ".jpg", ".jpeg"]
+                .iter()
+                .any(|e| lower.ends_with(e))
+        {
+            bad(ICON, "an http(s) URL of an .svg, .png or .jpg image");
+        }
+    }
+    if let Some(v) = labels.get(PUBLISHER_URL) {
+        if !is_url(v) {
+            bad(PUBLISHER_URL, "an http(s) URL");
+        }
+    }
+    if let Some(v) = labels.get(SCREENSHOTS) {
+        if !json_links(v, "alt", true) {
+            bad(
+                SCREENSHOTS,
+                r#"a non-empty JSON array of {"alt": "...", "url": "https://..."}"#,
+            );
+        }
+    }
+    if let Some(v) = labels.get(ADDITIONAL_URLS) {
+        if !json_links(v, "title", false) {
+            bad(
+                ADDITIONAL_URLS,
+                r#"a JSON array of {"title": "...", "url": "https://..."}"#,
+            );
+        }
+    }
+    if let Some(v) = labels.get(CATEGORIES) {
+        if !v.split(',').all(|c| KNOWN_CATEGORIES.contains(&c.trim())) {
+            bad(
+                CATEGORIES,
+                &format!(
+                    "comma-separated categories from: {}",
+                    KNOWN_CATEGORIES.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(v) = labels.get(ACCOUNT_INFO) {
+        if !matches!(v.as_str(), "" | "required") {
+            bad(ACCOUNT_INFO, "`required` or empty");
+        }
+    }
+    out
+}
+
+fn is_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace))
+}
+
+/// A JSON array of objects with a string `name_key` and an http(s) `url`.
+fn json_links(v: &str, name_key: &str, non_empty: bool) -> bool {
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(v) else {
+        return false;
+    };
+    (!non_empty || !items.is_empty())
+        && items
+            .iter()
+            .all(|i| i[name_key].is_string() && i["url"].as_str().is_some_and(is_url))
+}
+
+fn clip(s: &str) -> String {
+    if s.chars().count() > 80 {
+        format!("{}...", s.chars().take(77).collect::<String>())
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The Dockerfile: no base image and no RUN, so nothing is pulled or emulated and the
+/// layer is exactly the staged tree of the platform being built.
+pub fn dockerfile(labels: &Labels) -> String {
+    let mut out = String::from(
+        "# Generated by `cargo xtask codegen` from extension/labels.json: edit that file, not this one.\n\
+         # Build context: target/dist/stage (one directory per platform, made by `cargo xtask stage`).\n\
+         FROM scratch\n",
+    );
+    let lines: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    out.push_str(&format!("LABEL {}\n", lines.join(" \\\n      ")));
+    out.push_str("ARG TARGETARCH\nCOPY linux-${TARGETARCH}/ /\n");
+    out
+}
+
+/// Dockerfile double-quoted strings: backslash, quote and `$` (variable expansion)
+/// are escaped; newlines would end the instruction, so they become spaces.
+fn escape(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' | '"' | '$' => {
+                s.push('\\');
+                s.push(c);
+            }
+            '\n' | '\r' => s.push(' '),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths;
+
+    fn ours() -> Labels {
+        load(&paths::labels_json()).unwrap()
+    }
+
+    #[test]
+    fn our_labels_pass_the_rules() {
+        assert_eq!(check(&ours()), Vec::<String>::new());
+    }
+
+    /// The committed Dockerfile is generated; stale means someone edited one file only.
+    #[test]
+    fn dockerfile_is_fresh() {
+        let on_disk = std::fs::read_to_string(paths::dockerfile()).unwrap();
+        assert!(
+            on_disk == dockerfile(&ours()),
+            "extension/Dockerfile is stale: run `cargo xtask codegen`"
+        );
+    }
+
+    #[test]
+    fn each_rule_names_label_expected_and_found() {
+        let mut l = ours();
+        l.remove("org.opencontainers.image.vendor");
+        l.insert(API_VERSION.into(), "soon".into());
+        l.insert(ICON.into(), "icon.svg".into());
+        l.insert(SCREENSHOTS.into(), r#"[{"alt": "x"}]"#.into());
+        l.insert(ADDITIONAL_URLS.into(), "not json".into());
+        l.insert(CATEGORIES.into(), "utility-tools,games".into());
+        l.insert(PUBLISHER_URL.into(), "ftp://x".into());
+        let p = check(&l).join("\n");
+        for needle in [
+            "label `org.opencontainers.image.vendor` is missing",
+            "`com.docker.desktop.extension.api.version`: expected a semver version or range like `>= 0.3.4`, found `soon`",
+            "`com.docker.desktop.extension.icon`: expected an http(s) URL",
+            "`com.docker.extension.screenshots`: expected a non-empty JSON array",
+            "`com.docker.extension.additional-urls`: expected a JSON array",
+            "`com.docker.extension.categories`: expected comma-separated categories from: ci-cd",
+            "`com.docker.extension.publisher-url`: expected an http(s) URL, found `ftp://x`",
+        ] {
+            assert!(p.contains(needle), "`{needle}` not in:\n{p}");
+        }
+        assert_eq!(p.lines().count(), 7, "{p}");
+    }
+
+    #[test]
+    fn semver_ranges_from_docs_are_accepted() {
+        for v in ["0.1.0", ">= 0.1.0", ">= 1.4.7, < 2.0"] {
+            let mut l = ours();
+            l.insert(API_VERSION.into(), v.into());
+            assert_eq!(check(&l), Vec::<String>::new(), "{v}");
+        }
+    }
+
+    #[test]
+    fn dockerfile_escapes_values() {
+        let l: Labels = [("a".to_owned(), r#"say "hi" \ $HOME"#.to_owned())].into();
+        let d = dockerfile(&l);
+        assert!(d.contains(r#"LABEL a="say \"hi\" \\ \$HOME""#), "{d}");
+        assert!(d.ends_with("ARG TARGETARCH\nCOPY linux-${TARGETARCH}/ /\n"));
+    }
+}
