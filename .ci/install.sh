@@ -28,6 +28,11 @@ apt_install() {
 apt_install docker.io docker-registry debootstrap gcc-mingw-w64-x86-64 ca-certificates \
             iproute2 chromium
 
+# --- Node.js for the UI: Vite 8 needs 20.19 or newer (bookworm's own nodejs is 18)
+node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)' \
+  || { echo "need Node.js >= 20.19 with npm for the UI (found $(node --version 2>/dev/null || echo none))" >&2; exit 1; }
+command -v npm >/dev/null || { echo "need npm for the UI" >&2; exit 1; }
+
 # --- buildx from trixie (bookworm's docker.io has no buildx plugin). The trixie list is
 # used only for this download, never added to the system's sources.
 if ! docker buildx version >/dev/null 2>&1; then

@@ -36,7 +36,7 @@ pub fn prepare(
 ) -> Result<Prepared> {
     let ws = workspace::load(sh)?;
     let bins: BTreeSet<String> = ws.bins.keys().cloned().collect();
-    let ext = Extension::load(&opts.metadata(), &bins)?;
+    let ext = Extension::load(&opts.metadata(), Some(&bins))?;
     for w in &ext.warnings {
         rep.println(format!("warning: {w}"));
     }

@@ -25,6 +25,12 @@ pub enum Command {
     /// Build host binaries and UI, then stage each image variant's file system under
     /// target/dist/stage/linux-<arch>/
     Stage(StageCmd),
+    /// Stage, build the linux/amd64 + linux/arm64 extension image with docker buildx,
+    /// verify every variant, and load it locally (or publish it with --push)
+    Dist(DistCmd),
+    /// Verify an extension image in a registry: platforms, labels, metadata.json, and every
+    /// host binary's format, CPU, mode and checksum
+    Verify(VerifyCmd),
     /// Measure the pipeline against a baseline and print wall times and ratios
     Bench(BenchCmd),
     /// Regenerate extension/Dockerfile from extension/labels.json
@@ -86,6 +92,43 @@ pub struct BuildCmd {
 pub struct StageCmd {
     #[command(flatten)]
     pub opts: BuildOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct DistCmd {
+    #[command(flatten)]
+    pub opts: BuildOpts,
+    /// Publish IMAGE:TAG as one multi-platform index (verified before the tag points at it)
+    #[arg(long)]
+    pub push: bool,
+    /// Image repository [default: [workspace.metadata.extension] image in Cargo.toml]
+    #[arg(long, value_name = "REPOSITORY", env = "XTASK_IMAGE")]
+    pub image: Option<String>,
+    /// Image tag, a semantic version [default: the workspace version]
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Replace a tag that already exists in the registry
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result (digests, tag, staged checksums) as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// The buildx builder to use [default: the current one]
+    #[arg(long, value_name = "NAME", env = "BUILDX_BUILDER")]
+    pub builder: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyCmd {
+    /// The image: REPOSITORY:TAG or REPOSITORY@sha256:DIGEST
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The buildx builder to use [default: the current one]
+    #[arg(long, value_name = "NAME", env = "BUILDX_BUILDER")]
+    pub builder: Option<String>,
+    /// Stream every child process's full output
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

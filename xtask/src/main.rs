@@ -12,6 +12,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Build(cmd) => cmd.run(&sh),
             Command::Stage(cmd) => cmd.run(&sh),
+            Command::Dist(cmd) => cmd.run(&sh),
+            Command::Verify(cmd) => cmd.run(&sh),
             Command::Bench(cmd) => cmd.run(&sh),
             Command::Codegen(cmd) => cmd.run(&sh),
         }

@@ -67,7 +67,9 @@ pub struct Extension {
 
 impl Extension {
     /// Reads and checks `file` against the binary targets the workspace builds.
-    pub fn load(file: &Utf8Path, workspace_bins: &BTreeSet<String>) -> Result<Extension> {
+    /// `workspace_bins` is `None` when checking someone else's extension (`verify`):
+    /// then any binary name is accepted.
+    pub fn load(file: &Utf8Path, workspace_bins: Option<&BTreeSet<String>>) -> Result<Extension> {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
         let ext = Extension::parse(file, &text, workspace_bins)?;
         let icon = ext.dir.join(&ext.metadata.icon);
@@ -80,7 +82,7 @@ impl Extension {
     pub fn parse(
         file: &Utf8Path,
         text: &str,
-        workspace_bins: &BTreeSet<String>,
+        workspace_bins: Option<&BTreeSet<String>>,
     ) -> Result<Extension> {
         // serde_json's message ends with "at line L column C".
         let metadata: Metadata = serde_json::from_str(text)
@@ -104,7 +106,8 @@ impl Extension {
         }
         let named: BTreeSet<&str> = binaries.iter().map(|b| b.bin.as_str()).collect();
         let warnings = workspace_bins
-            .iter()
+            .into_iter()
+            .flatten()
             .filter(|b| !named.contains(b.as_str()))
             .map(|b| format!("{file}: the workspace builds binary `{b}` but `host.binaries` never names it; it is not shipped"))
             .collect();
@@ -131,7 +134,7 @@ impl Extension {
 
 fn host_binaries(
     meta: &Metadata,
-    workspace_bins: &BTreeSet<String>,
+    workspace_bins: Option<&BTreeSet<String>>,
     errors: &mut Vec<String>,
 ) -> Vec<HostBinary> {
     let mut out: Vec<HostBinary> = Vec::new();
@@ -165,7 +168,11 @@ fn host_binaries(
 }
 
 /// Checks one `host.binaries` path and returns the cargo binary name that produces it.
-fn check_path(os: Os, path: &str, workspace_bins: &BTreeSet<String>) -> Result<String, String> {
+fn check_path(
+    os: Os,
+    path: &str,
+    workspace_bins: Option<&BTreeSet<String>>,
+) -> Result<String, String> {
     let dir = os.dir();
     let rel = path
         .strip_prefix('/')
@@ -181,6 +188,9 @@ fn check_path(os: Os, path: &str, workspace_bins: &BTreeSet<String>) -> Result<S
             .strip_suffix(".exe")
             .ok_or_else(|| format!("`{path}`: a Windows binary must end in `.exe`"))?,
         Os::Darwin | Os::Linux => file,
+    };
+    let Some(workspace_bins) = workspace_bins else {
+        return Ok(bin.to_owned());
     };
     if !workspace_bins.contains(bin) {
         let known: Vec<&str> = workspace_bins.iter().map(String::as_str).collect();
@@ -242,7 +252,11 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Extension> {
-        Extension::parse(Utf8Path::new("extension/metadata.json"), text, &bins())
+        Extension::parse(
+            Utf8Path::new("extension/metadata.json"),
+            text,
+            Some(&bins()),
+        )
     }
 
     fn with_binaries(binaries: &str) -> String {

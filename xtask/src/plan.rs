@@ -100,6 +100,9 @@ pub struct Plan {
     /// Why each triple got its backend, for the log.
     pub choices: Vec<(&'static Target, Backend, String)>,
     pub builds: Vec<BuildJob>,
+    /// The UI's build commands (each skipped when its inputs are unchanged); empty
+    /// when metadata.json names no UI.
+    pub ui: Vec<CmdSpec>,
     pub stages: Vec<PlatformStage>,
 }
 
@@ -162,10 +165,16 @@ pub fn plan(inp: &Inputs) -> Result<Plan> {
         .iter()
         .map(|&p| stage_entries(inp, p, &targets))
         .collect();
+    let ui = if inp.ext.ui_root.is_some() {
+        crate::ui::commands()
+    } else {
+        Vec::new()
+    };
     Ok(Plan {
         setup,
         choices,
         builds,
+        ui,
         stages,
     })
 }

@@ -16,7 +16,7 @@ use crate::flags::StageCmd;
 use crate::plan::{PlatformStage, Source};
 use crate::progress::Reporter;
 use crate::target::Os;
-use crate::{build, paths};
+use crate::{build, paths, ui};
 
 pub const CHECKSUMS: &str = "SHA256SUMS";
 
@@ -30,7 +30,34 @@ impl StageCmd {
             print!("{plan}");
             return Ok(());
         }
-        build::run(sh, &rep, &prepared)?;
+        run(sh, &rep, &prepared, epoch)
+    }
+}
+
+/// Builds what `prepared` plans and stages it.
+pub fn run(
+    sh: &Shell,
+    rep: &Reporter,
+    prepared: &build::Prepared,
+    epoch: SystemTime,
+) -> Result<()> {
+    let plan = &prepared.plan;
+    let with_ui = !plan.ui.is_empty();
+    if with_ui {
+        ui::check_tools(&ui::npm_program())?;
+    }
+    {
+        // The UI (npm, mostly one core) builds beside the host binaries.
+        let (bins, ui) = std::thread::scope(|s| {
+            let ui = s.spawn(|| if with_ui { ui::build(rep) } else { Ok(()) });
+            let bins = build::run(sh, rep, prepared);
+            (bins, ui.join().expect("UI build thread panicked"))
+        });
+        match (bins, ui) {
+            (Ok(()), Ok(())) => {}
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => return Err(e),
+            (Err(b), Err(u)) => bail!("{b:#}\nand the UI build failed too: {u:#}"),
+        }
         let root = root();
         stage_all(&plan.stages, &root, epoch)?;
         for s in &plan.stages {
@@ -208,10 +235,14 @@ pub fn walk_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 
 pub fn sha256_hex(path: &Utf8Path) -> Result<String> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {path}"))?;
-    Ok(Sha256::digest(&bytes)
+    Ok(sha256_bytes_hex(&bytes))
+}
+
+pub fn sha256_bytes_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect())
+        .collect()
 }
 
 #[cfg(unix)]

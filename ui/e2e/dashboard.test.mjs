@@ -1,0 +1,237 @@
+// The staged dashboard in real headless Chromium, talking to the real staged host binary.
+//
+//   UI_E2E_STAGE=../target/dist/stage/linux-amd64 npm run test:e2e
+//
+// UI_E2E_STAGE is one staged platform directory (metadata.json, ui/, linux/); it defaults to
+// the one for this machine's CPU. The binary that runs is the staged Linux one, so the stage
+// must match this machine's CPU. Under CI a missing Chromium or stage fails the test: a
+// skipped browser test checks nothing.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { EXEC_PATH, stagedLayout, startServer } from "./server.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "../..");
+const CHROMIUM = process.env.UI_E2E_CHROMIUM || "/usr/bin/chromium";
+const ARCH = { x64: "amd64", arm64: "arm64" }[process.arch];
+const STAGE = path.resolve(process.env.UI_E2E_STAGE || path.join(repo, `target/dist/stage/linux-${ARCH}`));
+const SHOTS = path.join(repo, "target/ui-e2e");
+// Without the background-networking flags Chromium keeps dialling Google, which this
+// machine's closed network refuses (see the machine notes).
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const DOCKER_BLUE = "rgb(29, 99, 237)";
+
+/** Why the test cannot run here, or null. */
+async function missingPrerequisite() {
+  try {
+    accessSync(CHROMIUM, constants.X_OK);
+  } catch {
+    return `no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set UI_E2E_CHROMIUM)`;
+  }
+  if (!ARCH) return `no staged Linux binary runs on CPU ${process.arch}`;
+  const restage = `run \`cargo xtask stage --platform linux/${ARCH}\` or set UI_E2E_STAGE`;
+  let layout;
+  try {
+    layout = await stagedLayout(STAGE);
+    const page = readFileSync(path.join(layout.uiDir, layout.entry), "utf8");
+    if (!page.includes("./assets/")) return `the UI staged in ${STAGE} is not a Vite build: ${restage}`;
+  } catch (e) {
+    return `no staged UI in ${STAGE} (${e.message}): ${restage}`;
+  }
+  try {
+    accessSync(path.join(layout.binDir, layout.binName), constants.X_OK);
+  } catch {
+    return `no executable ${path.join(layout.binDir, layout.binName)}: run \`cargo xtask stage --platform linux/${ARCH}\``;
+  }
+  return null;
+}
+
+const missing = await missingPrerequisite();
+if (missing && process.env.CI) {
+  test("prerequisites", () => assert.fail(`missing prerequisite: ${missing}`));
+}
+
+describe("staged dashboard in Chromium", { skip: missing ?? false, timeout: 120_000 }, () => {
+  let server, context, page, profile;
+  let held; // a port this test keeps busy on 0.0.0.0
+  const pageErrors = [];
+
+  before(async () => {
+    const { chromium } = await import("playwright-core");
+    server = await startServer(STAGE);
+    held = net.createServer();
+    await new Promise((resolve) => held.listen(0, "0.0.0.0", resolve));
+    mkdirSync(SHOTS, { recursive: true });
+    profile = mkdtempSync(path.join(os.tmpdir(), "ui-e2e-profile-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1000, height: 900 },
+    });
+    // Fail within the host call's own 10 s timeout plus margin, not Playwright's 30 s.
+    context.setDefaultTimeout(15_000);
+    page = await context.newPage();
+    page.on("pageerror", (e) => pageErrors.push(e));
+    await page.addInitScript(installDoubles, { execPath: EXEC_PATH, platform: "linux" });
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.close();
+    await new Promise((resolve) => (held ? held.close(resolve) : resolve()));
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  test("shows the facts the staged binary prints", async () => {
+    const printed = JSON.parse(
+      execFileSync(path.join(server.layout.binDir, server.layout.binName), ["info"], { encoding: "utf8" }),
+    );
+    assert.equal(printed.hostname, os.hostname());
+
+    await page.goto(server.url);
+    const facts = page.getByRole("table", { name: "Host facts" });
+    await facts.waitFor();
+    const fact = (label) => facts.getByRole("row", { name: label }).getByRole("cell").innerText();
+    assert.equal(await fact("Host name"), os.hostname());
+    assert.equal(await fact("CPUs"), String(os.availableParallelism()));
+    assert.equal(await fact("CPU architecture"), printed.arch);
+    assert.equal(await fact("Operating system"), `Linux (${printed.family})`);
+    assert.equal(await fact("Extension version"), printed.version);
+    assert.deepEqual(await page.evaluate(() => window.__execCalls), [["host-bin", ["info"]]]);
+  });
+
+  test("reports a held port as in use and a free one as free", async () => {
+    const busy = held.address().port;
+    const free = await freePort();
+    // Docker Desktop's theme (injected below as Docker Desktop does) styles the page; read
+    // before the click, which leaves the button in its hover colour.
+    const check = page.getByRole("button", { name: "Check" });
+    assert.equal(await check.evaluate((b) => getComputedStyle(b).backgroundColor), DOCKER_BLUE);
+    await page.getByLabel("TCP ports").fill(`${busy}, ${free}`);
+    await check.click();
+    const results = page.getByRole("table", { name: "Port check results" });
+    await results.waitFor();
+    const row = (port) => results.locator(`tr[data-port="${port}"]`);
+    assert.equal(await row(busy).getByRole("cell").first().innerText(), "in use");
+    // The OS's own words, as the binary prints them (musl says "Address in use").
+    const direct = JSON.parse(spawnResult(server, ["port-check", String(busy)]).stdout).ports[0];
+    assert.equal(direct.free, false);
+    assert.equal(await row(busy).getByRole("cell").nth(1).innerText(), direct.reason);
+    assert.equal(await row(free).getByRole("cell").first().innerText(), "free");
+
+    await page.mouse.move(0, 0); // no hover colour in the picture
+    await page.screenshot({ path: path.join(SHOTS, "dashboard.png"), fullPage: true });
+  });
+
+  /** A second page with its own doubles; closed by the caller. */
+  async function pageWith(options) {
+    const p = await context.newPage();
+    p.on("pageerror", (e) => pageErrors.push(e));
+    await p.addInitScript(installDoubles, { execPath: EXEC_PATH, platform: "linux", ...options });
+    await p.goto(server.url);
+    return p;
+  }
+
+  test("shows the staged binary's own error when it exits non-zero", async () => {
+    // The page never sends bad arguments itself, so this double appends one to every call.
+    const staged = spawnResult(server, ["info", "--bogus"]);
+    assert.notEqual(staged.code, 0);
+    const { error } = JSON.parse(staged.stderr);
+    const p = await pageWith({ extraArgs: ["--bogus"] });
+    const alert = p.getByRole("alert");
+    await alert.waitFor();
+    const text = await alert.innerText();
+    assert.match(text, /host-bin info failed/);
+    assert.ok(text.includes(`exited with code ${staged.code}: ${error}`), text);
+    assert.ok(await p.getByRole("button", { name: "Retry" }).isVisible());
+    await p.screenshot({ path: path.join(SHOTS, "dashboard-error.png"), fullPage: true });
+    await p.close();
+  });
+
+  test("explains a binary that cannot start", async () => {
+    // On "win32" the page asks for host-bin.exe, which the Linux stage does not have.
+    const p = await pageWith({ platform: "win32" });
+    const alert = p.getByRole("alert");
+    await alert.waitFor();
+    assert.match(await alert.innerText(), /Could not run `host-bin info`: ENOENT/);
+    await p.close();
+  });
+
+  test("no uncaught errors on the page", () => {
+    assert.deepEqual(pageErrors.map(String), []);
+  });
+});
+
+/** Runs the staged binary the way the server does, for comparing with what the page shows. */
+function spawnResult(server, args) {
+  try {
+    const stdout = execFileSync(path.join(server.layout.binDir, server.layout.binName), args, {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return { code: 0, stdout, stderr: "" };
+  } catch (e) {
+    return { code: e.status, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "0.0.0.0", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Runs in the page before its scripts: what Docker Desktop provides. `exec` behaves like
+ * Docker Desktop's: it resolves with the result on exit 0 and rejects with it otherwise.
+ */
+function installDoubles({ execPath, platform, extraArgs = [] }) {
+  window.__execCalls = [];
+  const exec = async (cmd, args) => {
+    window.__execCalls.push([cmd, args]);
+    args = [...args, ...extraArgs];
+    const res = await fetch(execPath, { method: "POST", body: JSON.stringify({ cmd, args }) });
+    const out = await res.json();
+    if (!res.ok) throw new Error(out.error);
+    if (out.spawnError) throw new Error(out.spawnError);
+    const result = {
+      ...out,
+      lines: () => out.stdout.split("\n").filter(Boolean),
+      parseJsonLines: () => out.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)),
+      parseJsonObject: () => JSON.parse(out.stdout),
+    };
+    if (out.code !== 0) throw result;
+    return result;
+  };
+  window.ddClient = {
+    host: { platform, arch: "x64", hostname: "double", openExternal() {} },
+    extension: { host: { cli: { exec } } },
+  };
+  // Docker Desktop injects its theme options; the real ones are Docker Desktop's, these only
+  // give the page something recognisable to apply.
+  const primary = { main: "#1d63ed" };
+  window.__ddMuiV6Themes = { light: { palette: { primary } }, dark: { palette: { mode: "dark", primary } } };
+}

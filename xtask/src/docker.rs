@@ -1,0 +1,391 @@
+//! docker and docker buildx: preflight checks, builder detection, and the commands the
+//! image steps run. Functions that build a command return it (a `CmdSpec`), so tests
+//! can read the argv and callers decide how to run it.
+
+use std::fmt;
+
+use anyhow::{bail, Context, Result};
+use camino::Utf8Path;
+use serde_json::Value;
+use xshell::{cmd, Shell};
+
+use crate::plan::CmdSpec;
+use crate::reference::ImageRef;
+use crate::target::Platform;
+
+/// buildx older than this lacks pieces we rely on (`--metadata-file` with
+/// `containerimage.digest`, `imagetools inspect --format`).
+const MIN_BUILDX: (u64, u64) = (0, 10);
+
+/// Docker and buildx are there and answering; the errors say how to fix them.
+pub fn preflight(sh: &Shell) -> Result<()> {
+    if which::which("docker").is_err() {
+        bail!("`docker` is not on PATH: install Docker (Debian: `apt-get install docker.io`; macOS/Windows: Docker Desktop)");
+    }
+    let format = "{{.ServerVersion}}";
+    let info = cmd!(sh, "docker info --format {format}")
+        .quiet()
+        .ignore_stderr()
+        .read();
+    if info.as_deref().map_or(true, |v| v.trim().is_empty()) {
+        bail!("cannot reach the Docker daemon (`docker info` failed): start it (`sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST at one");
+    }
+    let version = cmd!(sh, "docker buildx version").quiet().ignore_stderr().read().map_err(|_| {
+        anyhow::anyhow!("docker buildx is not installed: install the buildx plugin (Debian: `apt-get install docker-buildx`, or see .ci/install.sh)")
+    })?;
+    match buildx_version(&version) {
+        Some(v) if v >= MIN_BUILDX => Ok(()),
+        Some((maj, min)) => bail!(
+            "docker buildx {maj}.{min} is too old: {}.{} or newer is needed (`docker buildx version` said: {})",
+            MIN_BUILDX.0,
+            MIN_BUILDX.1,
+            version.trim()
+        ),
+        None => bail!("cannot read the buildx version from `{}`", version.trim()),
+    }
+}
+
+/// `github.com/docker/buildx 0.13.1+ds1 ...` or `... v0.17.1 ...` -> (0, 13)
+fn buildx_version(out: &str) -> Option<(u64, u64)> {
+    let word = out.split_whitespace().nth(1)?;
+    let mut parts = word.trim_start_matches('v').split(['.', '+', '-']);
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// What the chosen buildx builder can do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Builder {
+    pub name: String,
+    pub driver: String,
+    /// One build can produce a multi-platform index and push it.
+    pub multi_platform: bool,
+}
+
+impl Builder {
+    pub fn detect(sh: &Shell, name: Option<&str>) -> Result<Builder> {
+        let mut args = vec!["buildx".to_owned(), "inspect".to_owned()];
+        args.extend(name.map(str::to_owned));
+        let out = cmd!(sh, "docker {args...}").quiet().read().with_context(|| {
+            format!("`docker buildx inspect{}` failed: does the builder exist? (`docker buildx ls` lists them)", name.map(|n| format!(" {n}")).unwrap_or_default())
+        })?;
+        // The docker driver can only build several platforms at once when the engine
+        // uses the containerd image store (Docker Desktop's default).
+        let format = "{{json .DriverStatus}}";
+        let containerd_store = cmd!(sh, "docker info --format {format}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .is_ok_and(|s| s.contains("io.containerd.snapshotter"));
+        parse_inspect(&out, containerd_store)
+    }
+}
+
+fn parse_inspect(out: &str, containerd_store: bool) -> Result<Builder> {
+    let field = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
+            .filter(|v| !v.is_empty())
+    };
+    let name = field("Name:").context("`docker buildx inspect` printed no builder name")?;
+    let driver = field("Driver:").context("`docker buildx inspect` printed no driver")?;
+    let multi_platform = driver != "docker" || containerd_store;
+    Ok(Builder {
+        name,
+        driver,
+        multi_platform,
+    })
+}
+
+/// How the multi-platform index gets made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// One `buildx build --platform a,b --push`.
+    MultiPlatform,
+    /// One build per platform, pushed (or loaded) on its own, merged by `imagetools create`.
+    PerPlatform,
+}
+
+impl Strategy {
+    pub fn choose(builder: &Builder) -> (Strategy, String) {
+        if builder.multi_platform {
+            (
+                Strategy::MultiPlatform,
+                format!(
+                    "builder `{}` (driver {}) builds several platforms in one build",
+                    builder.name, builder.driver
+                ),
+            )
+        } else {
+            (
+                Strategy::PerPlatform,
+                format!(
+                    "builder `{}` uses the docker driver with the classic image store, which builds one platform at a time: one build per platform, merged with `imagetools create`",
+                    builder.name
+                ),
+            )
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::MultiPlatform => "multi-platform",
+            Strategy::PerPlatform => "per-platform",
+        })
+    }
+}
+
+/// `docker buildx [--builder B] ARGS...`
+pub fn buildx(builder: Option<&str>, args: impl IntoIterator<Item = impl Into<String>>) -> CmdSpec {
+    let mut all = vec!["buildx".to_owned()];
+    if let Some(b) = builder {
+        all.extend(["--builder".to_owned(), b.to_owned()]);
+    }
+    all.extend(args.into_iter().map(Into::into));
+    CmdSpec::new("docker", all)
+}
+
+/// Where a build's result goes.
+pub enum Output<'a> {
+    Push(&'a ImageRef),
+    Load(&'a ImageRef),
+    Local(&'a Utf8Path),
+}
+
+/// `docker buildx build` of `dockerfile` in `context` for `platforms`.
+pub fn build(
+    builder: Option<&str>,
+    dockerfile: &Utf8Path,
+    context: &Utf8Path,
+    platforms: &[Platform],
+    output: Output,
+    metadata_file: Option<&Utf8Path>,
+) -> CmdSpec {
+    let platforms: Vec<String> = platforms.iter().map(|p| p.to_string()).collect();
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--file".into(),
+        dockerfile.to_string(),
+        "--platform".into(),
+        platforms.join(","),
+        "--progress".into(),
+        "plain".into(),
+    ];
+    match output {
+        Output::Push(r) => args.extend(["--push".into(), "--tag".into(), r.to_string()]),
+        Output::Load(r) => args.extend(["--load".into(), "--tag".into(), r.to_string()]),
+        Output::Local(dir) => args.extend(["--output".into(), format!("type=local,dest={dir}")]),
+    }
+    if let Some(m) = metadata_file {
+        args.extend(["--metadata-file".into(), m.to_string()]);
+    }
+    args.push(context.to_string());
+    buildx(builder, args)
+}
+
+/// `imagetools create -t TARGET SOURCES...`: an index from manifests, or a new tag for
+/// an existing index (its digest is kept).
+pub fn imagetools_create(
+    builder: Option<&str>,
+    target: &ImageRef,
+    sources: &[ImageRef],
+) -> CmdSpec {
+    let mut args = vec![
+        "imagetools".to_owned(),
+        "create".to_owned(),
+        "--tag".to_owned(),
+        target.to_string(),
+    ];
+    args.extend(sources.iter().map(ToString::to_string));
+    buildx(builder, args)
+}
+
+/// The digest buildx reports in a `--metadata-file`.
+pub fn metadata_digest(file: &Utf8Path) -> Result<String> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read buildx metadata {file}"))?;
+    let v: Value = serde_json::from_str(&text).with_context(|| format!("{file}: not JSON"))?;
+    v["containerimage.digest"]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{file}: no `containerimage.digest` (did the build push?)"))
+}
+
+/// What a registry says about a reference.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Remote {
+    /// The manifest (or index) bytes and their digest.
+    Found {
+        raw: String,
+        digest: String,
+    },
+    NotFound,
+}
+
+/// Reads `reference`'s manifest from its registry. A missing tag is `NotFound`; an
+/// unreachable registry or missing login is an error that says so.
+pub fn inspect_raw(builder: Option<&str>, reference: &ImageRef) -> Result<Remote> {
+    let spec = buildx(
+        builder,
+        ["imagetools", "inspect", "--raw", &reference.to_string()],
+    );
+    let out = spec
+        .to_duct()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()?;
+    if out.status.success() {
+        let raw = String::from_utf8(out.stdout).context("manifest is not UTF-8")?;
+        let digest = format!("sha256:{}", crate::stage::sha256_bytes_hex(raw.as_bytes()));
+        return Ok(Remote::Found { raw, digest });
+    }
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    classify_inspect_error(reference, &err)
+}
+
+fn classify_inspect_error(reference: &ImageRef, err: &str) -> Result<Remote> {
+    let lower = err.to_ascii_lowercase();
+    let registry = reference.registry();
+    if lower.contains("not found")
+        || lower.contains("manifest unknown")
+        || lower.contains("name unknown")
+    {
+        return Ok(Remote::NotFound);
+    }
+    if lower.contains("unauthorized")
+        || lower.contains("authentication required")
+        || lower.contains("denied")
+    {
+        bail!("registry {registry} refused access to {reference} ({err}): run `docker login {registry}`");
+    }
+    if lower.contains("connection refused")
+        || lower.contains("no such host")
+        || lower.contains("dial tcp")
+        || lower.contains("timeout")
+    {
+        bail!("registry {registry} is not reachable ({err}): is it running, and is the image name right?");
+    }
+    bail!("cannot read {reference} from {registry}: {err}")
+}
+
+/// The image config (os, architecture, labels) of one platform's manifest.
+pub fn image_config(builder: Option<&str>, manifest: &ImageRef) -> Result<Value> {
+    let spec = buildx(
+        builder,
+        [
+            "imagetools",
+            "inspect",
+            &manifest.to_string(),
+            "--format",
+            "{{json .Image}}",
+        ],
+    );
+    let out = spec
+        .to_duct()
+        .stderr_to_stdout()
+        .read()
+        .with_context(|| format!("`{spec}` failed"))?;
+    serde_json::from_str(&out).with_context(|| format!("`{spec}` printed no image config: {out}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buildx_versions() {
+        assert_eq!(
+            buildx_version("github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3"),
+            Some((0, 13))
+        );
+        assert_eq!(
+            buildx_version("github.com/docker/buildx v0.17.1-desktop.1 257e1f3"),
+            Some((0, 17))
+        );
+        assert_eq!(buildx_version("nonsense"), None);
+    }
+
+    #[test]
+    fn builder_capabilities() {
+        let docker = "Name:   default\nDriver: docker\n\nNodes:\nName:      default\nPlatforms: linux/amd64\n";
+        let b = parse_inspect(docker, false).unwrap();
+        assert_eq!(
+            (b.name.as_str(), b.driver.as_str(), b.multi_platform),
+            ("default", "docker", false)
+        );
+        assert_eq!(Strategy::choose(&b).0, Strategy::PerPlatform);
+        assert!(
+            parse_inspect(docker, true).unwrap().multi_platform,
+            "containerd image store"
+        );
+        let container = "Name:          ci\nDriver:        docker-container\n";
+        let b = parse_inspect(container, false).unwrap();
+        assert_eq!(Strategy::choose(&b).0, Strategy::MultiPlatform);
+        assert!(parse_inspect("garbage", false).is_err());
+    }
+
+    #[test]
+    fn multi_platform_build_argv() {
+        let r = ImageRef::parse("reg.io/ext:1.0.0-unverified").unwrap();
+        let cmd = build(
+            Some("ci"),
+            Utf8Path::new("extension/Dockerfile"),
+            Utf8Path::new("target/dist/stage"),
+            &Platform::ALL,
+            Output::Push(&r),
+            Some(Utf8Path::new("md.json")),
+        );
+        assert_eq!(
+            cmd.to_string(),
+            "docker buildx --builder ci build --file extension/Dockerfile --platform linux/amd64,linux/arm64 \
+             --progress plain --push --tag reg.io/ext:1.0.0-unverified --metadata-file md.json target/dist/stage"
+        );
+    }
+
+    #[test]
+    fn per_platform_and_merge_argv() {
+        let r = ImageRef::parse("reg.io/ext:1.0.0-unverified-arm64").unwrap();
+        let cmd = build(
+            None,
+            Utf8Path::new("D"),
+            Utf8Path::new("C"),
+            &[Platform::ALL[1]],
+            Output::Push(&r),
+            None,
+        );
+        assert_eq!(
+            cmd.args[..5],
+            ["buildx", "build", "--file", "D", "--platform"]
+        );
+        assert!(cmd.to_string().contains("--platform linux/arm64 --progress plain --push --tag reg.io/ext:1.0.0-unverified-arm64 C"));
+        let base = ImageRef::parse("reg.io/ext").unwrap();
+        let d = "sha256:".to_owned() + &"a".repeat(64);
+        let merge = imagetools_create(None, &base.with_tag("1.0.0"), &[base.with_digest(&d)]);
+        assert_eq!(
+            merge.to_string(),
+            format!("docker buildx imagetools create --tag reg.io/ext:1.0.0 reg.io/ext@{d}")
+        );
+    }
+
+    #[test]
+    fn inspect_errors_say_what_to_do() {
+        let r = ImageRef::parse("127.0.0.1:5999/x:1.0.0").unwrap();
+        assert_eq!(
+            classify_inspect_error(&r, "ERROR: 127.0.0.1:5999/x:1.0.0: not found").unwrap(),
+            Remote::NotFound
+        );
+        let e = classify_inspect_error(&r, "dial tcp 127.0.0.1:5999: connect: connection refused")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("registry 127.0.0.1:5999 is not reachable"),
+            "{e}"
+        );
+        let e = classify_inspect_error(&r, "401 Unauthorized")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("docker login 127.0.0.1:5999"), "{e}");
+    }
+}

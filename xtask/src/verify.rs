@@ -1,0 +1,385 @@
+//! `cargo xtask verify REF`: proves an extension image is right, ours or anyone's. Every
+//! problem is reported (not just the first), each naming the variant, the path or label,
+//! and what was expected versus found.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde_json::Value;
+use xshell::Shell;
+
+use crate::binfmt;
+use crate::docker::{self, Output, Remote};
+use crate::flags::VerifyCmd;
+use crate::labels::{self, Labels};
+use crate::metadata::Extension;
+use crate::paths;
+use crate::progress::Reporter;
+use crate::reference::{check_release_tag, ImageRef};
+use crate::stage::{sha256_hex, CHECKSUMS};
+use crate::target::{Arch, Os, Platform};
+
+impl VerifyCmd {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let reference = ImageRef::parse(&self.image)?;
+        docker::preflight(sh)?;
+        let rep = Reporter::new(self.verbose);
+        let v = verify_remote(&rep, self.builder.as_deref(), &reference, None)?;
+        println!("{reference}: verified index {}", v.index_digest);
+        for (p, d) in &v.platforms {
+            println!("  {p}: {d}");
+        }
+        Ok(())
+    }
+}
+
+/// A verified image.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub index_digest: String,
+    pub platforms: BTreeMap<Platform, String>,
+}
+
+/// Verifies `reference` in its registry. With `staged`, each variant's binaries must also
+/// be exactly the ones staged there (their SHA256SUMS must match).
+pub fn verify_remote(
+    rep: &Reporter,
+    builder: Option<&str>,
+    reference: &ImageRef,
+    staged: Option<&Utf8Path>,
+) -> Result<Verified> {
+    let mut problems = Vec::new();
+    if let Some(tag) = &reference.tag {
+        if let Err(e) = check_release_tag(tag) {
+            problems.push(format!("tag: {e}"));
+        }
+    }
+    let (raw, index_digest) = match docker::inspect_raw(builder, reference)? {
+        Remote::Found { raw, digest } => (raw, digest),
+        Remote::NotFound => bail!("{reference} does not exist in its registry"),
+    };
+    if let Some(want) = &reference.digest {
+        if *want != index_digest {
+            problems.push(format!(
+                "index: the registry served {index_digest} for {reference}"
+            ));
+        }
+    }
+    let (variants, index_problems) = check_index(&raw);
+    problems.extend(index_problems);
+    let work = paths::dist_dir()
+        .join("verify")
+        .join(&index_digest.replace(':', "-")[..23]);
+    for (platform, digest) in &variants {
+        let manifest = reference.with_digest(digest);
+        rep.println(format!("verify {platform}: {manifest}"));
+        let config = docker::image_config(builder, &manifest)?;
+        let fs = export_fs(rep, builder, &manifest, *platform, &work)?;
+        let sums = staged.map(|s| s.join(platform.stage_name()).join(CHECKSUMS));
+        problems.extend(check_variant(*platform, &config, &fs, sums.as_deref()));
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{reference} failed verification, {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    Ok(Verified {
+        index_digest,
+        platforms: variants.into_iter().collect(),
+    })
+}
+
+/// Exports a manifest's file system with buildx: `FROM <ref>@<digest>` built for its
+/// platform into a local directory.
+fn export_fs(
+    rep: &Reporter,
+    builder: Option<&str>,
+    manifest: &ImageRef,
+    platform: Platform,
+    work: &Utf8Path,
+) -> Result<Utf8PathBuf> {
+    let dir = work.join(platform.stage_name());
+    let out = dir.join("fs");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {dir}"))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+    let dockerfile = dir.join("Dockerfile");
+    std::fs::write(&dockerfile, format!("FROM {manifest}\n"))?;
+    let cmd = docker::build(
+        builder,
+        &dockerfile,
+        &dir,
+        &[platform],
+        Output::Local(&out),
+        None,
+    );
+    rep.run(&format!("export {platform}"), &cmd, |_| None)?;
+    Ok(out)
+}
+
+/// The index must list exactly linux/amd64 and linux/arm64 (attestations aside).
+pub fn check_index(raw: &str) -> (Vec<(Platform, String)>, Vec<String>) {
+    let mut problems = Vec::new();
+    let Ok(index) = serde_json::from_str::<Value>(raw) else {
+        return (
+            Vec::new(),
+            vec!["index: the registry's manifest is not JSON".to_owned()],
+        );
+    };
+    let Some(manifests) = index["manifests"].as_array() else {
+        let what = index["mediaType"].as_str().unwrap_or("a single manifest");
+        return (Vec::new(), vec![format!("index: expected a multi-platform index of linux/amd64 and linux/arm64, found {what} (one platform only)")]);
+    };
+    let mut variants = Vec::new();
+    for m in manifests {
+        if m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest" {
+            continue;
+        }
+        let os = m["platform"]["os"].as_str().unwrap_or("?");
+        let arch = m["platform"]["architecture"].as_str().unwrap_or("?");
+        let digest = m["digest"].as_str().unwrap_or_default().to_owned();
+        match Platform::parse(&format!("{os}/{arch}")) {
+            Ok(p) if variants.iter().any(|(q, _)| *q == p) => problems.push(format!("index: {p} is listed twice")),
+            Ok(p) => variants.push((p, digest)),
+            Err(_) => problems.push(format!("index: unexpected platform {os}/{arch} (expected only linux/amd64 and linux/arm64)")),
+        }
+    }
+    for p in Platform::ALL {
+        if !variants.iter().any(|(q, _)| *q == p) {
+            problems.push(format!(
+                "index: platform {p} is missing (found: {})",
+                listed(&variants)
+            ));
+        }
+    }
+    variants.sort();
+    (variants, problems)
+}
+
+fn listed(variants: &[(Platform, String)]) -> String {
+    if variants.is_empty() {
+        return "none".into();
+    }
+    variants
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks one variant: its config and its exported file system.
+pub fn check_variant(
+    platform: Platform,
+    config: &Value,
+    fs: &Utf8Path,
+    staged_sums: Option<&Utf8Path>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut problem = |s: String| out.push(format!("{platform}: {s}"));
+
+    let (os, arch) = (field(config, "os"), field(config, "architecture"));
+    if os != "linux" || arch != platform.0.docker() {
+        problem(format!(
+            "config: expected os/arch linux/{}, found {os}/{arch}",
+            platform.0.docker()
+        ));
+    }
+    let labels: Labels = config_labels(config);
+    for p in labels::check(&labels) {
+        problem(p);
+    }
+
+    let meta_path = fs.join("metadata.json");
+    let ext = match Extension::load(&meta_path, None) {
+        Ok(ext) => ext,
+        Err(e) => {
+            let msg = format!("{e:#}").replace(fs.as_str(), "");
+            problem(format!("/metadata.json: {msg}"));
+            return out;
+        }
+    };
+    if let Some(root) = &ext.ui_root {
+        for (name, entry) in &ext.metadata.ui {
+            let entry_point = fs.join(root).join(&entry.src);
+            if !entry_point.is_file() {
+                problem(format!(
+                    "/{root}/{}: UI entry point of `ui.{name}` is missing",
+                    entry.src
+                ));
+            }
+        }
+    }
+    let sums = read_sums(&fs.join(CHECKSUMS));
+    for b in &ext.binaries {
+        let path = fs.join(&b.path);
+        let (format, cpu) = (b.os.format(), platform.0.cpu());
+        match binfmt::sniff_file(&path) {
+            Err(_) if !path.exists() => {
+                problem(format!("/{}: named in metadata.json but absent", b.path))
+            }
+            Err(e) => problem(format!(
+                "/{}: expected {format} {cpu}, found: {}",
+                b.path,
+                root_cause(&e)
+            )),
+            Ok(info) if info.format != format || info.cpu != cpu => problem(format!(
+                "/{}: expected {format} {cpu}, found {info}",
+                b.path
+            )),
+            Ok(_) => {}
+        }
+        if path.exists() && b.os != Os::Windows && !is_executable(&path) {
+            problem(format!(
+                "/{}: expected an executable file (mode 0755), found mode {:o}",
+                b.path,
+                mode(&path)
+            ));
+        }
+        match (&sums, path.exists()) {
+            (Some(sums), true) => match sums.get(&b.path) {
+                None => problem(format!("/{}: not listed in /{CHECKSUMS}", b.path)),
+                Some(want) => {
+                    let have = sha256_hex(&path).unwrap_or_default();
+                    if *want != have {
+                        problem(format!(
+                            "/{}: checksum {have} does not match /{CHECKSUMS} ({want})",
+                            b.path
+                        ));
+                    }
+                }
+            },
+            (None, _) if staged_sums.is_some() => problem(format!("/{CHECKSUMS}: missing")),
+            _ => {}
+        }
+    }
+    if let (Some(staged), Some(sums)) = (staged_sums, &sums) {
+        match read_sums(staged) {
+            Some(want) if want == *sums => {}
+            Some(_) => problem(format!(
+                "/{CHECKSUMS}: the image's binaries are not the ones staged in {staged}"
+            )),
+            None => problem(format!("cannot read the staged checksums {staged}")),
+        }
+    }
+    out
+}
+
+fn field<'a>(config: &'a Value, key: &str) -> &'a str {
+    // imagetools prints the OCI config (`os`); `docker image inspect` capitalises (`Os`).
+    let cap = format!("{}{}", key[..1].to_ascii_uppercase(), &key[1..]);
+    config[key]
+        .as_str()
+        .or_else(|| config[&cap].as_str())
+        .unwrap_or("?")
+}
+
+fn config_labels(config: &Value) -> Labels {
+    let labels = if config["config"].is_object() {
+        &config["config"]["Labels"]
+    } else {
+        &config["Config"]["Labels"]
+    };
+    labels
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn read_sums(path: &Utf8Path) -> Option<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| l.split_once("  "))
+            .map(|(hash, p)| (p.to_owned(), hash.to_owned()))
+            .collect(),
+    )
+}
+
+fn root_cause(e: &anyhow::Error) -> String {
+    e.root_cause().to_string()
+}
+
+fn mode(path: &Utf8Path) -> u32 {
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0)
+}
+
+fn is_executable(path: &Utf8Path) -> bool {
+    mode(path) & 0o111 != 0
+}
+
+/// The architecture of an image variant Docker would run on this machine.
+pub fn host_platform() -> Option<Platform> {
+    Arch::host().map(Platform)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(platforms: &[(&str, &str)]) -> String {
+        let ms: Vec<Value> = platforms
+            .iter()
+            .enumerate()
+            .map(|(i, (os, arch))| serde_json::json!({"digest": format!("sha256:{i}"), "platform": {"os": os, "architecture": arch}}))
+            .collect();
+        serde_json::json!({"manifests": ms}).to_string()
+    }
+
+    #[test]
+    fn index_needs_exactly_both_platforms() {
+        let (v, p) = check_index(&index(&[("linux", "amd64"), ("linux", "arm64")]));
+        assert_eq!((v.len(), p.len()), (2, 0));
+        let (_, p) = check_index(&index(&[("linux", "amd64")]));
+        assert_eq!(
+            p,
+            ["index: platform linux/arm64 is missing (found: linux/amd64)"]
+        );
+        let (_, p) = check_index(&index(&[
+            ("linux", "amd64"),
+            ("linux", "arm64"),
+            ("linux", "s390x"),
+        ]));
+        assert!(p[0].contains("unexpected platform linux/s390x"), "{p:?}");
+        let (_, p) = check_index(
+            r#"{"mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}"#,
+        );
+        assert!(
+            p[0].contains("found application/vnd.oci.image.manifest.v1+json (one platform only)"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn attestations_are_not_platforms() {
+        let raw = serde_json::json!({"manifests": [
+            {"digest": "sha256:a", "platform": {"os": "linux", "architecture": "amd64"}},
+            {"digest": "sha256:b", "platform": {"os": "linux", "architecture": "arm64"}},
+            {"digest": "sha256:c", "platform": {"os": "unknown", "architecture": "unknown"},
+             "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]});
+        assert_eq!(check_index(&raw.to_string()).1, Vec::<String>::new());
+    }
+
+    #[test]
+    fn config_fields_in_both_spellings() {
+        let oci = serde_json::json!({"os": "linux", "architecture": "arm64", "config": {"Labels": {"a": "b"}}});
+        let docker = serde_json::json!({"Os": "linux", "Architecture": "arm64", "Config": {"Labels": {"a": "b"}}});
+        for c in [oci, docker] {
+            assert_eq!(
+                (field(&c, "os"), field(&c, "architecture")),
+                ("linux", "arm64")
+            );
+            assert_eq!(config_labels(&c).get("a").map(String::as_str), Some("b"));
+        }
+    }
+}

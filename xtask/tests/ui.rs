@@ -1,0 +1,159 @@
+//! The UI for real: its unit tests under Node, the staged dashboard in headless Chromium
+//! against the staged host binary, and the error a missing npm gives.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use common::*;
+use xtask::progress::Reporter;
+
+/// Every test here installs into or builds `ui/`: one at a time (`npm ci` deletes the
+/// `node_modules` a concurrent build reads).
+fn ui_serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn node_ready() -> bool {
+    require(
+        "node",
+        on_path("node"),
+        "install Node.js 20.19+ (apt-get install nodejs)",
+    ) && require("npm", on_path("npm"), "install npm (apt-get install npm)")
+}
+
+fn zig_ready() -> bool {
+    let zig = on_path("zig")
+        || Command::new("python3")
+            .args(["-c", "import ziglang"])
+            .status()
+            .is_ok_and(|s| s.success());
+    require(
+        "cargo-zigbuild",
+        on_path("cargo-zigbuild"),
+        "pip install cargo-zigbuild",
+    ) && require("zig", zig, "pip install ziglang")
+}
+
+/// `npm ARGS` in `ui/`, asserting success.
+fn npm(args: &[&str], env: &[(&str, &str)]) {
+    let mut cmd = Command::new("npm");
+    cmd.current_dir(root().join("ui")).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "`npm {}` failed", args.join(" "));
+}
+
+/// The image platform whose staged Linux binary runs on this machine.
+fn host_platform() -> Option<&'static str> {
+    match std::env::consts::ARCH {
+        "x86_64" => Some("linux/amd64"),
+        "aarch64" => Some("linux/arm64"),
+        _ => None,
+    }
+}
+
+/// (a) The lock installs as committed, and Vitest passes: components and host-call layer.
+#[test]
+fn npm_ci_and_vitest_pass() {
+    if !node_ready() {
+        return;
+    }
+    let _serial = ui_serial();
+    // Against `cargo xtask stage` in other processes too.
+    let _lock = xtask::ui::lock_ui_dir().unwrap();
+    npm(&["ci", "--no-audit", "--no-fund"], &[]);
+    npm(&["test"], &[]);
+}
+
+/// (b) `ui::build`, `stage` for this machine's platform, then the browser test
+/// (`ui/e2e/dashboard.test.mjs`) on the staged tree: the page shows what the staged binary
+/// reports, the port checker tells a held port from a free one, failures show as messages.
+#[test]
+fn staged_dashboard_in_chromium() {
+    let Some(platform) = host_platform() else {
+        require(
+            "an amd64 or arm64 machine",
+            false,
+            "run on x86_64 or aarch64",
+        );
+        return;
+    };
+    if !(node_ready()
+        && zig_ready()
+        && require(
+            "chromium",
+            fs::metadata("/usr/bin/chromium").is_ok(),
+            "apt-get install chromium",
+        ))
+    {
+        return;
+    }
+    let _serial = ui_serial();
+    // Until `stage` builds the UI itself it copies ui/dist as it is; afterwards this call
+    // finds nothing to do.
+    xtask::ui::build(&Reporter::new(true)).expect("ui::build");
+
+    let target = target_dir("ui-e2e");
+    run_ok(xtask(
+        &target,
+        &["stage", "--toolchain", "zigbuild", "--platform", platform],
+    ));
+    let stage = target.join("dist/stage").join(platform.replace('/', "-"));
+    let page = fs::read_to_string(stage.join("ui/index.html")).unwrap();
+    assert!(
+        page.contains("./assets/") && !page.contains("/src/main.tsx"),
+        "the staged ui/ is not Vite's build output:\n{page}"
+    );
+
+    let started = SystemTime::now();
+    npm(&["run", "test:e2e"], &[("UI_E2E_STAGE", stage.as_str())]);
+    let shot = root().join("target/ui-e2e/dashboard.png");
+    let bytes = fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {shot}: {e}"));
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{shot} is no PNG");
+    let written = fs::metadata(&shot).unwrap().modified().unwrap();
+    assert!(written >= started, "{shot} is from an earlier run");
+}
+
+/// (c) Without npm, building the UI stops at once and names the fix.
+#[test]
+fn missing_npm_is_a_clear_error() {
+    let err = xtask::ui::build_with(&Reporter::new(false), "npm-does-not-exist")
+        .expect_err("no npm, yet the UI built");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("needs npm, but `npm-does-not-exist` is not on PATH")
+            && msg.contains("install Node.js"),
+        "{msg}"
+    );
+}
+
+/// (c) The same through the xtask binary: `stage` exits non-zero with that message.
+/// Needs `stage` to call `ui::build` (see xtask/src/stage.rs).
+#[test]
+fn stage_without_npm_fails_clearly() {
+    let Some(platform) = host_platform() else {
+        return;
+    };
+    if !zig_ready() {
+        return;
+    }
+    let _serial = ui_serial();
+    let stderr = run_err(
+        xtask(
+            &target_dir("ui-e2e"),
+            &["stage", "--toolchain", "zigbuild", "--platform", platform],
+        )
+        .env("XTASK_NPM", "npm-does-not-exist"),
+    );
+    assert!(
+        stderr.contains("`npm-does-not-exist` is not on PATH"),
+        "{stderr}"
+    );
+}
