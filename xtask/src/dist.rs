@@ -8,9 +8,8 @@ use camino::Utf8PathBuf;
 use serde_json::json;
 use xshell::Shell;
 
-use crate::docker::{self, Builder, Output, Remote, Strategy};
+use crate::docker::{self, Builder, Output, Strategy};
 use crate::flags::DistCmd;
-use crate::labels;
 use crate::paths;
 use crate::plan::CmdSpec;
 use crate::progress::Reporter;
@@ -19,6 +18,7 @@ use crate::stage::{self, CHECKSUMS};
 use crate::target::Platform;
 use crate::verify::{self, Verified};
 use crate::{build, verify::check_variant};
+use crate::{labels, publish};
 
 impl DistCmd {
     pub fn run(self, sh: &Shell) -> Result<()> {
@@ -42,11 +42,13 @@ impl DistCmd {
         if base.tag.is_some() || base.digest.is_some() {
             bail!("--image `{image}`: give the repository only; the tag comes from --tag");
         }
-        let release = base.with_tag(&tag);
         let platforms = self.opts.platforms();
-        if self.push && platforms != Platform::ALL {
-            bail!("--push publishes the index of both platforms: drop --platform");
-        }
+        // One platform of a release built on its own (one CI runner per platform) is
+        // published as TAG-ARCH, for `cargo xtask merge` to combine.
+        let release = match (self.push, platforms.as_slice()) {
+            (true, [one]) => base.with_tag(&format!("{tag}-{}", one.0.docker())),
+            _ => base.with_tag(&tag),
+        };
         labels::load(&paths::labels_json())?;
         check_dockerfile_fresh()?;
         if self.opts.dry_run {
@@ -66,13 +68,7 @@ impl DistCmd {
         let (strategy, why) = Strategy::choose(&builder);
         rep.println(format!("image strategy: {strategy} ({why})"));
         if self.push {
-            match docker::inspect_raw(self.builder.as_deref(), &release)? {
-                Remote::Found { digest, .. } if !self.force => bail!(
-                    "{release} already exists (index {digest}): a published tag is not replaced; choose a new --tag, or pass --force to replace it"
-                ),
-                Remote::Found { .. } => rep.println(format!("{release} exists and will be replaced (--force)")),
-                Remote::NotFound => {}
-            }
+            publish::ensure_tag_free(&rep, self.builder.as_deref(), &release, self.force)?;
         }
 
         stage::run(sh, &rep, &prepared, epoch)?;
@@ -84,7 +80,7 @@ impl DistCmd {
             tag: &tag,
         };
         let verified = if self.push {
-            d.publish()?
+            d.publish(&release, &platforms)?
         } else {
             d.load_locally(&platforms)?
         };
@@ -138,14 +134,10 @@ impl Dist<'_> {
         Ok(dir)
     }
 
-    /// A reference a person can tell is not a release: `TAG-unverified[-ARCH]`.
-    fn candidate(&self, platform: Option<Platform>) -> ImageRef {
-        match platform {
-            Some(p) => self
-                .base
-                .with_tag(&format!("{}-unverified-{}", self.tag, p.0.docker())),
-            None => self.base.with_tag(&format!("{}-unverified", self.tag)),
-        }
+    /// A local tag a person can tell is not a release: `TAG-unverified-ARCH`.
+    fn local_candidate(&self, p: Platform) -> ImageRef {
+        self.base
+            .with_tag(&format!("{}-unverified-{}", self.tag, p.0.docker()))
     }
 
     fn build(
@@ -164,54 +156,44 @@ impl Dist<'_> {
         )
     }
 
-    /// Pushes the candidate index, verifies it from the registry, points the release tag
-    /// at the verified digest, and verifies the release tag again.
-    fn publish(&self) -> Result<Verified> {
+    /// Pushes a candidate index of `platforms` and promotes it to `release` once verified.
+    /// With one platform (a CI runner's share of a release) the index holds just that
+    /// platform, for `cargo xtask merge` to combine.
+    fn publish(&self, release: &ImageRef, platforms: &[Platform]) -> Result<Verified> {
         let work = self.work_dir()?;
-        let candidate = self.candidate(None);
-        match self.strategy {
-            Strategy::MultiPlatform => {
-                let md = work.join("multi.json");
-                let cmd = self.build(&Platform::ALL, Output::Push(&candidate), Some(&md));
-                self.rep
-                    .run("image linux/amd64,linux/arm64", &cmd, |_| None)?;
+        let candidate = publish::candidate(release);
+        if self.strategy == Strategy::MultiPlatform && platforms.len() > 1 {
+            let md = work.join("multi.json");
+            let cmd = self.build(platforms, Output::Push(&candidate), Some(&md));
+            self.rep.run("image", &cmd, |_| None)?;
+        } else {
+            let mut manifests = Vec::new();
+            for &p in platforms {
+                let md = work.join(format!("{}.json", p.stage_name()));
+                let _ = std::fs::remove_file(&md);
+                let r = candidate.with_tag(&format!(
+                    "{}-{}",
+                    candidate.tag.as_deref().unwrap_or_default(),
+                    p.0.docker()
+                ));
+                self.rep.run(
+                    &format!("image {p}"),
+                    &self.build(&[p], Output::Push(&r), Some(&md)),
+                    |_| None,
+                )?;
+                manifests.push(self.base.with_digest(&docker::metadata_digest(&md)?));
             }
-            Strategy::PerPlatform => {
-                let mut manifests = Vec::new();
-                for p in Platform::ALL {
-                    let md = work.join(format!("{}.json", p.stage_name()));
-                    let _ = std::fs::remove_file(&md);
-                    let r = self.candidate(Some(p));
-                    self.rep.run(
-                        &format!("image {p}"),
-                        &self.build(&[p], Output::Push(&r), Some(&md)),
-                        |_| None,
-                    )?;
-                    manifests.push(self.base.with_digest(&docker::metadata_digest(&md)?));
-                }
-                let merge = docker::imagetools_create(self.builder, &candidate, &manifests);
-                self.rep.run("index", &merge, |_| None)?;
-            }
+            let merge = docker::imagetools_create(self.builder, &candidate, &manifests);
+            self.rep.run("index", &merge, |_| None)?;
         }
-        let staged = paths::stage_dir();
-        let checked = verify::verify_remote(self.rep, self.builder, &candidate, Some(&staged))?;
-        // Only now does the release tag move, to exactly the digest that was verified.
-        let release = self.base.with_tag(self.tag);
-        let verified_ref = self.base.with_digest(&checked.index_digest);
-        self.rep.run(
-            "release tag",
-            &docker::imagetools_create(self.builder, &release, &[verified_ref]),
-            |_| None,
-        )?;
-        let again = verify::verify_remote(self.rep, self.builder, &release, Some(&staged))?;
-        if again.index_digest != checked.index_digest {
-            bail!(
-                "{release} resolves to {} after tagging, not the verified {}",
-                again.index_digest,
-                checked.index_digest
-            );
-        }
-        Ok(again)
+        publish::promote(
+            self.rep,
+            self.builder,
+            &candidate,
+            release,
+            Some(&paths::stage_dir()),
+            platforms,
+        )
     }
 
     /// Loads each variant under a candidate tag, verifies it, and tags this machine's
@@ -221,7 +203,7 @@ impl Dist<'_> {
         let mut problems = Vec::new();
         let mut digests = BTreeMap::new();
         for &p in platforms {
-            let candidate = self.candidate(Some(p));
+            let candidate = self.local_candidate(p);
             self.rep.run(
                 &format!("image {p}"),
                 &self.build(&[p], Output::Load(&candidate), None),
@@ -262,7 +244,7 @@ impl Dist<'_> {
                     "docker",
                     [
                         "tag",
-                        &self.candidate(Some(host)).to_string(),
+                        &self.local_candidate(host).to_string(),
                         &release.to_string(),
                     ],
                 );
@@ -275,7 +257,7 @@ impl Dist<'_> {
         for &p in platforms {
             let untag = CmdSpec::new(
                 "docker",
-                ["image", "rm", &self.candidate(Some(p)).to_string()],
+                ["image", "rm", &self.local_candidate(p).to_string()],
             );
             self.rep.run("untag", &untag, |_| None)?;
         }

@@ -31,6 +31,9 @@ pub enum Command {
     /// Verify an extension image in a registry: platforms, labels, metadata.json, and every
     /// host binary's format, CPU, mode and checksum
     Verify(VerifyCmd),
+    /// Combine per-platform images (from `dist --platform P --push` on separate machines)
+    /// into one index, verify it, and only then tag it IMAGE:TAG
+    Merge(MergeCmd),
     /// Measure the pipeline against a baseline and print wall times and ratios
     Bench(BenchCmd),
     /// Regenerate extension/Dockerfile from extension/labels.json
@@ -123,6 +126,28 @@ pub struct VerifyCmd {
     /// The image: REPOSITORY:TAG or REPOSITORY@sha256:DIGEST
     #[arg(value_name = "IMAGE")]
     pub image: String,
+    /// The buildx builder to use [default: the current one]
+    #[arg(long, value_name = "NAME", env = "BUILDX_BUILDER")]
+    pub builder: Option<String>,
+    /// Stream every child process's full output
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeCmd {
+    /// The release to create: REPOSITORY:TAG (TAG a semantic version)
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// One image per platform, by tag or digest (e.g. REPOSITORY:TAG-amd64 REPOSITORY:TAG-arm64)
+    #[arg(value_name = "SOURCE", required = true)]
+    pub sources: Vec<String>,
+    /// Replace IMAGE:TAG if it already exists
+    #[arg(long)]
+    pub force: bool,
+    /// Print the result (index and per-platform digests) as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
     /// The buildx builder to use [default: the current one]
     #[arg(long, value_name = "NAME", env = "BUILDX_BUILDER")]
     pub builder: Option<String>,

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
             Command::Stage(cmd) => cmd.run(&sh),
             Command::Dist(cmd) => cmd.run(&sh),
             Command::Verify(cmd) => cmd.run(&sh),
+            Command::Merge(cmd) => cmd.run(&sh),
             Command::Bench(cmd) => cmd.run(&sh),
             Command::Codegen(cmd) => cmd.run(&sh),
         }

@@ -1,0 +1,127 @@
+//! `cargo xtask merge IMAGE:TAG SOURCES...`: the last step of a release built on several
+//! machines. Each source is one platform's image (a `dist --platform P --push` result, by
+//! tag or digest); they are combined into one index with `imagetools create`, verified,
+//! and only then tagged.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use xshell::Shell;
+
+use crate::docker::{self, Remote};
+use crate::flags::MergeCmd;
+use crate::progress::Reporter;
+use crate::publish;
+use crate::reference::{check_release_tag, ImageRef};
+use crate::target::Platform;
+
+impl MergeCmd {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let release = ImageRef::parse(&self.image)?;
+        let tag = release
+            .tag
+            .clone()
+            .context("IMAGE must name the release tag: REPOSITORY:TAG")?;
+        check_release_tag(&tag)?;
+        if release.digest.is_some() {
+            bail!("IMAGE `{release}`: a release is a tag, not a digest");
+        }
+        let sources = self
+            .sources
+            .iter()
+            .map(|s| ImageRef::parse(s))
+            .collect::<Result<Vec<_>>>()?;
+        docker::preflight(sh)?;
+        let rep = Reporter::new(self.verbose);
+        let builder = self.builder.as_deref();
+        publish::ensure_tag_free(&rep, builder, &release, self.force)?;
+
+        // Resolve every source to its platform manifests, so the index lists them in
+        // platform order whatever order the runners finished in.
+        let mut manifests: BTreeMap<Platform, (ImageRef, String)> = BTreeMap::new();
+        for src in &sources {
+            for (platform, digest) in platforms_of(builder, src)? {
+                if let Some((other, _)) = manifests.get(&platform) {
+                    bail!("{platform} is in both {other} and {src}: give one image per platform");
+                }
+                manifests.insert(platform, (src.clone(), digest));
+            }
+        }
+        let missing: Vec<String> = Platform::ALL
+            .iter()
+            .filter(|p| !manifests.contains_key(p))
+            .map(ToString::to_string)
+            .collect();
+        if !missing.is_empty() {
+            bail!("no source provides {}: pass one image per platform (e.g. {release}-amd64 {release}-arm64)", missing.join(", "));
+        }
+        let refs: Vec<ImageRef> = manifests
+            .values()
+            .map(|(src, digest)| src.with_digest(digest))
+            .collect();
+        let candidate = publish::candidate(&release);
+        rep.run(
+            "index",
+            &docker::imagetools_create(builder, &candidate, &refs),
+            |_| None,
+        )?;
+        let verified = publish::promote(&rep, builder, &candidate, &release, None, &Platform::ALL)?;
+        if self.json {
+            let platforms: serde_json::Map<String, Value> = verified
+                .platforms
+                .iter()
+                .map(|(p, d)| (p.to_string(), json!(d)))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "reference": release.to_string(),
+                    "index_digest": verified.index_digest,
+                    "platforms": platforms,
+                }))?
+            );
+        } else {
+            eprintln!(
+                "merged, verified and published {release} (index {})",
+                verified.index_digest
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The (platform, manifest digest) pairs an image provides: an index's entries, or a
+/// single manifest's platform read from its config.
+fn platforms_of(builder: Option<&str>, src: &ImageRef) -> Result<Vec<(Platform, String)>> {
+    let (raw, digest) = match docker::inspect_raw(builder, src)? {
+        Remote::Found { raw, digest } => (raw, digest),
+        Remote::NotFound => bail!("source {src} does not exist in its registry"),
+    };
+    let v: Value =
+        serde_json::from_str(&raw).with_context(|| format!("{src}: manifest is not JSON"))?;
+    let Some(entries) = v["manifests"].as_array() else {
+        let config = docker::image_config(builder, &src.with_digest(&digest))?;
+        let name = format!(
+            "{}/{}",
+            config["os"].as_str().unwrap_or("?"),
+            config["architecture"].as_str().unwrap_or("?")
+        );
+        let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
+        return Ok(vec![(p, digest)]);
+    };
+    let mut out = Vec::new();
+    for m in entries {
+        if m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest" {
+            continue;
+        }
+        let name = format!(
+            "{}/{}",
+            m["platform"]["os"].as_str().unwrap_or("?"),
+            m["platform"]["architecture"].as_str().unwrap_or("?")
+        );
+        let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
+        out.push((p, m["digest"].as_str().unwrap_or_default().to_owned()));
+    }
+    Ok(out)
+}
