@@ -361,14 +361,14 @@ mod tests {
             p,
             ["index: platform linux/arm64 is missing (found: linux/amd64)"]
         );
-        let (_, p) = check_index(&index(&[
-            ("linux", "amd64"),
-            ("linux", "arm64"),
-            ("linux", "s390x"),
-        ]));
+        let (_, p) = check_index(
+            &index(&[("linux", "amd64"), ("linux", "arm64"), ("linux", "s390x")]),
+            &Platform::ALL,
+        );
         assert!(p[0].contains("unexpected platform linux/s390x"), "{p:?}");
         let (_, p) = check_index(
             r#"{"mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}"#,
+            &Platform::ALL,
         );
         assert!(
             p[0].contains("found application/vnd.oci.image.manifest.v1+json (one platform only)"),
@@ -383,7 +383,10 @@ mod tests {
             {"digest": "sha256:b", "platform": {"os": "linux", "architecture": "arm64"}},
             {"digest": "sha256:c", "platform": {"os": "unknown", "architecture": "unknown"},
              "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]});
-        assert_eq!(check_index(&raw.to_string()).1, Vec::<String>::new());
+        assert_eq!(
+            check_index(&raw.to_string(), &Platform::ALL).1,
+            Vec::<String>::new()
+        );
     }
 
     #[test]
