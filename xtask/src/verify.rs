@@ -371,7 +371,7 @@ mod tests {
             &Platform::ALL,
         );
         assert!(
-            p[0].contains("found application/vnd.oci.image.manifest.v1+json (one platform only)"),
+            p[0].contains("found application/vnd.oci.image.manifest.v1+json (a single image, no platform list)"),
             "{p:?}"
         );
     }
