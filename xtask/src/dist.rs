@@ -9,6 +9,7 @@ use serde_json::json;
 use xshell::Shell;
 
 use crate::docker::{self, Builder, Output, Strategy};
+use crate::doctor::{self, Item};
 use crate::flags::DistCmd;
 use crate::paths;
 use crate::plan::CmdSpec;
@@ -63,7 +64,11 @@ impl DistCmd {
             );
             return Ok(());
         }
-        docker::preflight(sh)?;
+        let mut needs = vec![Item::Docker, Item::Buildx, Item::Disk];
+        if !prepared.plan.ui.is_empty() {
+            needs.push(Item::Node);
+        }
+        doctor::require(sh, &needs, &doctor::Context::default())?;
         let builder = Builder::detect(sh, self.builder.as_deref())?;
         let (strategy, why) = Strategy::choose(&builder);
         rep.println(format!("image strategy: {strategy} ({why})"));

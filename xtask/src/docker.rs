@@ -15,38 +15,16 @@ use crate::target::Platform;
 
 /// buildx older than this lacks pieces we rely on (`--metadata-file` with
 /// `containerimage.digest`, `imagetools inspect --format`).
-const MIN_BUILDX: (u64, u64) = (0, 10);
+pub const MIN_BUILDX: (u64, u64) = (0, 10);
 
 /// Docker and buildx are there and answering; the errors say how to fix them.
 pub fn preflight(sh: &Shell) -> Result<()> {
-    if which::which("docker").is_err() {
-        bail!("`docker` is not on PATH: install Docker (Debian: `apt-get install docker.io`; macOS/Windows: Docker Desktop)");
-    }
-    let format = "{{.ServerVersion}}";
-    let info = cmd!(sh, "docker info --format {format}")
-        .quiet()
-        .ignore_stderr()
-        .read();
-    if info.as_deref().map_or(true, |v| v.trim().is_empty()) {
-        bail!("cannot reach the Docker daemon (`docker info` failed): start it (`sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST at one");
-    }
-    let version = cmd!(sh, "docker buildx version").quiet().ignore_stderr().read().map_err(|_| {
-        anyhow::anyhow!("docker buildx is not installed: install the buildx plugin (Debian: `apt-get install docker-buildx`, or see .ci/install.sh)")
-    })?;
-    match buildx_version(&version) {
-        Some(v) if v >= MIN_BUILDX => Ok(()),
-        Some((maj, min)) => bail!(
-            "docker buildx {maj}.{min} is too old: {}.{} or newer is needed (`docker buildx version` said: {})",
-            MIN_BUILDX.0,
-            MIN_BUILDX.1,
-            version.trim()
-        ),
-        None => bail!("cannot read the buildx version from `{}`", version.trim()),
-    }
+    use crate::doctor::{require, Context, Item};
+    require(sh, &[Item::Docker, Item::Buildx], &Context::default())
 }
 
 /// `github.com/docker/buildx 0.13.1+ds1 ...` or `... v0.17.1 ...` -> (0, 13)
-fn buildx_version(out: &str) -> Option<(u64, u64)> {
+pub fn buildx_version(out: &str) -> Option<(u64, u64)> {
     let word = out.split_whitespace().nth(1)?;
     let mut parts = word.trim_start_matches('v').split(['.', '+', '-']);
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))

@@ -34,6 +34,10 @@ pub enum Command {
     /// Combine per-platform images (from `dist --platform P --push` on separate machines)
     /// into one index, verify it, and only then tag it IMAGE:TAG
     Merge(MergeCmd),
+    /// Check every prerequisite of `dist`, with what was found and the command that fixes it
+    Doctor(DoctorCmd),
+    /// Install what needs no root: rustup targets, zig, cargo-zigbuild, the UI's npm packages
+    Setup(SetupCmd),
     /// Measure the pipeline against a baseline and print wall times and ratios
     Bench(BenchCmd),
     /// Regenerate extension/Dockerfile from extension/labels.json
@@ -155,6 +159,22 @@ pub struct MergeCmd {
     #[arg(long, short)]
     pub verbose: bool,
 }
+
+#[derive(Debug, Args)]
+pub struct DoctorCmd {
+    /// The image whose registry must answer [default: from Cargo.toml, tagged with the version]
+    #[arg(long, value_name = "IMAGE", env = "XTASK_IMAGE")]
+    pub image: Option<String>,
+    /// The buildx builder to check [default: the current one]
+    #[arg(long, value_name = "NAME", env = "BUILDX_BUILDER")]
+    pub builder: Option<String>,
+    /// Print the checks as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupCmd {}
 
 #[derive(Debug, Args)]
 pub struct CodegenCmd {

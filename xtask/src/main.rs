@@ -15,6 +15,8 @@ fn main() -> ExitCode {
             Command::Dist(cmd) => cmd.run(&sh),
             Command::Verify(cmd) => cmd.run(&sh),
             Command::Merge(cmd) => cmd.run(&sh),
+            Command::Doctor(cmd) => cmd.run(&sh),
+            Command::Setup(cmd) => cmd.run(&sh),
             Command::Bench(cmd) => cmd.run(&sh),
             Command::Codegen(cmd) => cmd.run(&sh),
         }

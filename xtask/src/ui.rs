@@ -70,17 +70,7 @@ pub fn build_with(rep: &Reporter, npm: &str) -> Result<()> {
     // delete the node_modules the other is reading.
     let _lock = lock_ui_dir()?;
 
-    let lock = ui.join("package-lock.json");
-    let lock_sha = fs::read(&lock)
-        .map(|bytes| format!("{:x}", Sha256::digest(bytes)))
-        .with_context(|| format!("cannot read {lock}: the UI's dependencies must be locked"))?;
-    let lock_stamp = ui.join("node_modules/.xtask-lock-sha256");
-    if needs_install(&lock_sha, read_stamp(&lock_stamp).as_deref()) {
-        rep.run("ui: npm ci", &npm_ci(npm), |_| None)?;
-        write_stamp(&lock_stamp, &lock_sha)?;
-    } else {
-        rep.println("ui: npm ci skipped (lock unchanged)");
-    }
+    install_locked(rep, npm)?;
 
     let inputs = hash_files(&paths::root(), &build_inputs(&ui, &paths::metadata_json())?)?;
     let out = output_dir();
@@ -98,6 +88,31 @@ pub fn build_with(rep: &Reporter, npm: &str) -> Result<()> {
         );
     };
     write_stamp(&build_stamp, &BuildStamp { inputs, output }.to_string())
+}
+
+/// `npm ci` when the lock file changed since the last install; true if it ran.
+pub fn install(rep: &Reporter) -> Result<bool> {
+    let npm = npm_program();
+    check_tools(&npm)?;
+    let _lock = lock_ui_dir()?;
+    install_locked(rep, &npm)
+}
+
+fn install_locked(rep: &Reporter, npm: &str) -> Result<bool> {
+    let ui = paths::ui_dir();
+    let lock = ui.join("package-lock.json");
+    let lock_sha = fs::read(&lock)
+        .map(|bytes| format!("{:x}", Sha256::digest(bytes)))
+        .with_context(|| format!("cannot read {lock}: the UI's dependencies must be locked"))?;
+    let lock_stamp = ui.join("node_modules/.xtask-lock-sha256");
+    if needs_install(&lock_sha, read_stamp(&lock_stamp).as_deref()) {
+        rep.run("ui: npm ci", &npm_ci(npm), |_| None)?;
+        write_stamp(&lock_stamp, &lock_sha)?;
+        Ok(true)
+    } else {
+        rep.println("ui: npm ci skipped (lock unchanged)");
+        Ok(false)
+    }
 }
 
 /// Node.js (new enough) and npm, with the fix; cheap, so callers can check before minutes

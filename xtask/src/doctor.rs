@@ -1,0 +1,438 @@
+//! `cargo xtask doctor`: every prerequisite of `dist`, each with a mark, what was found,
+//! and the exact command that fixes it. `dist`, `verify` and `merge` run the checks they
+//! need through `require`, so they stop within seconds, before compiling anything.
+
+use std::fmt;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use xshell::{cmd, Shell};
+
+use crate::docker::{self, Builder, Remote, Strategy};
+use crate::flags::DoctorCmd;
+use crate::reference::ImageRef;
+use crate::target::TARGETS;
+use crate::{paths, ui, workspace};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    /// Missing but optional: `dist` can run without it.
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub found: String,
+    /// The command (or step) that fixes a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn pass(name: &'static str, found: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Pass,
+            found: found.into(),
+            fix: None,
+        }
+    }
+    fn fail(name: &'static str, found: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Fail,
+            found: found.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mark = match self.status {
+            Status::Pass => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+        };
+        write!(f, "[{mark}] {:<16} {}", self.name, self.found)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n                          fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One prerequisite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    Rust,
+    Targets,
+    Zig,
+    CargoZigbuild,
+    Cross,
+    Docker,
+    Buildx,
+    Builder,
+    Registry,
+    Node,
+    Disk,
+}
+
+pub const ALL: [Item; 11] = [
+    Item::Rust,
+    Item::Targets,
+    Item::Zig,
+    Item::CargoZigbuild,
+    Item::Cross,
+    Item::Docker,
+    Item::Buildx,
+    Item::Builder,
+    Item::Registry,
+    Item::Node,
+    Item::Disk,
+];
+
+/// What the checks are about: the builder and the image whose registry must answer.
+#[derive(Debug, Default)]
+pub struct Context {
+    pub builder: Option<String>,
+    pub image: Option<ImageRef>,
+}
+
+/// Rust older than the workspace's `rust-version` cannot build it.
+const MIN_RUST: (u64, u64) = (1, 85);
+const MIN_FREE_GIB: u64 = 2;
+pub const ZIG_VERSION: &str = "0.14.1";
+pub const ZIGBUILD_VERSION: &str = "0.20.1";
+
+pub fn check(sh: &Shell, item: Item, ctx: &Context) -> Check {
+    match item {
+        Item::Rust => rust(sh),
+        Item::Targets => targets(sh),
+        Item::Zig => zig(sh),
+        Item::CargoZigbuild => match cmd!(sh, "cargo-zigbuild --version")
+            .quiet()
+            .ignore_stderr()
+            .read()
+        {
+            Ok(v) => Check::pass("cargo-zigbuild", v.trim()),
+            Err(_) => Check::fail(
+                "cargo-zigbuild",
+                "not found",
+                format!("pip install cargo-zigbuild=={ZIGBUILD_VERSION} (or `cargo xtask setup`)"),
+            ),
+        },
+        Item::Cross => cross(sh),
+        Item::Docker => docker_daemon(sh),
+        Item::Buildx => buildx(sh),
+        Item::Builder => match Builder::detect(sh, ctx.builder.as_deref()) {
+            Ok(b) => {
+                let (strategy, _) = Strategy::choose(&b);
+                let how = if b.multi_platform {
+                    "multi-platform builds"
+                } else {
+                    "one platform per build"
+                };
+                Check::pass(
+                    "buildx builder",
+                    format!(
+                        "{} (driver {}): {how}, {strategy} strategy",
+                        b.name, b.driver
+                    ),
+                )
+            }
+            Err(e) => Check::fail(
+                "buildx builder",
+                format!("{e:#}"),
+                "docker buildx ls; docker buildx use default",
+            ),
+        },
+        Item::Registry => registry(ctx),
+        Item::Node => match ui::check_tools(&ui::npm_program()) {
+            Ok(()) => {
+                let v = cmd!(sh, "node --version")
+                    .quiet()
+                    .read()
+                    .unwrap_or_default();
+                Check::pass("node/npm", format!("node {}", v.trim()))
+            }
+            Err(e) => Check::fail(
+                "node/npm",
+                format!("{e:#}"),
+                "apt-get install nodejs npm (Node.js 20.19+), or https://nodejs.org",
+            ),
+        },
+        Item::Disk => disk(sh),
+    }
+}
+
+/// Runs `items` and fails, listing every failed check with its fix, if any failed.
+pub fn require(sh: &Shell, items: &[Item], ctx: &Context) -> Result<()> {
+    let failed: Vec<String> = items
+        .iter()
+        .map(|&i| check(sh, i, ctx))
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| {
+            format!(
+                "{}: {} (fix: {})",
+                c.name,
+                c.found,
+                c.fix.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "missing prerequisites (`cargo xtask doctor` shows them all):\n  {}",
+            failed.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+impl DoctorCmd {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let image = match self.image.clone().or_else(|| {
+            workspace::load(sh)
+                .ok()
+                .and_then(|w| w.image.map(|i| format!("{i}:{}", w.version)))
+        }) {
+            Some(i) => Some(ImageRef::parse(&i)?),
+            None => None,
+        };
+        let ctx = Context {
+            builder: self.builder.clone(),
+            image,
+        };
+        let checks: Vec<Check> = ALL.iter().map(|&i| check(sh, i, &ctx)).collect();
+        let ok = checks.iter().all(|c| c.status != Status::Fail);
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "ok": ok, "checks": checks }))?
+            );
+        } else {
+            for c in &checks {
+                println!("{c}");
+            }
+        }
+        if !ok {
+            bail!("`cargo xtask dist` cannot run here: fix the FAIL lines above (`cargo xtask setup` fixes those that need no root)");
+        }
+        if !self.json {
+            println!("everything `cargo xtask dist` needs is here");
+        }
+        Ok(())
+    }
+}
+
+fn rust(sh: &Shell) -> Check {
+    let Ok(v) = cmd!(sh, "rustc -V").quiet().ignore_stderr().read() else {
+        return Check::fail(
+            "rust",
+            "rustc not found",
+            "install Rust with rustup: https://rustup.rs",
+        );
+    };
+    let num = v.split_whitespace().nth(1).unwrap_or_default();
+    let mut parts = num.split(['.', '-']).map(|p| p.parse::<u64>().unwrap_or(0));
+    let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if have >= MIN_RUST {
+        Check::pass("rust", v.trim())
+    } else {
+        Check::fail(
+            "rust",
+            format!("{} (need {}.{}+)", v.trim(), MIN_RUST.0, MIN_RUST.1),
+            "rustup update stable",
+        )
+    }
+}
+
+fn targets(sh: &Shell) -> Check {
+    let installed = match workspace::installed_targets(sh) {
+        Ok(i) => i,
+        Err(e) => {
+            return Check::fail(
+                "rust targets",
+                format!("{e:#}"),
+                "install Rust with rustup: https://rustup.rs",
+            )
+        }
+    };
+    let missing: Vec<&str> = TARGETS
+        .iter()
+        .map(|t| t.triple)
+        .filter(|t| !installed.targets.contains(*t))
+        .collect();
+    if missing.is_empty() {
+        return Check::pass("rust targets", format!("all {} installed", TARGETS.len()));
+    }
+    let fix = if installed.rustup {
+        format!(
+            "rustup target add {} (or `cargo xtask setup`)",
+            missing.join(" ")
+        )
+    } else {
+        "install rustup (https://rustup.rs); this Rust cannot add targets".to_owned()
+    };
+    Check::fail(
+        "rust targets",
+        format!("missing {}", missing.join(", ")),
+        fix,
+    )
+}
+
+fn zig(sh: &Shell) -> Check {
+    let direct = cmd!(sh, "zig version").quiet().ignore_stderr().read();
+    let found = direct.or_else(|_| {
+        cmd!(sh, "python3 -m ziglang version")
+            .quiet()
+            .ignore_stderr()
+            .read()
+    });
+    match found {
+        Ok(v) => Check::pass("zig", v.trim()),
+        Err(_) => Check::fail(
+            "zig",
+            "neither `zig` nor python3's ziglang",
+            format!("pip install ziglang=={ZIG_VERSION} (or `cargo xtask setup`)"),
+        ),
+    }
+}
+
+fn cross(sh: &Shell) -> Check {
+    // `cross --version` exits non-zero when it cannot settle a rustup toolchain, though
+    // it printed its version: being on PATH is what counts here.
+    if which::which("cross").is_err() {
+        return Check {
+            name: "cross",
+            status: Status::Warn,
+            found: "not found (optional: zigbuild covers every target)".into(),
+            fix: Some("cargo install cross --locked".into()),
+        };
+    }
+    let out = cmd!(sh, "cross --version")
+        .quiet()
+        .ignore_stderr()
+        .ignore_status()
+        .read()
+        .unwrap_or_default();
+    Check::pass("cross", out.lines().next().unwrap_or("cross").trim())
+}
+
+fn docker_daemon(sh: &Shell) -> Check {
+    if which::which("docker").is_err() {
+        return Check::fail(
+            "docker",
+            "`docker` not on PATH",
+            "apt-get install docker.io (Linux) or install Docker Desktop",
+        );
+    }
+    let format = "{{.ServerVersion}}";
+    match cmd!(sh, "docker info --format {format}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+    {
+        Ok(v) if !v.trim().is_empty() => Check::pass("docker", format!("engine {}", v.trim())),
+        _ => Check::fail(
+            "docker",
+            "cannot reach the Docker daemon (`docker info` failed)",
+            "start it: sudo systemctl start docker (or `dockerd &`), or set DOCKER_HOST",
+        ),
+    }
+}
+
+fn buildx(sh: &Shell) -> Check {
+    let fix = "install the buildx plugin: apt-get install docker-buildx (or see .ci/install.sh)";
+    match cmd!(sh, "docker buildx version")
+        .quiet()
+        .ignore_stderr()
+        .read()
+    {
+        Err(_) => Check::fail("buildx", "`docker buildx` not available", fix),
+        Ok(v) => match docker::buildx_version(&v) {
+            Some(have) if have >= docker::MIN_BUILDX => Check::pass("buildx", v.trim()),
+            _ => Check::fail(
+                "buildx",
+                format!(
+                    "{} (need {}.{}+)",
+                    v.trim(),
+                    docker::MIN_BUILDX.0,
+                    docker::MIN_BUILDX.1
+                ),
+                fix,
+            ),
+        },
+    }
+}
+
+fn registry(ctx: &Context) -> Check {
+    let Some(image) = &ctx.image else {
+        return Check::fail(
+            "registry",
+            "no image name",
+            "set [workspace.metadata.extension] image in Cargo.toml, or pass --image",
+        );
+    };
+    let registry = image.registry().to_owned();
+    match docker::inspect_raw(ctx.builder.as_deref(), image) {
+        Ok(Remote::Found { .. }) => {
+            Check::pass("registry", format!("{registry} answers; {image} exists"))
+        }
+        Ok(Remote::NotFound) => Check::pass(
+            "registry",
+            format!("{registry} answers; {image} is not published yet"),
+        ),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            let fix = if msg.contains("docker login") {
+                format!("docker login {registry}")
+            } else {
+                format!("check that {registry} is up and reachable from here, and the image name ({image}) is right")
+            };
+            Check::fail("registry", msg, fix)
+        }
+    }
+}
+
+fn disk(sh: &Shell) -> Check {
+    let dir = paths::root();
+    let free_kib = cmd!(sh, "df -Pk {dir}")
+        .quiet()
+        .read()
+        .ok()
+        .and_then(|out| {
+            out.lines()
+                .nth(1)?
+                .split_whitespace()
+                .nth(3)?
+                .parse::<u64>()
+                .ok()
+        });
+    match free_kib {
+        Some(kib) if kib >= MIN_FREE_GIB << 20 => Check::pass(
+            "disk",
+            format!("{:.1} GiB free", kib as f64 / (1 << 20) as f64),
+        ),
+        Some(kib) => Check::fail(
+            "disk",
+            format!(
+                "{:.1} GiB free (need {MIN_FREE_GIB} GiB)",
+                kib as f64 / (1 << 20) as f64
+            ),
+            "free space, e.g. `cargo clean` or `docker system prune`",
+        ),
+        None => Check {
+            name: "disk",
+            status: Status::Warn,
+            found: "cannot read free space (`df`)".into(),
+            fix: None,
+        },
+    }
+}
