@@ -1,0 +1,315 @@
+//! A real container registry for the image tests: Debian's `docker-registry`
+//! (distribution 2.8) on a free 127.0.0.1 port, with its storage in a fresh directory
+//! under `target/it/registries/`, killed (and its storage removed) when dropped. Also
+//! the docker prerequisites the image tests share.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use camino::Utf8PathBuf;
+
+use super::{on_path, require, root};
+
+/// The Docker daemon answers and the buildx plugin is installed.
+pub fn docker_ready() -> bool {
+    let daemon = on_path("docker")
+        && Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty());
+    require(
+        "a running Docker daemon (`docker info`)",
+        daemon,
+        "apt-get install docker.io, then start it: `dockerd >/tmp/dockerd.log 2>&1 &`",
+    ) && require(
+        "docker buildx (`docker buildx version`)",
+        Command::new("docker")
+            .args(["buildx", "version"])
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "copy Debian's docker-buildx plugin to ~/.docker/cli-plugins/ (see DESIGN.md)",
+    )
+}
+
+pub struct Registry {
+    child: Option<Child>,
+    port: u16,
+    /// config.yml, registry.log and data/ (the storage).
+    dir: Utf8PathBuf,
+}
+
+impl Registry {
+    /// Starts a registry with empty storage. `None` when `docker-registry` is missing
+    /// outside CI (the test is skipped; under CI `require` fails it instead).
+    pub fn start() -> Option<Registry> {
+        if !require(
+            "docker-registry",
+            on_path("docker-registry"),
+            "apt-get install docker-registry",
+        ) {
+            return None;
+        }
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = root().join("target/it/registries").join(format!(
+            "{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("data")).unwrap();
+        // Another process may take the port between our probe and the registry's bind:
+        // then the registry exits and we try another port.
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut reg = Registry {
+                child: None,
+                port,
+                dir: dir.clone(),
+            };
+            match reg.spawn() {
+                Ok(()) => return Some(reg),
+                Err(e) => last = e,
+            }
+        }
+        panic!("docker-registry did not start: {last}");
+    }
+
+    fn spawn(&mut self) -> Result<(), String> {
+        let config = self.dir.join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\n\
+                 log:\n  level: warn\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 http:\n  addr: 127.0.0.1:{}\n  secret: xtask-tests\n",
+                self.dir.join("data"),
+                self.port
+            ),
+        )
+        .unwrap();
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("registry.log"))
+            .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start docker-registry: {e}"))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                return Err(format!(
+                    "it exited ({status}); its log:\n{}",
+                    fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default()
+                ));
+            }
+            if matches!(self.http("GET", "/v2/", &[]), Ok((200, _, _))) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                return Err(format!("GET /v2/ on {} never answered 200", self.addr()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `127.0.0.1:PORT`
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `127.0.0.1:PORT/name`
+    pub fn image(&self, name: &str) -> String {
+        format!("{}/{name}", self.addr())
+    }
+
+    /// Kills the registry now (its storage stays, for `restart`).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        if let Err(e) = self.spawn() {
+            panic!("docker-registry did not restart on {}: {e}", self.addr());
+        }
+    }
+
+    /// The manifest or index bytes `reference` resolves to, read the way xtask reads them
+    /// (`docker buildx imagetools inspect --raw`); `None` when the registry says not found.
+    pub fn raw_manifest(&self, reference: &str) -> Option<Vec<u8>> {
+        let out = Command::new("docker")
+            .args(["buildx", "imagetools", "inspect", "--raw", reference])
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run docker buildx");
+        if out.status.success() {
+            return Some(out.stdout);
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("not found") || err.contains("manifest unknown") {
+            return None;
+        }
+        panic!("`docker buildx imagetools inspect --raw {reference}` failed: {err}");
+    }
+
+    /// `sha256:<hex>` of the bytes `reference` resolves to.
+    pub fn manifest_digest(&self, reference: &str) -> Option<String> {
+        self.raw_manifest(reference)
+            .map(|raw| format!("sha256:{}", xtask::stage::sha256_bytes_hex(&raw)))
+    }
+
+    pub fn tag_exists(&self, reference: &str) -> bool {
+        self.manifest_digest(reference).is_some()
+    }
+
+    /// The digest the registry itself reports for `name:reference`
+    /// (`Docker-Content-Digest` of a HEAD request), independent of buildx.
+    pub fn content_digest(&self, name: &str, reference: &str) -> Option<String> {
+        let accept = [
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        ]
+        .join(", ");
+        let (status, headers, _) = self
+            .http(
+                "HEAD",
+                &format!("/v2/{name}/manifests/{reference}"),
+                &[("Accept", &accept)],
+            )
+            .expect("registry not answering");
+        match status {
+            200 => Some(
+                header(&headers, "docker-content-digest")
+                    .expect("no Docker-Content-Digest")
+                    .to_owned(),
+            ),
+            404 => None,
+            s => panic!("HEAD {name}:{reference}: HTTP {s}"),
+        }
+    }
+
+    /// Every tag of repository `name`, sorted (empty when the repository does not exist).
+    pub fn tags(&self, name: &str) -> Vec<String> {
+        let (status, _, body) = self
+            .http("GET", &format!("/v2/{name}/tags/list"), &[])
+            .expect("registry not answering");
+        if status == 404 {
+            return Vec::new();
+        }
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let mut tags: Vec<String> = v["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect();
+        tags.sort();
+        tags
+    }
+
+    /// One HTTP/1.1 request: (status, headers, body).
+    #[allow(clippy::type_complexity)]
+    fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+        let addr = ([127, 0, 0, 1], self.port).into();
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes())?;
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp)?;
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+        let split = resp
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| bad("no end of headers"))?;
+        let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("no status line"))?;
+        let hdrs: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut body = resp[split + 4..].to_vec();
+        if header(&hdrs, "transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
+        }
+        Ok((status, hdrs, body))
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("cannot bind 127.0.0.1:0")
+        .port()
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&b[..eol]).ok()?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        b = &b[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(b.get(..size)?);
+        b = b.get(size + 2..)?;
+    }
+}
