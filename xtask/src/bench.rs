@@ -1,88 +1,222 @@
 //! `cargo xtask bench`: wall-time figures and ratios against a baseline run in the same
 //! invocation. Figures, not assertions: speed is tracked by reading them.
+//!
+//! The baseline does the same work the naive way: one cargo invocation per triple, one
+//! after another, then the UI build, then (for `dist`) one `docker buildx build` per
+//! platform and `imagetools create`. Ours is the real command on a fresh target dir.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::flags::{BenchCmd, BenchWhat, BuildOpts};
-use crate::plan::CmdSpec;
+use crate::plan::{BuildJob, CmdSpec};
 use crate::progress::Reporter;
-use crate::{build, paths};
+use crate::reference::ImageRef;
+use crate::target::Platform;
+use crate::{build, docker, paths, ui};
 
 impl BenchCmd {
     pub fn run(self, sh: &Shell) -> Result<()> {
+        let b = Bench::new(sh)?;
         match self.what {
-            BenchWhat::Stage => bench_stage(sh),
+            BenchWhat::Stage => b.stage(),
+            BenchWhat::Dist { image } => b.dist(&ImageRef::parse(&image).context("--image")?),
         }
     }
 }
 
-fn bench_stage(sh: &Shell) -> Result<()> {
-    let rep = Reporter::new(false);
-    let opts = BuildOpts {
-        platforms: Vec::new(),
-        toolchains: vec!["zigbuild".into()],
-        metadata: None,
-        dry_run: false,
-        verbose: false,
-    };
-    let plan = build::prepare(sh, &rep, &opts, &[])?.plan;
-    build::run_setup(&rep, &plan)?;
-    let job = plan.builds.first().context("the plan has no build job")?;
-    let bench_dir = paths::target_dir().join("bench");
-    let exe = std::env::current_exe().context("cannot locate the xtask binary")?;
-    let exe = exe.to_str().context("xtask's path is not UTF-8")?;
-
-    // Ours: `cargo xtask stage`, cold (fresh target dir), then again with nothing changed.
-    let ours_dir = fresh(&bench_dir.join("stage"))?;
-    let stage = with_target_dir(
-        CmdSpec::new(exe, ["stage", "--toolchain", "zigbuild"]),
-        &ours_dir,
-    );
-    let cold = rep.run("cold stage", &stage, |_| None)?;
-    let rerun = rep.run("no-change stage", &stage, |_| None)?;
-
-    // Baseline: one cargo invocation per triple, one after another, fresh target dir.
-    let base_dir = fresh(&bench_dir.join("baseline"))?;
-    let mut baseline = Duration::ZERO;
-    for t in &job.targets {
-        let cmd = with_target_dir(single_target(&job.cmd, t.triple), &base_dir);
-        baseline += rep.run(&format!("baseline {t}"), &cmd, |_| None)?;
-    }
-
-    let secs = |d: Duration| d.as_secs_f64();
-    println!(
-        "bench stage ({} triples, zigbuild, {} cores)",
-        job.targets.len(),
-        cores()
-    );
-    println!(
-        "  baseline: one cargo invocation per triple  {:>8.2} s",
-        secs(baseline)
-    );
-    println!(
-        "  cold `stage` (one invocation)              {:>8.2} s",
-        secs(cold)
-    );
-    println!(
-        "  no-change re-run                           {:>8.2} s",
-        secs(rerun)
-    );
-    println!(
-        "  cold / baseline   {:>6.3}  (goal <= 0.55)",
-        secs(cold) / secs(baseline)
-    );
-    println!(
-        "  re-run / cold     {:>6.3}  (goal <= 0.05)",
-        secs(rerun) / secs(cold)
-    );
-    Ok(())
+struct Bench {
+    rep: Reporter,
+    job: BuildJob,
+    dir: Utf8PathBuf,
+    exe: String,
 }
 
-fn fresh(dir: &Utf8Path) -> Result<camino::Utf8PathBuf> {
+impl Bench {
+    fn new(sh: &Shell) -> Result<Bench> {
+        let rep = Reporter::new(false);
+        let opts = BuildOpts {
+            platforms: Vec::new(),
+            toolchains: vec!["zigbuild".into()],
+            metadata: None,
+            dry_run: false,
+            verbose: false,
+        };
+        let plan = build::prepare(sh, &rep, &opts, &[])?.plan;
+        build::run_setup(&rep, &plan)?;
+        let job = plan
+            .builds
+            .first()
+            .context("the plan has no build job")?
+            .clone();
+        let exe = std::env::current_exe().context("cannot locate the xtask binary")?;
+        let exe = exe
+            .to_str()
+            .context("xtask's path is not UTF-8")?
+            .to_owned();
+        Ok(Bench {
+            rep,
+            job,
+            dir: paths::target_dir().join("bench"),
+            exe,
+        })
+    }
+
+    fn ours(&self, name: &str, args: &[&str], target: &Utf8Path) -> Result<Duration> {
+        let cmd = with_target_dir(CmdSpec::new(&self.exe, args.iter().copied()), target);
+        self.rep.run(name, &cmd, |_| None)
+    }
+
+    /// One cargo invocation per triple, then the UI build, all one after another.
+    fn baseline_build(&self) -> Result<Duration> {
+        let dir = fresh(&self.dir.join("baseline"))?;
+        let mut took = Duration::ZERO;
+        for t in &self.job.targets {
+            let cmd = with_target_dir(single_target(&self.job.cmd, t.triple), &dir);
+            took += self.rep.run(&format!("baseline {t}"), &cmd, |_| None)?;
+        }
+        took += self
+            .rep
+            .run("baseline ui", &ui::npm_build(&ui::npm_program()), |_| None)?;
+        Ok(took)
+    }
+
+    fn stage(&self) -> Result<()> {
+        let target = fresh(&self.dir.join("stage"))?;
+        let args = ["stage", "--toolchain", "zigbuild"];
+        let cold = self.ours("cold stage", &args, &target)?;
+        let rerun = self.ours("no-change stage", &args, &target)?;
+        let baseline = self.baseline_build()?;
+        self.header("stage");
+        row("baseline: per-triple cargo, then the UI", baseline);
+        row("cold `cargo xtask stage`", cold);
+        row("no-change re-run", rerun);
+        ratio("cold / baseline", cold, baseline, "<= 0.55");
+        ratio("no-change / cold", rerun, cold, "<= 0.05");
+        Ok(())
+    }
+
+    fn dist(&self, image: &ImageRef) -> Result<()> {
+        let target = fresh(&self.dir.join("dist"))?;
+        let repo = image.repo.as_str();
+        // --force: every run republishes the same bench tag.
+        let args = [
+            "dist",
+            "--push",
+            "--force",
+            "--toolchain",
+            "zigbuild",
+            "--image",
+            repo,
+            "--tag",
+            "0.0.0-bench",
+        ];
+        let cold = self.ours("cold dist", &args, &target)?;
+        let rerun = self.ours("no-change dist", &args, &target)?;
+        let touched = {
+            let _edit = SourceEdit::apply(&paths::root().join("host-bin/src/main.rs"))?;
+            self.ours("one-file-change dist", &args, &target)?
+        };
+
+        let mut baseline = self.baseline_build()?;
+        let stage = target.join("dist/stage");
+        let mut manifests = Vec::new();
+        for p in Platform::ALL {
+            let md = self.dir.join(format!("baseline-{}.json", p.stage_name()));
+            let r = image.with_tag(&format!("0.0.0-baseline-{}", p.0.docker()));
+            let cmd = docker::build(
+                None,
+                &paths::dockerfile(),
+                &stage,
+                &[p],
+                docker::Output::Push(&r),
+                Some(&md),
+            );
+            baseline += self
+                .rep
+                .run(&format!("baseline image {p}"), &cmd, |_| None)?;
+            manifests.push(image.with_digest(&docker::metadata_digest(&md)?));
+        }
+        let merge = docker::imagetools_create(None, &image.with_tag("0.0.0-baseline"), &manifests);
+        baseline += self.rep.run("baseline index", &merge, |_| None)?;
+
+        self.header("dist --push");
+        row(
+            "baseline: per-triple cargo, UI, per-platform buildx, merge",
+            baseline,
+        );
+        row("cold `cargo xtask dist --push` (verified twice)", cold);
+        row("no-change re-run", rerun);
+        row("re-run after a one-file change in host-bin", touched);
+        ratio("cold / baseline", cold, baseline, "<= 0.6");
+        ratio("no-change / cold", rerun, cold, "<= 0.10");
+        ratio("one-file change / cold", touched, cold, "<= 0.40");
+        Ok(())
+    }
+
+    fn header(&self, what: &str) {
+        println!(
+            "bench {what}: {} triples with zigbuild, {} cores",
+            self.job.targets.len(),
+            cores()
+        );
+    }
+}
+
+fn row(name: &str, d: Duration) {
+    println!("  {name:<58} {:>8.2} s", d.as_secs_f64());
+}
+
+fn ratio(name: &str, a: Duration, b: Duration, goal: &str) {
+    println!(
+        "  {name:<28} {:>6.3}  (goal {goal})",
+        a.as_secs_f64() / b.as_secs_f64()
+    );
+}
+
+/// Appends a comment to a source file for one measurement and puts the exact bytes (and
+/// mtime) back when dropped, error or not.
+struct SourceEdit {
+    path: Utf8PathBuf,
+    original: Vec<u8>,
+    mtime: std::time::SystemTime,
+}
+
+impl SourceEdit {
+    fn apply(path: &Utf8Path) -> Result<SourceEdit> {
+        let original = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+        let mtime = std::fs::metadata(path)?.modified()?;
+        let mut edited = original.clone();
+        edited.extend_from_slice(
+            b"\n// cargo xtask bench: a one-line change, reverted after the run\n",
+        );
+        std::fs::write(path, edited).with_context(|| format!("cannot write {path}"))?;
+        Ok(SourceEdit {
+            path: path.to_owned(),
+            original,
+            mtime,
+        })
+    }
+}
+
+impl Drop for SourceEdit {
+    fn drop(&mut self) {
+        let restored = std::fs::write(&self.path, &self.original)
+            .and_then(|()| std::fs::File::options().write(true).open(&self.path))
+            .and_then(|f| f.set_modified(self.mtime));
+        if let Err(e) = restored {
+            eprintln!(
+                "error: could not restore {}: {e}; `git checkout {}` puts it back",
+                self.path, self.path
+            );
+        }
+    }
+}
+
+fn fresh(dir: &Utf8Path) -> Result<Utf8PathBuf> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {dir}"))?;
     }
@@ -140,5 +274,21 @@ mod tests {
             one.args,
             ["zigbuild", "--release", "--bin", "x", "--target", "c"]
         );
+    }
+
+    #[test]
+    fn source_edit_is_reverted_exactly() {
+        let dir = paths::target_dir().join("xtask-unit/source-edit");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("main.rs");
+        std::fs::write(&f, "fn main() {}\n").unwrap();
+        let before = std::fs::metadata(&f).unwrap().modified().unwrap();
+        {
+            let _e = SourceEdit::apply(&f).unwrap();
+            assert_ne!(std::fs::read_to_string(&f).unwrap(), "fn main() {}\n");
+        }
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "fn main() {}\n");
+        assert_eq!(std::fs::metadata(&f).unwrap().modified().unwrap(), before);
     }
 }

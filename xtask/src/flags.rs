@@ -193,6 +193,13 @@ pub struct BenchCmd {
 pub enum BenchWhat {
     /// Cold `stage` of all six triples vs one cargo invocation per triple, then a no-change re-run
     Stage,
+    /// Cold `dist --push` vs per-triple cargo + per-platform buildx + merge, then a
+    /// no-change re-run and a re-run after a one-line change in host-bin
+    Dist {
+        /// The repository to publish bench tags to (e.g. 127.0.0.1:5000/bench)
+        #[arg(long, value_name = "REPOSITORY")]
+        image: String,
+    },
 }
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
