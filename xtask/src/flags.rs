@@ -34,6 +34,12 @@ pub enum Command {
     /// Combine per-platform images (from `dist --platform P --push` on separate machines)
     /// into one index, verify it, and only then tag it IMAGE:TAG
     Merge(MergeCmd),
+    /// Build the image locally (if anything changed) and install it in Docker Desktop
+    Install(DesktopCmd),
+    /// Build the image locally (if anything changed) and update it in Docker Desktop
+    Update(DesktopCmd),
+    /// Serve the UI with Vite and point Docker Desktop's extension at it (hot reload)
+    Dev(DevCmd),
     /// Check every prerequisite of `dist`, with what was found and the command that fixes it
     Doctor(DoctorCmd),
     /// Install what needs no root: rustup targets, zig, cargo-zigbuild, the UI's npm packages
@@ -175,6 +181,32 @@ pub struct DoctorCmd {
 
 #[derive(Debug, Args)]
 pub struct SetupCmd {}
+
+#[derive(Debug, Args)]
+pub struct DesktopCmd {
+    /// Image repository [default: [workspace.metadata.extension] image in Cargo.toml]
+    #[arg(long, value_name = "REPOSITORY", env = "XTASK_IMAGE")]
+    pub image: Option<String>,
+    /// Image tag [default: the workspace version]
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Stream every child process's full output
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DevCmd {
+    /// Image repository of the installed extension [default: from Cargo.toml]
+    #[arg(long, value_name = "REPOSITORY", env = "XTASK_IMAGE")]
+    pub image: Option<String>,
+    /// Tag of the installed extension [default: the workspace version]
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Port of the Vite dev server
+    #[arg(long, default_value_t = 5173)]
+    pub port: u16,
+}
 
 #[derive(Debug, Args)]
 pub struct CodegenCmd {

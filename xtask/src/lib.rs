@@ -6,6 +6,7 @@ pub mod bench;
 pub mod binfmt;
 pub mod build;
 pub mod codegen;
+pub mod desktop;
 pub mod dist;
 pub mod docker;
 pub mod doctor;

@@ -1,0 +1,96 @@
+//! install / update / dev drive Docker Desktop's `docker extension` CLI plugin. Docker
+//! Desktop cannot run on this machine, so:
+//! - without the plugin (the real situation here) each command must say so and fail;
+//! - with a STAND-IN plugin (a shell script registered as a docker CLI plugin, because the
+//!   real one ships only inside Docker Desktop) `install` must build the image locally
+//!   and then call `docker extension install -f IMAGE:TAG`.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use common::registry::docker_ready;
+use common::*;
+
+#[test]
+fn without_docker_desktop_each_command_says_so() {
+    if !docker_ready() {
+        return;
+    }
+    for cmd in ["install", "update", "dev"] {
+        let target = target_dir("desktop");
+        let err = run_err(xtask(&target, &[cmd]));
+        assert!(
+            err.contains("`docker extension` CLI plugin is not available")
+                && err.contains("Docker Desktop"),
+            "{cmd}: {err}"
+        );
+        assert!(
+            !target.join("dist/stage").exists(),
+            "{cmd} did work before checking for the plugin"
+        );
+    }
+}
+
+#[test]
+fn install_builds_then_hands_the_image_to_docker_extension() {
+    if !docker_ready() {
+        return;
+    }
+    let dir = target_dir("desktop/fake-docker-config");
+    let _ = fs::remove_dir_all(&dir);
+    let plugins = dir.join("cli-plugins");
+    fs::create_dir_all(&plugins).unwrap();
+    // Keep the real buildx reachable under the new DOCKER_CONFIG.
+    let home = std::env::var("HOME").unwrap();
+    std::os::unix::fs::symlink(
+        format!("{home}/.docker/cli-plugins/docker-buildx"),
+        plugins.join("docker-buildx"),
+    )
+    .unwrap();
+    let log = dir.join("calls.log");
+    let plugin = plugins.join("docker-extension");
+    fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\n# Stand-in for Docker Desktop's extension plugin: records its arguments.\n\
+             if [ \"$1\" = docker-cli-plugin-metadata ]; then\n\
+             echo '{{\"SchemaVersion\":\"0.1.0\",\"Vendor\":\"xtask tests\",\"Version\":\"0.0.0\",\"ShortDescription\":\"stand-in\"}}'; exit 0; fi\n\
+             shift\necho \"$*\" >> {log}\n"
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&plugin, fs::Permissions::from_mode(0o755)).unwrap();
+
+    let image = "127.0.0.1:1/xtask-desktop-test";
+    let out = run_ok(
+        xtask(
+            &target_dir("dist"),
+            &["install", "--image", image, "--tag", "0.1.0"],
+        )
+        .env("DOCKER_CONFIG", &dir),
+    );
+    let calls = fs::read_to_string(&log).unwrap();
+    assert!(calls.lines().any(|l| l == "version"), "{calls}");
+    assert!(
+        calls
+            .lines()
+            .any(|l| l == format!("install -f {image}:0.1.0")),
+        "{calls}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("every variant verified"),
+        "install did not build and verify first:\n{stderr}"
+    );
+    // The image it handed over is in the local store.
+    let inspect = std::process::Command::new("docker")
+        .args(["image", "inspect", &format!("{image}:0.1.0")])
+        .output()
+        .unwrap();
+    assert!(inspect.status.success());
+    let _ = std::process::Command::new("docker")
+        .args(["image", "rm", &format!("{image}:0.1.0")])
+        .output();
+}
