@@ -1,0 +1,505 @@
+//! `cargo xtask dist` against the real tools: a real registry (`docker-registry`), the
+//! real Docker daemon and buildx, real zigbuild compiles. What the registry ends up
+//! holding is read back independently (raw index, exported file systems, the registry's
+//! own digests) rather than trusted from xtask's output.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use common::registry::{docker_ready, Registry};
+use common::*;
+use serde_json::Value;
+use xtask::binfmt::{self, Linkage};
+use xtask::stage::{sha256_bytes_hex, sha256_hex};
+use xtask::target::{Os, Platform, TARGETS};
+
+const TAG: &str = "0.1.0";
+
+/// One at a time: the tests share `target/it/dist`, `ui/dist` (a killed run may leave it
+/// half-written until the next build) and two CPU cores.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn ready() -> bool {
+    let zig = on_path("zig")
+        || Command::new("python3")
+            .args(["-c", "import ziglang"])
+            .status()
+            .is_ok_and(|s| s.success());
+    docker_ready()
+        && require(
+            "cargo-zigbuild",
+            on_path("cargo-zigbuild"),
+            "pip install cargo-zigbuild",
+        )
+        && require("zig", zig, "pip install ziglang")
+        && require(
+            "node and npm",
+            on_path("node") && on_path("npm"),
+            "install Node.js 20.19+ with npm",
+        )
+}
+
+/// The target directory the warm tests share: host binaries compile once.
+fn warm_target() -> Utf8PathBuf {
+    target_dir("dist")
+}
+
+/// A target directory that starts empty.
+fn fresh_target(name: &str) -> Utf8PathBuf {
+    let t = target_dir(name);
+    let _ = fs::remove_dir_all(&t);
+    t
+}
+
+fn dist(target: &Utf8Path, image: &str, extra: &[&str]) -> Command {
+    let mut args = vec![
+        "dist",
+        "--toolchain",
+        "zigbuild",
+        "--image",
+        image,
+        "--tag",
+        TAG,
+    ];
+    args.extend_from_slice(extra);
+    xtask(target, &args)
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Exports one variant's file system the way a user could: `FROM REF@DIGEST` built for
+/// its platform into a local directory.
+fn export_fs(manifest: &str, platform: Platform, dir: &Utf8Path) -> Utf8PathBuf {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("Dockerfile"), format!("FROM {manifest}\n")).unwrap();
+    let out = dir.join("fs");
+    let o = run(Command::new("docker")
+        .args(["buildx", "build", "--platform", &platform.to_string()])
+        .arg("-o")
+        .arg(format!("type=local,dest={out}"))
+        .arg(dir));
+    assert!(o.status.success(), "exporting {manifest} failed");
+    out
+}
+
+/// The index's platforms -> manifest digests; attestation manifests aside, nothing else
+/// may be listed.
+fn index_platforms(raw: &[u8]) -> BTreeMap<String, String> {
+    let index: Value = serde_json::from_slice(raw).expect("the index is JSON");
+    let mut out = BTreeMap::new();
+    for m in index["manifests"]
+        .as_array()
+        .expect("an index, not a manifest")
+    {
+        if m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest" {
+            continue;
+        }
+        let p = format!(
+            "{}/{}",
+            m["platform"]["os"].as_str().unwrap(),
+            m["platform"]["architecture"].as_str().unwrap()
+        );
+        let d = m["digest"].as_str().unwrap().to_owned();
+        assert!(out.insert(p.clone(), d).is_none(), "{p} listed twice");
+    }
+    out
+}
+
+/// Checks an exported variant from the binaries' headers: under darwin/, windows/ and
+/// linux/ there is exactly one binary per target of the variant's arch, in its OS's
+/// directory, of its format and CPU (Linux: static), mode 0755. Returns path -> sha256.
+fn check_exported_variant(p: Platform, fs_root: &Utf8Path) -> BTreeMap<String, String> {
+    let mut sums = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for os in Os::ALL {
+        let dir = fs_root.join(os.dir());
+        for file in xtask::stage::walk_files(&dir).unwrap_or_default() {
+            let rel = file.strip_prefix(fs_root).unwrap().to_string();
+            let info = binfmt::sniff_file(&file).unwrap_or_else(|e| panic!("{p}: /{rel}: {e:#}"));
+            let t = TARGETS
+                .iter()
+                .find(|t| t.expected() == (info.format, info.cpu))
+                .unwrap_or_else(|| panic!("{p}: /{rel}: {info} is no target of ours"));
+            assert_eq!(
+                (t.arch, t.os),
+                (p.0, os),
+                "{p}: /{rel} holds {info}, a binary for {}",
+                t.triple
+            );
+            if os == Os::Linux {
+                assert_eq!(info.linkage, Linkage::Static, "{p}: /{rel} must be static");
+            }
+            let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o755, "{p}: /{rel} mode {mode:o}");
+            assert!(seen.insert(t.triple), "{p}: two binaries for {}", t.triple);
+            sums.insert(rel, sha256_hex(&file).unwrap());
+        }
+    }
+    let want: BTreeSet<&str> = p.targets().map(|t| t.triple).collect();
+    assert_eq!(seen, want, "{p}: the binaries found by their headers");
+    let meta: Value = serde_json::from_slice(
+        &fs::read(fs_root.join("metadata.json")).expect("metadata.json in the image"),
+    )
+    .expect("metadata.json is JSON");
+    let ours: Value =
+        serde_json::from_slice(&fs::read(root().join("extension/metadata.json")).unwrap()).unwrap();
+    assert_eq!(meta, ours, "{p}: /metadata.json");
+    for f in ["icon.svg", "ui/index.html"] {
+        assert!(fs_root.join(f).is_file(), "{p}: /{f} missing");
+    }
+    sums
+}
+
+#[test]
+fn push_publishes_a_verified_two_platform_index() {
+    if !ready() {
+        return;
+    }
+    let _serial = serial();
+    let Some(reg) = Registry::start() else { return };
+    let target = warm_target();
+    let image = reg.image("hostfacts");
+    let out = run_ok(dist(&target, &image, &["--push", "--json"]));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON on stdout");
+    let reference = format!("{image}:{TAG}");
+
+    // The index, as the registry serves it.
+    let raw = reg
+        .raw_manifest(&reference)
+        .expect("the release tag exists");
+    let index_digest = format!("sha256:{}", sha256_bytes_hex(&raw));
+    assert_eq!(
+        reg.content_digest("hostfacts", TAG).as_deref(),
+        Some(index_digest.as_str()),
+        "the registry's own digest of the tag"
+    );
+    let platforms = index_platforms(&raw);
+    assert_eq!(
+        platforms.keys().collect::<Vec<_>>(),
+        ["linux/amd64", "linux/arm64"],
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+
+    // Each variant's file system.
+    let mut checksums = serde_json::Map::new();
+    for p in Platform::ALL {
+        let digest = &platforms[&p.to_string()];
+        let fs_root = export_fs(
+            &format!("{image}@{digest}"),
+            p,
+            &target_dir("dist-export").join(p.stage_name()),
+        );
+        let sums = check_exported_variant(p, &fs_root);
+        let listed = fs::read_to_string(fs_root.join("SHA256SUMS")).unwrap();
+        let listed: BTreeMap<String, String> = listed
+            .lines()
+            .map(|l| l.split_once("  ").unwrap())
+            .map(|(h, f)| (f.to_owned(), h.to_owned()))
+            .collect();
+        assert_eq!(listed, sums, "{p}: /SHA256SUMS vs the files");
+        checksums.insert(p.to_string(), serde_json::to_value(&sums).unwrap());
+    }
+
+    // --json says exactly what the registry holds.
+    let want = serde_json::json!({
+        "image": image,
+        "tag": TAG,
+        "reference": reference,
+        "pushed": true,
+        "index_digest": index_digest,
+        "platforms": platforms,
+        "checksums": checksums,
+    });
+    assert_eq!(json, want, "--json output vs the registry");
+
+    // And the verifier agrees, from a clean target directory.
+    let out = run_ok(xtask(&fresh_target("dist-verify"), &["verify", &reference]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("verified index {index_digest}")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_existing_tag_is_refused_unless_forced() {
+    if !ready() {
+        return;
+    }
+    let _serial = serial();
+    let Some(reg) = Registry::start() else { return };
+    let target = warm_target();
+    let image = reg.image("taken");
+    let reference = format!("{image}:{TAG}");
+    run_ok(dist(&target, &image, &["--push"]));
+    let before = reg.manifest_digest(&reference).expect("published");
+    let tags_before = reg.tags("taken");
+
+    let err = run_err(dist(&target, &image, &["--push"]));
+    assert!(
+        err.contains(&format!("{reference} already exists")) && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        reg.manifest_digest(&reference).as_deref(),
+        Some(before.as_str()),
+        "a refused run moved the tag"
+    );
+    assert_eq!(
+        reg.tags("taken"),
+        tags_before,
+        "a refused run pushed something"
+    );
+
+    let out = run_ok(dist(&target, &image, &["--push", "--force"]));
+    assert!(stderr(&out).contains("--force"), "no word about replacing");
+    assert!(reg.tag_exists(&reference));
+}
+
+#[test]
+fn unreachable_registry_fails_clearly_and_publishes_nothing() {
+    if !ready() {
+        return;
+    }
+    let _serial = serial();
+    let Some(mut reg) = Registry::start() else {
+        return;
+    };
+    let image = reg.image("offline");
+    reg.stop();
+    let err = run_err(dist(&warm_target(), &image, &["--push"]));
+    assert!(
+        err.contains(&format!("registry {} is not reachable", reg.addr())),
+        "{err}"
+    );
+    reg.restart();
+    assert!(!reg.tag_exists(&format!("{image}:{TAG}")));
+    assert_eq!(reg.tags("offline"), Vec::<String>::new());
+}
+
+#[test]
+fn unreachable_docker_daemon_fails_before_compiling() {
+    if !ready() {
+        return;
+    }
+    let _serial = serial();
+    let target = fresh_target("dist-no-daemon");
+    let err = run_err(
+        dist(&target, "127.0.0.1:1/xtask-no-daemon", &["--push"])
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+    );
+    assert!(err.contains("Docker daemon"), "{err}");
+    for t in TARGETS {
+        assert!(
+            !target.join(t.triple).exists(),
+            "{} was compiled before the daemon was checked",
+            t.triple
+        );
+    }
+    assert!(!target.join("dist/stage").exists());
+}
+
+#[test]
+fn sigint_mid_build_leaves_nothing_a_later_run_trusts() {
+    if !ready() {
+        return;
+    }
+    let _serial = serial();
+    let Some(reg) = Registry::start() else { return };
+    let target = fresh_target("dist-sigint");
+    let image = reg.image("interrupted");
+    let reference = format!("{image}:{TAG}");
+
+    let mut child = dist(&target, &image, &["--push"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .expect("cannot start xtask");
+    let pgid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("xtask: {line}");
+            let _ = tx.send(line.clone());
+            all.push(line);
+        }
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let started = loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(l) if l.contains("[zigbuild") || l.contains("$ cargo") => break true,
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break false,
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() > deadline => break false,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+    };
+    if !started {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .status();
+        let _ = child.wait();
+        panic!("no build started: {:#?}", reader.join().unwrap());
+    }
+    // Let the compilers get going, then interrupt the whole group, as Ctrl-C would.
+    std::thread::sleep(Duration::from_secs(2));
+    let kill = Command::new("kill")
+        .args(["-INT", "--", &format!("-{pgid}")])
+        .status()
+        .unwrap();
+    assert!(kill.success(), "kill -INT -{pgid}");
+    eprintln!("SIGINT sent to process group {pgid}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .status();
+            panic!("xtask still running 60s after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = reader.join().unwrap();
+    eprintln!("the interrupted run exited {status}");
+    assert!(!status.success(), "interrupted run exited {status}");
+    assert!(
+        !log.iter().any(|l| l.contains("published")),
+        "the interrupted run published: {log:#?}"
+    );
+    // Nothing of the group may outlive it (a compiler still writing into the target dir).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Command::new("kill")
+        .args(["-0", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+    {
+        if Instant::now() > deadline {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .status();
+            panic!("processes of the interrupted run still alive 30s after it exited");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    assert!(
+        !reg.tag_exists(&reference),
+        "{reference} exists after SIGINT"
+    );
+    assert!(
+        !target.join("dist/stage").exists(),
+        "an interrupted first run left a stage tree"
+    );
+
+    // The next run in the same target directory does not trust what was left.
+    let out = run_ok(dist(&target, &image, &["--push", "--json"]));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["index_digest"].as_str(),
+        reg.manifest_digest(&reference).as_deref()
+    );
+    let leftovers: Vec<String> = fs::read_dir(target.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".stage-"))
+        .collect();
+    assert_eq!(
+        leftovers,
+        Vec::<String>::new(),
+        "leftover stage directories"
+    );
+}
+
+/// Removes a local image when the test ends, passed or not.
+struct LocalImage(String);
+
+impl Drop for LocalImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "--force", &self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn local_inspect(reference: &str) -> Option<Value> {
+    let out = Command::new("docker")
+        .args(["image", "inspect", reference])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| serde_json::from_slice::<Value>(&out.stdout).unwrap()[0].clone())
+}
+
+#[test]
+fn local_dist_loads_this_machines_variant() {
+    if !ready() {
+        return;
+    }
+    let Some(host) = xtask::target::Arch::host() else {
+        eprintln!("SKIPPED: this machine's CPU is neither amd64 nor arm64");
+        return;
+    };
+    let _serial = serial();
+    let image = "127.0.0.1:1/xtask-local-test";
+    let reference = format!("{image}:{TAG}");
+    // Left over from an earlier, aborted run: gone now, and again when this test ends.
+    drop(LocalImage(reference.clone()));
+    let _cleanup = LocalImage(reference.clone());
+    let out = run_ok(dist(&warm_target(), image, &["--json"]));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["pushed"], false);
+    assert_eq!(json["index_digest"], Value::Null);
+
+    let config = local_inspect(&reference).expect("the release tag is in the local store");
+    assert_eq!(config["Os"], "linux");
+    assert_eq!(config["Architecture"], host.docker());
+    let labels = &config["Config"]["Labels"];
+    assert_eq!(labels["org.opencontainers.image.title"], "Host Facts");
+    let ours = xtask::labels::load(&root().join("extension/labels.json")).unwrap();
+    for (k, v) in &ours {
+        assert_eq!(labels[k].as_str(), Some(v.as_str()), "label {k}");
+    }
+    assert_eq!(
+        json["platforms"][format!("linux/{}", host.docker())],
+        config["Id"],
+        "--json names the loaded image"
+    );
+    for p in Platform::ALL {
+        let candidate = format!("{image}:{TAG}-unverified-{}", p.0.docker());
+        assert!(
+            local_inspect(&candidate).is_none(),
+            "{candidate} left behind"
+        );
+    }
+}
