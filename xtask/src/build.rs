@@ -40,6 +40,7 @@ pub fn prepare(
     for w in &ext.warnings {
         rep.println(format!("warning: {w}"));
     }
+    let epoch = crate::stage::source_date_epoch(sh)?;
     let plan = plan::plan(&Inputs {
         ext: &ext,
         bin_packages: &ws.bins,
@@ -50,8 +51,16 @@ pub fn prepare(
         installed: &workspace::installed_targets(sh)?,
         rust_toolchain: workspace::cross_toolchain(sh).as_deref(),
         target_dir: &paths::target_dir(),
+        epoch_secs: epoch
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
     })?;
-    Ok(Prepared { plan, ws, ext })
+    Ok(Prepared {
+        plan,
+        ws,
+        ext,
+        epoch,
+    })
 }
 
 /// The plan and what it was made from.
@@ -59,6 +68,8 @@ pub struct Prepared {
     pub plan: Plan,
     pub ws: workspace::Workspace,
     pub ext: Extension,
+    /// `SOURCE_DATE_EPOCH` or the last commit's time: staged mtimes and link timestamps.
+    pub epoch: std::time::SystemTime,
 }
 
 /// Runs the plan's setup and build jobs; jobs of different backends run side by side.

@@ -26,7 +26,6 @@ impl DistCmd {
         let rep = Reporter::new(self.opts.verbose);
         // Everything that can be wrong is found before anything is compiled.
         let prepared = build::prepare(sh, &rep, &self.opts, &[])?;
-        let epoch = stage::source_date_epoch(sh)?;
         let image = self
             .image
             .clone()
@@ -76,7 +75,7 @@ impl DistCmd {
             publish::ensure_tag_free(&rep, self.builder.as_deref(), &release, self.force)?;
         }
 
-        stage::run(sh, &rep, &prepared, epoch)?;
+        stage::run(sh, &rep, &prepared)?;
         let d = Dist {
             rep: &rep,
             builder: self.builder.as_deref(),
@@ -133,6 +132,15 @@ struct Dist<'a> {
 }
 
 impl Dist<'_> {
+    fn forget_cached_context(&self) -> Result<()> {
+        self.rep.run(
+            "context cache",
+            &docker::prune_context_cache(self.builder),
+            |_| None,
+        )?;
+        Ok(())
+    }
+
     fn work_dir(&self) -> Result<Utf8PathBuf> {
         let dir = paths::dist_dir().join("image");
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
@@ -166,6 +174,7 @@ impl Dist<'_> {
     /// platform, for `cargo xtask merge` to combine.
     fn publish(&self, release: &ImageRef, platforms: &[Platform]) -> Result<Verified> {
         let work = self.work_dir()?;
+        self.forget_cached_context()?;
         let candidate = publish::candidate(release);
         if self.strategy == Strategy::MultiPlatform && platforms.len() > 1 {
             let md = work.join("multi.json");
@@ -205,6 +214,7 @@ impl Dist<'_> {
     /// variant as the release locally.
     fn load_locally(&self, platforms: &[Platform]) -> Result<Verified> {
         let work = self.work_dir()?;
+        self.forget_cached_context()?;
         let mut problems = Vec::new();
         let mut digests = BTreeMap::new();
         for &p in platforms {

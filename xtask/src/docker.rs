@@ -162,6 +162,18 @@ pub fn build(
     buildx(builder, args)
 }
 
+/// Forgets the build contexts BuildKit has cached. It decides whether a context file
+/// changed from its metadata alone (name, size, mode, mtime: moby/buildkit#4817), and
+/// staging gives every file the same mtime, so a rebuilt binary of the same size could
+/// be taken from the cache of an earlier build. `verify` would catch that, but only
+/// after a failed run.
+pub fn prune_context_cache(builder: Option<&str>) -> CmdSpec {
+    buildx(
+        builder,
+        ["prune", "--force", "--filter", "type=source.local"],
+    )
+}
+
 /// `imagetools create -t TARGET SOURCES...`: an index from manifests, or a new tag for
 /// an existing index (its digest is kept).
 pub fn imagetools_create(

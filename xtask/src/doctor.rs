@@ -127,7 +127,7 @@ pub fn check(sh: &Shell, item: Item, ctx: &Context) -> Check {
                 format!("pip install cargo-zigbuild=={ZIGBUILD_VERSION} (or `cargo xtask setup`)"),
             ),
         },
-        Item::Cross => cross(sh),
+        Item::Cross => cross(),
         Item::Docker => docker_daemon(sh),
         Item::Buildx => buildx(sh),
         Item::Builder => match Builder::detect(sh, ctx.builder.as_deref()) {
@@ -305,24 +305,19 @@ fn zig(sh: &Shell) -> Check {
     }
 }
 
-fn cross(sh: &Shell) -> Check {
-    // `cross --version` exits non-zero when it cannot settle a rustup toolchain, though
-    // it printed its version: being on PATH is what counts here.
-    if which::which("cross").is_err() {
-        return Check {
+fn cross() -> Check {
+    // Never run `cross` here: without a pinned toolchain it runs `rustup toolchain add
+    // stable`, which tries to update the user's stable toolchain (seen here). Being on
+    // PATH is what counts.
+    match which::which("cross") {
+        Ok(path) => Check::pass("cross", path.display().to_string()),
+        Err(_) => Check {
             name: "cross",
             status: Status::Warn,
             found: "not found (optional: zigbuild covers every target)".into(),
             fix: Some("cargo install cross --locked".into()),
-        };
+        },
     }
-    let out = cmd!(sh, "cross --version")
-        .quiet()
-        .ignore_stderr()
-        .ignore_status()
-        .read()
-        .unwrap_or_default();
-    Check::pass("cross", out.lines().next().unwrap_or("cross").trim())
 }
 
 fn docker_daemon(sh: &Shell) -> Check {

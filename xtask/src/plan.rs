@@ -120,6 +120,10 @@ pub struct Inputs<'a> {
     /// The rustup toolchain to hand cross (`+NAME`), so cross never installs its own.
     pub rust_toolchain: Option<&'a str>,
     pub target_dir: &'a Utf8Path,
+    /// Exported to the builds as `SOURCE_DATE_EPOCH`: linkers that stamp the link time
+    /// (zig's and GNU ld's PE TimeDateStamp) stamp this instead, so a rebuild of the same
+    /// sources gives the same bytes.
+    pub epoch_secs: u64,
 }
 
 pub fn plan(inp: &Inputs) -> Result<Plan> {
@@ -159,7 +163,12 @@ pub fn plan(inp: &Inputs) -> Result<Plan> {
         .iter()
         .map(|t| CmdSpec::new("rustup", ["target", "add", t]))
         .collect();
-    let builds = build_jobs(inp, &choices);
+    let mut builds = build_jobs(inp, &choices);
+    for job in &mut builds {
+        job.cmd
+            .env
+            .push(("SOURCE_DATE_EPOCH".into(), inp.epoch_secs.to_string()));
+    }
     let stages = inp
         .platforms
         .iter()

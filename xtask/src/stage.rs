@@ -25,23 +25,17 @@ impl StageCmd {
         let rep = Reporter::new(self.opts.verbose);
         let prepared = build::prepare(sh, &rep, &self.opts, &[])?;
         let plan = &prepared.plan;
-        let epoch = source_date_epoch(sh)?;
         if self.opts.dry_run {
             print!("{plan}");
             return Ok(());
         }
-        run(sh, &rep, &prepared, epoch)
+        run(sh, &rep, &prepared)
     }
 }
 
 /// Builds what `prepared` plans and stages it.
-pub fn run(
-    sh: &Shell,
-    rep: &Reporter,
-    prepared: &build::Prepared,
-    epoch: SystemTime,
-) -> Result<()> {
-    let plan = &prepared.plan;
+pub fn run(sh: &Shell, rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
+    let (plan, epoch) = (&prepared.plan, prepared.epoch);
     let with_ui = !plan.ui.is_empty();
     if with_ui {
         ui::check_tools(&ui::npm_program())?;

@@ -211,7 +211,10 @@ pub fn check_variant(
     let ext = match Extension::load(&meta_path, None) {
         Ok(ext) => ext,
         Err(e) => {
-            let msg = format!("{e:#}").replace(fs.as_str(), "");
+            // The error starts with the exported file's path; the variant prefix says it.
+            let msg = format!("{e:#}")
+                .replace(&format!("{meta_path}: "), "")
+                .replace(fs.as_str(), "");
             problem(format!("/metadata.json: {msg}"));
             return out;
         }

@@ -86,6 +86,20 @@ fn stages_all_six_triples_reproducibly() {
         "re-staging the same sources changed the tree"
     );
 
+    // Same sources, a clean build in another target dir: still byte-identical (no link
+    // timestamps, no paths of the target dir in the binaries).
+    let clean = target_dir("zigbuild-clean");
+    let _ = fs::remove_dir_all(&clean);
+    run_ok(
+        xtask(&clean, &["stage", "--toolchain", "zigbuild"]).env("SOURCE_DATE_EPOCH", "1700000000"),
+    );
+    assert_eq!(
+        first,
+        snapshot(&clean.join("dist/stage")),
+        "a clean rebuild gave different bytes"
+    );
+    let _ = fs::remove_dir_all(&clean);
+
     // A failing run (bad metadata) leaves the last good tree exactly as it was.
     let bad = metadata_variant("broken-after-good", "{ nope");
     run_err(xtask(
