@@ -5,7 +5,7 @@
 set -euo pipefail
 
 ZIG_VERSION=0.14.1
-ZIGBUILD_VERSION=0.20.1
+ZIGBUILD_VERSION=0.24.1
 CROSS_VERSION=0.2.5
 BUILDX_DIR="$HOME/.docker/cli-plugins"
 TARGETS=(x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu
@@ -67,7 +67,9 @@ if ! cargo-zigbuild --version 2>/dev/null | grep -q " $ZIGBUILD_VERSION"; then
 fi
 
 # --- cross
-if ! cross --version 2>/dev/null | grep -q "cross $CROSS_VERSION"; then
+# Never run `cross --version` here: without a pinned toolchain cross calls
+# `rustup toolchain add stable`, which tries to update the stable toolchain.
+if ! cargo install --list | grep -qx "cross v$CROSS_VERSION:"; then
   step "cargo install cross $CROSS_VERSION"
   cargo install -q cross --version "$CROSS_VERSION" --locked
 fi

@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::io::Write;
 
-use serde_json::{json, Value};
+use crate::json::Json;
 
 use crate::args::{self, Command};
 use crate::info::HostInfo;
@@ -72,19 +72,21 @@ where
     }
 }
 
-fn json_line(value: &Value) -> String {
+fn json_line(value: &Json) -> String {
     format!("{value}\n")
 }
 
 fn report_error(stderr: &mut dyn Write, message: &str) {
     // Nowhere left to report a failing stderr; the exit code still tells the story.
-    let _ = stderr.write_all(json_line(&json!({ "error": message })).as_bytes());
+    let error = Json::Obj(vec![("error", Json::str(message))]);
+    let _ = stderr.write_all(json_line(&error).as_bytes());
     let _ = stderr.flush();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
     use std::io;
 
     struct Outcome {

@@ -3,6 +3,7 @@
 mod app;
 mod args;
 mod info;
+mod json;
 mod ports;
 
 use std::io;

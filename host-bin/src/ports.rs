@@ -2,7 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 
-use serde_json::{json, Value};
+use crate::json::Json;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortStatus {
@@ -16,12 +16,13 @@ impl PortStatus {
         self.outcome.is_ok()
     }
 
-    pub fn to_json(&self) -> Value {
-        let mut entry = json!({ "port": self.port, "free": self.is_free() });
+    pub fn to_json(&self) -> Json {
+        let mut fields = vec![("free", Json::Bool(self.is_free()))];
+        fields.push(("port", Json::Num(self.port.into())));
         if let Err(reason) = &self.outcome {
-            entry["reason"] = Value::from(reason.as_str());
+            fields.push(("reason", Json::str(reason.clone())));
         }
-        entry
+        Json::Obj(fields)
     }
 }
 
@@ -39,9 +40,11 @@ pub fn check_ports(ports: &[u16]) -> Vec<PortStatus> {
     ports.iter().copied().map(check_port).collect()
 }
 
-pub fn report_json(statuses: &[PortStatus]) -> Value {
-    let ports: Vec<Value> = statuses.iter().map(PortStatus::to_json).collect();
-    json!({ "ports": ports })
+pub fn report_json(statuses: &[PortStatus]) -> Json {
+    Json::Obj(vec![(
+        "ports",
+        Json::Arr(statuses.iter().map(PortStatus::to_json).collect()),
+    )])
 }
 
 #[cfg(test)]
@@ -98,9 +101,10 @@ mod tests {
                 outcome: Err("Address already in use (os error 98)".to_string()),
             },
         ];
+        let text = report_json(&statuses).to_string();
         assert_eq!(
-            report_json(&statuses),
-            json!({ "ports": [
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            serde_json::json!({ "ports": [
                 { "port": 8080, "free": true },
                 { "port": 22, "free": false, "reason": "Address already in use (os error 98)" },
             ]})

@@ -108,7 +108,7 @@ pub struct Context {
 const MIN_RUST: (u64, u64) = (1, 85);
 const MIN_FREE_GIB: u64 = 2;
 pub const ZIG_VERSION: &str = "0.14.1";
-pub const ZIGBUILD_VERSION: &str = "0.20.1";
+pub const ZIGBUILD_VERSION: &str = "0.24.1";
 
 pub fn check(sh: &Shell, item: Item, ctx: &Context) -> Check {
     match item {

@@ -45,16 +45,23 @@ pub fn npm_ci(npm: &str) -> CmdSpec {
     )
 }
 
-/// `npm run build`: type-check, then `vite build` into `ui/dist`.
+/// `npm run build`: `vite build` into `ui/dist` (it transpiles without type-checking).
 pub fn npm_build(npm: &str) -> CmdSpec {
     let ui = paths::ui_dir();
     CmdSpec::new(npm, ["--prefix", ui.as_str(), "run", "build"])
 }
 
+/// `npm run typecheck`: `tsc --noEmit`, run beside the build (it is the slower of the two,
+/// and neither needs the other's output).
+pub fn npm_typecheck(npm: &str) -> CmdSpec {
+    let ui = paths::ui_dir();
+    CmdSpec::new(npm, ["--prefix", ui.as_str(), "run", "typecheck"])
+}
+
 /// Every command `build` may run, for `--dry-run` (each is skipped when its inputs are unchanged).
 pub fn commands() -> Vec<CmdSpec> {
     let npm = npm_program();
-    vec![npm_ci(&npm), npm_build(&npm)]
+    vec![npm_ci(&npm), npm_typecheck(&npm), npm_build(&npm)]
 }
 
 /// Installs the UI's dependencies and builds it into `output_dir()`, each only if needed.
@@ -80,7 +87,13 @@ pub fn build_with(rep: &Reporter, npm: &str) -> Result<()> {
         rep.println("ui: build skipped (no source changed)");
         return Ok(());
     }
-    rep.run("ui: build", &npm_build(npm), |_| None)?;
+    let (checked, built) = std::thread::scope(|s| {
+        let checked = s.spawn(|| rep.run("ui: typecheck", &npm_typecheck(npm), |_| None));
+        let built = rep.run("ui: build", &npm_build(npm), |_| None);
+        (checked.join().expect("typecheck thread panicked"), built)
+    });
+    built?;
+    checked?;
     let Some(output) = output_hash(&out)? else {
         bail!(
             "`{}` succeeded but wrote no {out}/index.html",
@@ -427,6 +440,7 @@ mod tests {
         let ui = paths::ui_dir();
         let cmds = commands();
         assert_eq!(cmds[0].args[..3], ["--prefix", ui.as_str(), "ci"]);
-        assert_eq!(cmds[1].args, ["--prefix", ui.as_str(), "run", "build"]);
+        assert_eq!(cmds[1].args, ["--prefix", ui.as_str(), "run", "typecheck"]);
+        assert_eq!(cmds[2].args, ["--prefix", ui.as_str(), "run", "build"]);
     }
 }
