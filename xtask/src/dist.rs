@@ -14,6 +14,7 @@ use crate::flags::DistCmd;
 use crate::paths;
 use crate::plan::CmdSpec;
 use crate::progress::Reporter;
+use crate::publish::Record;
 use crate::reference::{check_release_tag, ImageRef};
 use crate::stage::{self, CHECKSUMS};
 use crate::target::Platform;
@@ -71,11 +72,13 @@ impl DistCmd {
         let builder = Builder::detect(sh, self.builder.as_deref())?;
         let (strategy, why) = Strategy::choose(&builder);
         rep.println(format!("image strategy: {strategy} ({why})"));
-        if self.push {
-            publish::ensure_tag_free(&rep, self.builder.as_deref(), &release, self.force)?;
-        }
+        let existing = match self.push {
+            true => publish::check_tag(&rep, self.builder.as_deref(), &release, self.force)?,
+            false => None,
+        };
 
         stage::run(sh, &rep, &prepared)?;
+        let staged = stage::tree_digest(&paths::stage_dir())?;
         let d = Dist {
             rep: &rep,
             builder: self.builder.as_deref(),
@@ -83,11 +86,29 @@ impl DistCmd {
             base: &base,
             tag: &tag,
         };
-        let verified = if self.push {
-            d.publish(&release, &platforms)?
-        } else {
-            d.load_locally(&platforms)?
+        let unchanged = |r: &Record| r.stage == staged;
+        let verified = match (self.push, Record::load(&release)) {
+            // --force onto a tag that already holds exactly this build, verified when this
+            // checkout published it: content addressing leaves nothing to push or check.
+            (true, Some(r))
+                if unchanged(&r) && existing.as_deref() == Some(r.index_digest.as_str()) =>
+            {
+                rep.println(format!(
+                    "{release} already holds this exact build (index {}): nothing to replace",
+                    r.index_digest
+                ));
+                r.verified()
+            }
+            (true, _) => d.publish(&release, &platforms)?,
+            (false, Some(r)) if unchanged(&r) && d.local_image_is(&release, &r) => {
+                rep.println(format!(
+                    "{release} in the local store is already this exact build"
+                ));
+                r.verified()
+            }
+            (false, _) => d.load_locally(&platforms)?,
         };
+        Record::save(&release, &staged, &verified)?;
 
         let summary = summary(&release, &verified, &platforms, self.push)?;
         if self.json {
@@ -181,22 +202,34 @@ impl Dist<'_> {
             let cmd = self.build(platforms, Output::Push(&candidate), Some(&md));
             self.rep.run("image", &cmd, |_| None)?;
         } else {
-            let mut manifests = Vec::new();
-            for &p in platforms {
-                let md = work.join(format!("{}.json", p.stage_name()));
-                let _ = std::fs::remove_file(&md);
-                let r = candidate.with_tag(&format!(
-                    "{}-{}",
-                    candidate.tag.as_deref().unwrap_or_default(),
-                    p.0.docker()
-                ));
-                self.rep.run(
-                    &format!("image {p}"),
-                    &self.build(&[p], Output::Push(&r), Some(&md)),
-                    |_| None,
-                )?;
-                manifests.push(self.base.with_digest(&docker::metadata_digest(&md)?));
-            }
+            // One build per platform, side by side; the index lists them in platform order.
+            let built: Vec<Result<ImageRef>> = std::thread::scope(|s| {
+                let work = &work;
+                let candidate = &candidate;
+                let handles: Vec<_> = platforms
+                    .iter()
+                    .map(|&p| {
+                        s.spawn(move || {
+                            let md = work.join(format!("{}.json", p.stage_name()));
+                            let _ = std::fs::remove_file(&md);
+                            let tag = format!(
+                                "{}-{}",
+                                candidate.tag.as_deref().unwrap_or_default(),
+                                p.0.docker()
+                            );
+                            let r = candidate.with_tag(&tag);
+                            let cmd = self.build(&[p], Output::Push(&r), Some(&md));
+                            self.rep.run(&format!("image {p}"), &cmd, |_| None)?;
+                            Ok(self.base.with_digest(&docker::metadata_digest(&md)?))
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("image thread panicked"))
+                    .collect()
+            });
+            let manifests = built.into_iter().collect::<Result<Vec<_>>>()?;
             let merge = docker::imagetools_create(self.builder, &candidate, &manifests);
             self.rep.run("index", &merge, |_| None)?;
         }
@@ -208,6 +241,25 @@ impl Dist<'_> {
             Some(&paths::stage_dir()),
             platforms,
         )
+    }
+
+    /// The local `release` is the image `record` describes (this machine's variant).
+    fn local_image_is(&self, release: &ImageRef, record: &Record) -> bool {
+        let id = CmdSpec::new(
+            "docker",
+            [
+                "image",
+                "inspect",
+                "--format",
+                "{{.Id}}",
+                &release.to_string(),
+            ],
+        )
+        .to_duct()
+        .stderr_null()
+        .read();
+        let host = verify::host_platform().map(|p| p.to_string());
+        matches!((id, host), (Ok(id), Some(h)) if record.platforms.get(&h) == Some(&id.trim().to_owned()))
     }
 
     /// Loads each variant under a candidate tag, verifies it, and tags this machine's

@@ -35,7 +35,7 @@ impl MergeCmd {
         docker::preflight(sh)?;
         let rep = Reporter::new(self.verbose);
         let builder = self.builder.as_deref();
-        publish::ensure_tag_free(&rep, builder, &release, self.force)?;
+        publish::check_tag(&rep, builder, &release, self.force)?;
 
         // Resolve every source to its platform manifests, so the index lists them in
         // platform order whatever order the runners finished in.

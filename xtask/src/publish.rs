@@ -1,31 +1,104 @@
 //! Publishing without ever exposing a broken tag: a release tag is refused if it exists
-//! (unless forced), and is only ever pointed at a digest that has just been verified.
+//! (unless forced, or unless it already holds exactly this build), and is only ever
+//! pointed at a digest that has just been verified.
 
-use anyhow::{bail, Result};
-use camino::Utf8Path;
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Deserialize, Serialize};
 
 use crate::docker::{self, Remote};
+use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::ImageRef;
 use crate::target::Platform;
 use crate::verify::{self, Verified};
 
-/// Fails when `release` already exists in its registry, unless `force`. Also proves the
-/// registry is reachable and we may read it, before any work starts.
-pub fn ensure_tag_free(
+/// What the last successful publish of a reference from this checkout was: the staged
+/// tree it was built from and the verified digest the tag was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub reference: String,
+    pub stage: String,
+    pub index_digest: String,
+    pub platforms: BTreeMap<String, String>,
+}
+
+impl Record {
+    fn path(reference: &ImageRef) -> Utf8PathBuf {
+        let name: String = reference
+            .to_string()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        paths::dist_dir()
+            .join("published")
+            .join(format!("{name}.json"))
+    }
+
+    pub fn load(reference: &ImageRef) -> Option<Record> {
+        let text = std::fs::read_to_string(Record::path(reference)).ok()?;
+        serde_json::from_str::<Record>(&text)
+            .ok()
+            .filter(|r| r.reference == reference.to_string())
+    }
+
+    pub fn save(reference: &ImageRef, stage: &str, v: &Verified) -> Result<()> {
+        let record = Record {
+            reference: reference.to_string(),
+            stage: stage.to_owned(),
+            index_digest: v.index_digest.clone(),
+            platforms: v
+                .platforms
+                .iter()
+                .map(|(p, d)| (p.to_string(), d.clone()))
+                .collect(),
+        };
+        let path = Record::path(reference);
+        std::fs::create_dir_all(path.parent().expect("under dist/"))
+            .with_context(|| format!("cannot create {path}"))?;
+        std::fs::write(&path, serde_json::to_string_pretty(&record)?)
+            .with_context(|| format!("cannot write {path}"))
+    }
+
+    pub fn verified(&self) -> Verified {
+        Verified {
+            index_digest: self.index_digest.clone(),
+            platforms: self
+                .platforms
+                .iter()
+                .filter_map(|(p, d)| Some((Platform::parse(p).ok()?, d.clone())))
+                .collect(),
+        }
+    }
+}
+
+/// The registry's view of `release` before any work: its digest if the tag exists (and
+/// `force` allows replacing it). Fails when it exists without `force`. Also proves the
+/// registry is reachable and we may read it.
+pub fn check_tag(
     rep: &Reporter,
     builder: Option<&str>,
     release: &ImageRef,
     force: bool,
-) -> Result<()> {
+) -> Result<Option<String>> {
     match docker::inspect_raw(builder, release)? {
-        Remote::Found { digest, .. } if !force => bail!(
+        Remote::NotFound => Ok(None),
+        Remote::Found { digest, .. } if force => {
+            rep.println(format!("{release} exists and will be replaced (--force)"));
+            Ok(Some(digest))
+        }
+        Remote::Found { digest, .. } => bail!(
             "{release} already exists (index {digest}): a published tag is not replaced; choose a new tag, or pass --force to replace it"
         ),
-        Remote::Found { .. } => rep.println(format!("{release} exists and will be replaced (--force)")),
-        Remote::NotFound => {}
     }
-    Ok(())
 }
 
 /// The candidate reference for `release`: `TAG-unverified`, a name that says what it is.
@@ -35,7 +108,8 @@ pub fn candidate(release: &ImageRef) -> ImageRef {
 }
 
 /// Verifies `candidate` from the registry, points `release` at exactly the verified
-/// digest, and verifies `release` once more as users will pull it.
+/// digest, and checks from the registry that the tag now serves that digest (content
+/// addressing makes that the same bytes that were verified).
 pub fn promote(
     rep: &Reporter,
     builder: Option<&str>,
@@ -51,13 +125,12 @@ pub fn promote(
         &docker::imagetools_create(builder, release, &[verified]),
         |_| None,
     )?;
-    let again = verify::verify_remote(rep, builder, release, staged, platforms)?;
-    if again.index_digest != checked.index_digest {
-        bail!(
-            "{release} resolves to {} after tagging, not the verified {}",
-            again.index_digest,
+    match docker::inspect_raw(builder, release)? {
+        Remote::Found { digest, .. } if digest == checked.index_digest => Ok(checked),
+        Remote::Found { digest, .. } => bail!(
+            "{release} resolves to {digest} after tagging, not the verified {}",
             checked.index_digest
-        );
+        ),
+        Remote::NotFound => bail!("{release} is missing right after tagging it"),
     }
-    Ok(again)
 }

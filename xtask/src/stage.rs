@@ -227,6 +227,34 @@ pub fn walk_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
     Ok(out)
 }
 
+/// One digest of a staged tree: every file's path, mode, mtime and bytes, all of which
+/// go into the image layer. Equal digests mean equal layers.
+pub fn tree_digest(root: &Utf8Path) -> Result<String> {
+    let mut h = Sha256::new();
+    for file in walk_files(root)? {
+        let rel = file.strip_prefix(root).expect("walk stays below root");
+        let mtime = fs::metadata(&file)?
+            .modified()?
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        h.update(rel.as_str());
+        h.update(format!("\0{:o}\0{mtime}\0", file_mode(&file)));
+        h.update(fs::read(&file).with_context(|| format!("cannot read {file}"))?);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(unix)]
+fn file_mode(path: &Utf8Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &Utf8Path) -> u32 {
+    0
+}
+
 pub fn sha256_hex(path: &Utf8Path) -> Result<String> {
     let bytes = fs::read(path).with_context(|| format!("cannot read {path}"))?;
     Ok(sha256_bytes_hex(&bytes))

@@ -79,13 +79,29 @@ pub fn verify_remote(
     let work = paths::dist_dir()
         .join("verify")
         .join(&index_digest.replace(':', "-")[..23]);
-    for (platform, digest) in &variants {
-        let manifest = reference.with_digest(digest);
-        rep.println(format!("verify {platform}: {manifest}"));
-        let config = docker::image_config(builder, &manifest)?;
-        let fs = export_fs(rep, builder, &manifest, *platform, &work)?;
-        let sums = staged.map(|s| s.join(platform.stage_name()).join(CHECKSUMS));
-        problems.extend(check_variant(*platform, &config, &fs, sums.as_deref()));
+    // The variants are independent: check them side by side.
+    let checked: Vec<Result<Vec<String>>> = std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = variants
+            .iter()
+            .map(|(platform, digest)| {
+                s.spawn(move || {
+                    let manifest = reference.with_digest(digest);
+                    rep.println(format!("verify {platform}: {manifest}"));
+                    let config = docker::image_config(builder, &manifest)?;
+                    let fs = export_fs(rep, builder, &manifest, *platform, work)?;
+                    let sums = staged.map(|s| s.join(platform.stage_name()).join(CHECKSUMS));
+                    Ok(check_variant(*platform, &config, &fs, sums.as_deref()))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("verify thread panicked"))
+            .collect()
+    });
+    for c in checked {
+        problems.extend(c?);
     }
     if !problems.is_empty() {
         bail!(

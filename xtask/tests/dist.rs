@@ -270,7 +270,42 @@ fn an_existing_tag_is_refused_unless_forced() {
 
     let out = run_ok(dist(&target, &image, &["--push", "--force"]));
     assert!(stderr(&out).contains("--force"), "no word about replacing");
-    assert!(reg.tag_exists(&reference));
+    // Nothing changed since this checkout published the tag: nothing is pushed again.
+    assert!(
+        stderr(&out).contains("already holds this exact build"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        reg.manifest_digest(&reference).as_deref(),
+        Some(before.as_str())
+    );
+    assert_eq!(
+        reg.tags("taken"),
+        tags_before,
+        "an identical --force run pushed something"
+    );
+
+    // A different build with --force does replace it, verified like any other: here a
+    // metadata.json with one more (ignored) key, so the image content differs.
+    let ours = fs::read_to_string(root().join("extension/metadata.json")).unwrap();
+    let changed = ours.replacen('{', "{\n  \"x-xtask-test\": \"force replaces\",", 1);
+    let meta = metadata_variant("force-replaces", &changed);
+    let out = run_ok(dist(
+        &target,
+        &image,
+        &["--push", "--force", "--metadata", meta.as_str()],
+    ));
+    assert!(
+        !stderr(&out).contains("already holds this exact build"),
+        "{}",
+        stderr(&out)
+    );
+    let after = reg.manifest_digest(&reference).expect("still published");
+    assert_ne!(
+        after, before,
+        "--force with a different build left the old index"
+    );
 }
 
 #[test]
