@@ -182,7 +182,10 @@ impl Bench {
             "baseline: per-triple cargo, UI, per-platform buildx, merge",
             baseline,
         );
-        row("cold `cargo xtask dist --push` (verified twice)", cold);
+        row(
+            "cold `cargo xtask dist --push` (verified, then tag checked)",
+            cold,
+        );
         row("no-change re-run", rerun);
         row("re-run after a one-file change in host-bin", touched);
         ratio("cold / baseline", cold, baseline, "<= 0.6");
