@@ -264,11 +264,7 @@ fn targets(sh: &Shell) -> Check {
             )
         }
     };
-    let missing: Vec<&str> = TARGETS
-        .iter()
-        .map(|t| t.triple)
-        .filter(|t| !installed.targets.contains(*t))
-        .collect();
+    let missing = installed.missing();
     if missing.is_empty() {
         return Check::pass("rust targets", format!("all {} installed", TARGETS.len()));
     }

@@ -7,7 +7,6 @@ use xshell::{cmd, Shell};
 use crate::doctor::{self, Context, Item, Status, ZIGBUILD_VERSION, ZIG_VERSION};
 use crate::flags::SetupCmd;
 use crate::progress::Reporter;
-use crate::target::TARGETS;
 use crate::{ui, workspace};
 
 impl SetupCmd {
@@ -17,11 +16,7 @@ impl SetupCmd {
         let mut changed = 0;
 
         let installed = workspace::installed_targets(sh)?;
-        let missing: Vec<&str> = TARGETS
-            .iter()
-            .map(|t| t.triple)
-            .filter(|t| !installed.targets.contains(*t))
-            .collect();
+        let missing = installed.missing();
         if missing.is_empty() {
             rep.println("ok: every rust target is installed");
         } else if installed.rustup {

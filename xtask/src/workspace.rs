@@ -101,6 +101,17 @@ pub struct InstalledTargets {
     pub targets: BTreeSet<String>,
 }
 
+impl InstalledTargets {
+    /// The triples of the target matrix this Rust lacks.
+    pub fn missing(&self) -> Vec<&'static str> {
+        crate::target::TARGETS
+            .iter()
+            .map(|t| t.triple)
+            .filter(|t| !self.targets.contains(*t))
+            .collect()
+    }
+}
+
 pub fn installed_targets(sh: &Shell) -> Result<InstalledTargets> {
     if which::which("rustup").is_ok() {
         let out = cmd!(sh, "rustup target list --installed")

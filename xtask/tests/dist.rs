@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use common::registry::{docker_ready, Registry};
+use common::registry::Registry;
 use common::*;
 use serde_json::Value;
 use xtask::binfmt::{self, Linkage};
@@ -30,26 +30,6 @@ const TAG: &str = "0.1.0";
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn ready() -> bool {
-    let zig = on_path("zig")
-        || Command::new("python3")
-            .args(["-c", "import ziglang"])
-            .status()
-            .is_ok_and(|s| s.success());
-    docker_ready()
-        && require(
-            "cargo-zigbuild",
-            on_path("cargo-zigbuild"),
-            "pip install cargo-zigbuild",
-        )
-        && require("zig", zig, "pip install ziglang")
-        && require(
-            "node and npm",
-            on_path("node") && on_path("npm"),
-            "install Node.js 20.19+ with npm",
-        )
 }
 
 /// The target directory the warm tests share: host binaries compile once.
@@ -168,7 +148,7 @@ fn check_exported_variant(p: Platform, fs_root: &Utf8Path) -> BTreeMap<String, S
 
 #[test]
 fn push_publishes_a_verified_two_platform_index() {
-    if !ready() {
+    if !dist_ready() {
         return;
     }
     let _serial = serial();
@@ -240,7 +220,7 @@ fn push_publishes_a_verified_two_platform_index() {
 
 #[test]
 fn an_existing_tag_is_refused_unless_forced() {
-    if !ready() {
+    if !dist_ready() {
         return;
     }
     let _serial = serial();
@@ -310,7 +290,7 @@ fn an_existing_tag_is_refused_unless_forced() {
 
 #[test]
 fn unreachable_registry_fails_clearly_and_publishes_nothing() {
-    if !ready() {
+    if !dist_ready() {
         return;
     }
     let _serial = serial();
@@ -331,7 +311,7 @@ fn unreachable_registry_fails_clearly_and_publishes_nothing() {
 
 #[test]
 fn unreachable_docker_daemon_fails_before_compiling() {
-    if !ready() {
+    if !dist_ready() {
         return;
     }
     let _serial = serial();
@@ -353,7 +333,7 @@ fn unreachable_docker_daemon_fails_before_compiling() {
 
 #[test]
 fn sigint_mid_build_leaves_nothing_a_later_run_trusts() {
-    if !ready() {
+    if !dist_ready() {
         return;
     }
     let _serial = serial();
@@ -498,7 +478,7 @@ fn local_inspect(reference: &str) -> Option<Value> {
 
 #[test]
 fn local_dist_loads_this_machines_variant() {
-    if !ready() {
+    if !dist_ready() {
         return;
     }
     let Some(host) = xtask::target::Arch::host() else {

@@ -10,19 +10,6 @@ use common::*;
 use xtask::binfmt::{self, Linkage};
 use xtask::target::{Os, Platform};
 
-fn zig_ready() -> bool {
-    let zig = on_path("zig")
-        || std::process::Command::new("python3")
-            .args(["-c", "import ziglang"])
-            .status()
-            .is_ok_and(|s| s.success());
-    require(
-        "cargo-zigbuild",
-        on_path("cargo-zigbuild"),
-        "pip install cargo-zigbuild",
-    ) && require("zig", zig, "pip install ziglang")
-}
-
 #[test]
 fn stages_all_six_triples_reproducibly() {
     if !zig_ready() {

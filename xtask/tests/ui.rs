@@ -18,27 +18,6 @@ fn ui_serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn node_ready() -> bool {
-    require(
-        "node",
-        on_path("node"),
-        "install Node.js 20.19+ (apt-get install nodejs)",
-    ) && require("npm", on_path("npm"), "install npm (apt-get install npm)")
-}
-
-fn zig_ready() -> bool {
-    let zig = on_path("zig")
-        || Command::new("python3")
-            .args(["-c", "import ziglang"])
-            .status()
-            .is_ok_and(|s| s.success());
-    require(
-        "cargo-zigbuild",
-        on_path("cargo-zigbuild"),
-        "pip install cargo-zigbuild",
-    ) && require("zig", zig, "pip install ziglang")
-}
-
 /// `npm ARGS` in `ui/`, asserting success.
 fn npm(args: &[&str], env: &[(&str, &str)]) {
     let mut cmd = Command::new("npm");

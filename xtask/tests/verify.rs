@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use common::registry::{docker_ready, Registry};
+use common::registry::Registry;
 use common::*;
 use xtask::labels::Labels;
 use xtask::target::{Arch, Platform};
@@ -20,26 +20,6 @@ use xtask::target::{Arch, Platform};
 const AMD64: Platform = Platform(Arch::Amd64);
 const ARM64: Platform = Platform(Arch::Arm64);
 const TAG: &str = "0.1.0";
-
-fn ready() -> bool {
-    let zig = on_path("zig")
-        || Command::new("python3")
-            .args(["-c", "import ziglang"])
-            .status()
-            .is_ok_and(|s| s.success());
-    docker_ready()
-        && require(
-            "cargo-zigbuild",
-            on_path("cargo-zigbuild"),
-            "pip install cargo-zigbuild",
-        )
-        && require("zig", zig, "pip install ziglang")
-        && require(
-            "node and npm",
-            on_path("node") && on_path("npm"),
-            "install Node.js 20.19+ with npm",
-        )
-}
 
 /// A good staged tree (`stage --toolchain zigbuild`), made once per test run in a
 /// target directory of its own; every case copies it.
@@ -61,7 +41,7 @@ struct Case {
 impl Case {
     /// A copy of the staged tree with the committed Dockerfile, and a registry of its own.
     fn new(name: &'static str) -> Option<Case> {
-        if !ready() {
+        if !dist_ready() {
             return None;
         }
         let stage = staged();

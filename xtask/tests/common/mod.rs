@@ -77,6 +77,34 @@ pub fn on_path(tool: &str) -> bool {
     which::which(tool).is_ok()
 }
 
+/// zig (on PATH or as python3's `ziglang`) and cargo-zigbuild: the default backend.
+pub fn zig_ready() -> bool {
+    let zig = on_path("zig")
+        || Command::new("python3")
+            .args(["-c", "import ziglang"])
+            .status()
+            .is_ok_and(|s| s.success());
+    require(
+        "cargo-zigbuild",
+        on_path("cargo-zigbuild"),
+        "pip install cargo-zigbuild",
+    ) && require("zig", zig, "pip install ziglang")
+}
+
+/// Node.js and npm, which the UI build needs.
+pub fn node_ready() -> bool {
+    require(
+        "node",
+        on_path("node"),
+        "install Node.js 20.19+ (apt-get install nodejs)",
+    ) && require("npm", on_path("npm"), "install npm (apt-get install npm)")
+}
+
+/// Everything `dist` needs: docker and buildx, zig, node.
+pub fn dist_ready() -> bool {
+    registry::docker_ready() && zig_ready() && node_ready()
+}
+
 /// Every file below `dir` with its bytes, mode and mtime: two equal snapshots mean
 /// byte-identical trees.
 pub fn snapshot(dir: &Utf8Path) -> BTreeMap<String, (Vec<u8>, u32, std::time::SystemTime)> {
