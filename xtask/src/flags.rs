@@ -10,6 +10,7 @@ use crate::target::{Platform, Target};
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "Builds, stages and ships the Docker Desktop extension and its Rust host binaries",
     disable_help_subcommand = true
 )]
@@ -111,7 +112,8 @@ pub struct StageCmd {
 pub struct DistCmd {
     #[command(flatten)]
     pub opts: BuildOpts,
-    /// Publish IMAGE:TAG as one multi-platform index (verified before the tag points at it)
+    /// Publish IMAGE:TAG as one multi-platform index (verified before the tag points at it);
+    /// with a single --platform, publish IMAGE:TAG-ARCH for `cargo xtask merge`
     #[arg(long)]
     pub push: bool,
     /// Image repository [default: [workspace.metadata.extension] image in Cargo.toml]
