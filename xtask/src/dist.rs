@@ -78,7 +78,14 @@ impl DistCmd {
         };
 
         stage::run(sh, &rep, &prepared)?;
-        let staged = stage::tree_digest(&paths::stage_dir())?;
+        // What the image is made of: the staged tree and the Dockerfile (its labels).
+        let dockerfile = std::fs::read(paths::dockerfile())
+            .with_context(|| format!("cannot read {}", paths::dockerfile()))?;
+        let staged = format!(
+            "{}-{}",
+            stage::tree_digest(&paths::stage_dir())?,
+            stage::sha256_bytes_hex(&dockerfile)
+        );
         let d = Dist {
             rep: &rep,
             builder: self.builder.as_deref(),
@@ -99,7 +106,7 @@ impl DistCmd {
                 ));
                 r.verified()
             }
-            (true, _) => d.publish(&release, &platforms)?,
+            (true, _) => d.publish(&release, &platforms, existing.as_deref())?,
             (false, Some(r)) if unchanged(&r) && d.local_image_is(&release, &r) => {
                 rep.println(format!(
                     "{release} in the local store is already this exact build"
@@ -168,10 +175,10 @@ impl Dist<'_> {
         Ok(dir)
     }
 
-    /// A local tag a person can tell is not a release: `TAG-unverified-ARCH`.
+    /// A local tag a person can tell is not a release: `unverified-TAG-ARCH`.
     fn local_candidate(&self, p: Platform) -> ImageRef {
         self.base
-            .with_tag(&format!("{}-unverified-{}", self.tag, p.0.docker()))
+            .with_tag(&format!("unverified-{}-{}", self.tag, p.0.docker()))
     }
 
     fn build(
@@ -193,7 +200,12 @@ impl Dist<'_> {
     /// Pushes a candidate index of `platforms` and promotes it to `release` once verified.
     /// With one platform (a CI runner's share of a release) the index holds just that
     /// platform, for `cargo xtask merge` to combine.
-    fn publish(&self, release: &ImageRef, platforms: &[Platform]) -> Result<Verified> {
+    fn publish(
+        &self,
+        release: &ImageRef,
+        platforms: &[Platform],
+        previous: Option<&str>,
+    ) -> Result<Verified> {
         let work = self.work_dir()?;
         self.forget_cached_context()?;
         let candidate = publish::candidate(release);
@@ -240,6 +252,7 @@ impl Dist<'_> {
             release,
             Some(&paths::stage_dir()),
             platforms,
+            previous,
         )
     }
 

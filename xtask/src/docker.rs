@@ -238,15 +238,12 @@ pub fn inspect_raw(builder: Option<&str>, reference: &ImageRef) -> Result<Remote
 fn classify_inspect_error(reference: &ImageRef, err: &str) -> Result<Remote> {
     let lower = err.to_ascii_lowercase();
     let registry = reference.registry();
-    if lower.contains("not found")
-        || lower.contains("manifest unknown")
-        || lower.contains("name unknown")
-    {
-        return Ok(Remote::NotFound);
-    }
+    // Auth and network first: their messages can contain "not found" too (a credential
+    // helper that is not installed), and must never read as "this tag does not exist".
     if lower.contains("unauthorized")
         || lower.contains("authentication required")
         || lower.contains("denied")
+        || lower.contains("credential")
     {
         bail!("registry {registry} refused access to {reference} ({err}): run `docker login {registry}`");
     }
@@ -256,6 +253,11 @@ fn classify_inspect_error(reference: &ImageRef, err: &str) -> Result<Remote> {
         || lower.contains("timeout")
     {
         bail!("registry {registry} is not reachable ({err}): is it running, and is the image name right?");
+    }
+    let ours = format!("{reference}: not found").to_ascii_lowercase();
+    if lower.contains(&ours) || lower.contains("manifest unknown") || lower.contains("name unknown")
+    {
+        return Ok(Remote::NotFound);
     }
     bail!("cannot read {reference} from {registry}: {err}")
 }

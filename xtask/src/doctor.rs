@@ -105,7 +105,7 @@ pub struct Context {
 }
 
 /// Rust older than the workspace's `rust-version` cannot build it.
-const MIN_RUST: (u64, u64) = (1, 85);
+const MIN_RUST: (u64, u64) = (1, 89);
 const MIN_FREE_GIB: u64 = 2;
 pub const ZIG_VERSION: &str = "0.14.1";
 pub const ZIGBUILD_VERSION: &str = "0.24.1";

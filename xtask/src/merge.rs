@@ -35,7 +35,7 @@ impl MergeCmd {
         docker::preflight(sh)?;
         let rep = Reporter::new(self.verbose);
         let builder = self.builder.as_deref();
-        publish::check_tag(&rep, builder, &release, self.force)?;
+        let previous = publish::check_tag(&rep, builder, &release, self.force)?;
 
         // Resolve every source to its platform manifests, so the index lists them in
         // platform order whatever order the runners finished in.
@@ -66,7 +66,15 @@ impl MergeCmd {
             &docker::imagetools_create(builder, &candidate, &refs),
             |_| None,
         )?;
-        let verified = publish::promote(&rep, builder, &candidate, &release, None, &Platform::ALL)?;
+        let verified = publish::promote(
+            &rep,
+            builder,
+            &candidate,
+            &release,
+            None,
+            &Platform::ALL,
+            previous.as_deref(),
+        )?;
         if self.json {
             let platforms: serde_json::Map<String, Value> = verified
                 .platforms

@@ -133,6 +133,19 @@ pub fn plan(inp: &Inputs) -> Result<Plan> {
         .filter(|t| inp.platforms.contains(&t.platform()) && oses.contains(&t.os))
         .filter(|t| inp.only.is_empty() || inp.only.contains(t))
         .collect();
+    let outside: Vec<&str> = inp
+        .only
+        .iter()
+        .filter(|t| !targets.contains(t))
+        .map(|t| t.triple)
+        .collect();
+    if !outside.is_empty() {
+        anyhow::bail!(
+            "--target {}: not built for the selected platforms ({}) and the OSes metadata.json names binaries for",
+            outside.join(", "),
+            inp.platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        );
+    }
 
     // Choose every backend before anything runs, and report all that are missing at once.
     let mut choices = Vec::new();

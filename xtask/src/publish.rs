@@ -101,15 +101,20 @@ pub fn check_tag(
     }
 }
 
-/// The candidate reference for `release`: `TAG-unverified`, a name that says what it is.
+/// The candidate reference for `release`: `unverified-TAG`, a name that says what it is
+/// and that is not a semantic version, so nothing that picks the newest version can take
+/// an unverified build for a release.
 pub fn candidate(release: &ImageRef) -> ImageRef {
     let tag = release.tag.as_deref().unwrap_or("latest");
-    release.with_tag(&format!("{tag}-unverified"))
+    release.with_tag(&format!("unverified-{tag}"))
 }
 
 /// Verifies `candidate` from the registry, points `release` at exactly the verified
 /// digest, and checks from the registry that the tag now serves that digest (content
 /// addressing makes that the same bytes that were verified).
+///
+/// `previous` is the digest the tag held before (a `--force` run): if the tag does not end
+/// up on the verified digest, it is put back there.
 pub fn promote(
     rep: &Reporter,
     builder: Option<&str>,
@@ -117,20 +122,41 @@ pub fn promote(
     release: &ImageRef,
     staged: Option<&Utf8Path>,
     platforms: &[Platform],
+    previous: Option<&str>,
 ) -> Result<Verified> {
-    let checked = verify::verify_remote(rep, builder, candidate, staged, platforms)?;
+    // Verify by digest: what is checked is exactly what gets tagged, whatever happens to
+    // the candidate tag meanwhile.
+    let candidate_digest = match docker::inspect_raw(builder, candidate)? {
+        Remote::Found { digest, .. } => digest,
+        Remote::NotFound => bail!("{candidate} is missing right after pushing it"),
+    };
+    let checked = verify::verify_remote(
+        rep,
+        builder,
+        &candidate.with_digest(&candidate_digest),
+        staged,
+        platforms,
+    )?;
     let verified = release.with_digest(&checked.index_digest);
     rep.run(
         "release tag",
         &docker::imagetools_create(builder, release, &[verified]),
         |_| None,
     )?;
-    match docker::inspect_raw(builder, release)? {
-        Remote::Found { digest, .. } if digest == checked.index_digest => Ok(checked),
-        Remote::Found { digest, .. } => bail!(
-            "{release} resolves to {digest} after tagging, not the verified {}",
-            checked.index_digest
-        ),
+    let landed = match docker::inspect_raw(builder, release)? {
+        Remote::Found { digest, .. } => digest,
         Remote::NotFound => bail!("{release} is missing right after tagging it"),
+    };
+    if landed == checked.index_digest {
+        return Ok(checked);
     }
+    if let Some(old) = previous {
+        let restore = docker::imagetools_create(builder, release, &[release.with_digest(old)]);
+        rep.run("restore tag", &restore, |_| None)?;
+        bail!("{release} resolved to {landed} after tagging, not the verified {}: put it back on {old}", checked.index_digest);
+    }
+    bail!(
+        "{release} resolves to {landed} after tagging, not the verified {}",
+        checked.index_digest
+    )
 }

@@ -87,6 +87,7 @@ pub fn stage_all(stages: &[PlatformStage], stage_root: &Utf8Path, epoch: SystemT
         for s in stages {
             stage_platform(s, &tmp.join(s.platform.stage_name()))?;
         }
+        normalise_modes(&tmp)?;
         normalise_mtimes(&tmp, epoch)
     })();
     if let Err(e) = result {
@@ -276,6 +277,21 @@ fn set_mode(path: &Utf8Path, mode: u32) -> Result<()> {
 
 #[cfg(not(unix))]
 fn set_mode(_: &Utf8Path, _: u32) -> Result<()> {
+    Ok(())
+}
+
+/// Directories 0755 whatever the umask, so the layers do not depend on who staged them.
+fn normalise_modes(root: &Utf8Path) -> Result<()> {
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        set_mode(&d, 0o755)?;
+        for entry in d.read_dir_utf8()? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path().to_owned());
+            }
+        }
+    }
     Ok(())
 }
 

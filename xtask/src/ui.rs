@@ -30,10 +30,15 @@ pub fn output_dir() -> Utf8PathBuf {
 
 /// The npm program: `XTASK_NPM` if set, else `npm`.
 pub fn npm_program() -> String {
-    std::env::var("XTASK_NPM")
+    let name = std::env::var("XTASK_NPM")
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "npm".to_owned())
+        .unwrap_or_else(|| "npm".to_owned());
+    // On Windows npm is `npm.cmd`: `which` honours PATHEXT, starting a process does not.
+    match which::which(&name) {
+        Ok(path) => path.to_string_lossy().into_owned(),
+        Err(_) => name,
+    }
 }
 
 /// `npm ci`, with `--prefix` because a `CmdSpec` runs in the caller's directory.

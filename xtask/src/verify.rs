@@ -3,7 +3,6 @@
 //! and what was expected versus found.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -265,12 +264,12 @@ pub fn check_variant(
             )),
             Ok(_) => {}
         }
-        if path.exists() && b.os != Os::Windows && !is_executable(&path) {
-            problem(format!(
-                "/{}: expected an executable file (mode 0755), found mode {:o}",
-                b.path,
-                mode(&path)
-            ));
+        match mode(&path) {
+            Some(m) if b.os != Os::Windows && m & 0o111 == 0 => problem(format!(
+                "/{}: expected an executable file (mode 0755), found mode {m:o}",
+                b.path
+            )),
+            _ => {}
         }
         match (&sums, path.exists()) {
             (Some(sums), true) => match sums.get(&b.path) {
@@ -340,14 +339,19 @@ fn root_cause(e: &anyhow::Error) -> String {
     e.root_cause().to_string()
 }
 
-fn mode(path: &Utf8Path) -> u32 {
+/// The exported file's mode; `None` where the host file system has no unix modes (the
+/// export to a Windows directory loses them, so the check cannot be made there).
+#[cfg(unix)]
+fn mode(path: &Utf8Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)
+        .ok()
         .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0)
 }
 
-fn is_executable(path: &Utf8Path) -> bool {
-    mode(path) & 0o111 != 0
+#[cfg(not(unix))]
+fn mode(_: &Utf8Path) -> Option<u32> {
+    None
 }
 
 /// The architecture of an image variant Docker would run on this machine.

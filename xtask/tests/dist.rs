@@ -511,7 +511,7 @@ fn local_dist_loads_this_machines_variant() {
         "--json names the loaded image"
     );
     for p in Platform::ALL {
-        let candidate = format!("{image}:{TAG}-unverified-{}", p.0.docker());
+        let candidate = format!("{image}:unverified-{TAG}-{}", p.0.docker());
         assert!(
             local_inspect(&candidate).is_none(),
             "{candidate} left behind"
