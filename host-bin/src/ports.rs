@@ -1,6 +1,7 @@
 //! `host-bin port-check`: can Docker publish on these TCP ports, as seen from the host?
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 
 use crate::json::Json;
 
@@ -26,14 +27,43 @@ impl PortStatus {
     }
 }
 
-/// Binds 0.0.0.0 because Docker publishes on all interfaces, so a listener on any of them
-/// is a conflict. Any bind failure counts as busy, since the UI cannot promise a port this
-/// process cannot take; the reason lets the user tell a conflict from, say, a privileged port.
+/// Tries the addresses a published port collides with: 0.0.0.0 (Docker publishes on all
+/// interfaces), loopback (on macOS and Windows a listener on 127.0.0.1 does not stop a
+/// bind to 0.0.0.0), and their IPv6 twins (a service may listen on IPv6 only). Any bind
+/// failure counts as busy, since the UI cannot promise a port this process cannot take;
+/// the reason lets the user tell a conflict from, say, a privileged port. For IPv6 only
+/// "in use" and "permission denied" count: other errors mean the host has no IPv6.
 pub fn check_port(port: u16) -> PortStatus {
-    let outcome = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
-        .map(drop)
-        .map_err(|err| err.to_string());
-    PortStatus { port, outcome }
+    let v4 = [Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST].map(|ip| SocketAddr::from((ip, port)));
+    let v6 = [Ipv6Addr::UNSPECIFIED, Ipv6Addr::LOCALHOST].map(|ip| SocketAddr::from((ip, port)));
+    for addr in v4 {
+        if let Err(err) = TcpListener::bind(addr) {
+            return PortStatus {
+                port,
+                outcome: Err(err.to_string()),
+            };
+        }
+    }
+    for addr in v6 {
+        match TcpListener::bind(addr) {
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::AddrInUse | ErrorKind::PermissionDenied
+                ) =>
+            {
+                return PortStatus {
+                    port,
+                    outcome: Err(err.to_string()),
+                };
+            }
+            _ => {}
+        }
+    }
+    PortStatus {
+        port,
+        outcome: Ok(()),
+    }
 }
 
 pub fn check_ports(ports: &[u16]) -> Vec<PortStatus> {
@@ -69,6 +99,29 @@ mod tests {
         let reason = status.outcome.unwrap_err();
         assert!(!reason.is_empty());
         drop(listener);
+    }
+
+    #[test]
+    fn a_loopback_only_listener_makes_the_port_busy() {
+        let held = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
+        let port = held.local_addr().unwrap().port();
+        assert!(
+            !check_port(port).is_free(),
+            "127.0.0.1:{port} is held but reported free"
+        );
+    }
+
+    #[test]
+    fn an_ipv6_only_listener_makes_the_port_busy() {
+        // Skipped where the host has no IPv6 loopback (then no service can listen there).
+        let Ok(held) = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) else {
+            return;
+        };
+        let port = held.local_addr().unwrap().port();
+        assert!(
+            !check_port(port).is_free(),
+            "[::1]:{port} is held but reported free"
+        );
     }
 
     #[test]
