@@ -22,6 +22,7 @@ impl BuildCmd {
             print!("{}", p.plan);
             return Ok(());
         }
+        let _lock = paths::lock_dist()?;
         run(sh, &rep, &p)
     }
 }

@@ -64,6 +64,7 @@ impl DistCmd {
             );
             return Ok(());
         }
+        let _lock = paths::lock_dist()?;
         let mut needs = vec![Item::Docker, Item::Buildx, Item::Disk];
         if !prepared.plan.ui.is_empty() {
             needs.push(Item::Node);

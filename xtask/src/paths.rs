@@ -57,3 +57,18 @@ pub fn labels_json() -> Utf8PathBuf {
 pub fn dockerfile() -> Utf8PathBuf {
     extension_dir().join("Dockerfile")
 }
+
+/// Holds `target/dist/` for this run: two runs on one target directory would delete each
+/// other's temporary trees and stamps. Waits (saying so) if another run holds it.
+pub fn lock_dist() -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    let dir = dist_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+    let path = dir.join(".lock");
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot open {path}"))?;
+    if file.try_lock().is_err() {
+        eprintln!("waiting for another cargo xtask run that is using {dir}");
+        file.lock().with_context(|| format!("cannot lock {path}"))?;
+    }
+    Ok(file)
+}

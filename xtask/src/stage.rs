@@ -29,6 +29,7 @@ impl StageCmd {
             print!("{plan}");
             return Ok(());
         }
+        let _lock = paths::lock_dist()?;
         run(sh, &rep, &prepared)
     }
 }
@@ -81,7 +82,7 @@ pub fn stage_all(stages: &[PlatformStage], stage_root: &Utf8Path, epoch: SystemT
         .parent()
         .context("stage directory has no parent")?;
     fs::create_dir_all(parent).with_context(|| format!("cannot create {parent}"))?;
-    remove_leftovers(parent)?;
+    remove_leftovers(stage_root)?;
     let tmp = parent.join(format!(".stage-tmp-{}", std::process::id()));
     let result = (|| {
         for s in stages {
@@ -98,7 +99,22 @@ pub fn stage_all(stages: &[PlatformStage], stage_root: &Utf8Path, epoch: SystemT
 }
 
 /// Directories of runs that were interrupted: never trusted, removed on the next run.
-fn remove_leftovers(parent: &Utf8Path) -> Result<()> {
+/// Except one case: a run stopped between moving the previous tree aside and renaming
+/// the new one into place leaves no tree but a complete `.stage-old-*`, the last good
+/// state, which goes back where it was.
+fn remove_leftovers(dest: &Utf8Path) -> Result<()> {
+    let parent = dest.parent().context("stage directory has no parent")?;
+    if !dest.exists() {
+        let moved_aside = parent
+            .read_dir_utf8()
+            .with_context(|| format!("cannot list {parent}"))?
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().starts_with(".stage-old-"));
+        if let Some(old) = moved_aside {
+            fs::rename(old.path(), dest)
+                .with_context(|| format!("cannot restore {} to {dest}", old.path()))?;
+        }
+    }
     for entry in parent
         .read_dir_utf8()
         .with_context(|| format!("cannot list {parent}"))?
@@ -120,7 +136,11 @@ fn swap_into_place(new: &Utf8Path, dest: &Utf8Path) -> Result<()> {
     if dest.exists() {
         fs::rename(dest, &old).with_context(|| format!("cannot move {dest} aside"))?;
     }
-    fs::rename(new, dest).with_context(|| format!("cannot rename {new} to {dest}"))?;
+    if let Err(e) = fs::rename(new, dest) {
+        // Put the previous tree back: it is still the last good state.
+        let _ = fs::rename(&old, dest);
+        return Err(e).with_context(|| format!("cannot rename {new} to {dest}"));
+    }
     if old.exists() {
         fs::remove_dir_all(&old).with_context(|| format!("cannot remove {old}"))?;
     }
@@ -404,12 +424,29 @@ mod tests {
         let dest = dir.join("stage");
         fs::create_dir_all(dest.join("old-only")).unwrap();
         fs::create_dir_all(dir.join(".stage-tmp-999999/x")).unwrap();
-        remove_leftovers(&dir).unwrap();
+        remove_leftovers(&dest).unwrap();
         assert!(!dir.join(".stage-tmp-999999").exists());
         let new = dir.join("new");
         fs::create_dir_all(new.join("new-only")).unwrap();
         swap_into_place(&new, &dest).unwrap();
         assert!(dest.join("new-only").exists() && !dest.join("old-only").exists() && !new.exists());
+    }
+
+    #[test]
+    fn a_tree_moved_aside_by_an_interrupted_swap_comes_back() {
+        let dir = scratch("restore");
+        fs::create_dir_all(dir.join(".stage-old-4242/linux-amd64")).unwrap();
+        fs::write(dir.join(".stage-old-4242/linux-amd64/metadata.json"), "{}").unwrap();
+        fs::create_dir_all(dir.join(".stage-tmp-4242/half")).unwrap();
+        remove_leftovers(&dir.join("stage")).unwrap();
+        assert!(
+            dir.join("stage/linux-amd64/metadata.json").is_file(),
+            "last good tree restored"
+        );
+        assert!(
+            !dir.join(".stage-tmp-4242").exists(),
+            "half-staged tree removed"
+        );
     }
 
     #[test]
