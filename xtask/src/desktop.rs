@@ -73,6 +73,10 @@ impl DevCmd {
         let reference = release_ref(sh, self.image, self.tag)?;
         let rep = Reporter::new(false);
         ui::install(&rep)?;
+        // Ctrl-C reaches the whole process group: Vite stops, and this process must live on
+        // to run `docker extension dev reset`, so it only notes the interrupt.
+        ctrlc::set_handler(|| eprintln!("stopping the dev server; resetting the extension"))
+            .context("cannot install the Ctrl-C handler")?;
         let url = format!("http://localhost:{}", self.port);
         let port = self.port.to_string();
         let mut vite = Command::new(ui::npm_program())
