@@ -38,8 +38,14 @@ impl DistCmd {
             .tag
             .clone()
             .unwrap_or_else(|| prepared.ws.version.clone());
-        check_release_tag(&tag).context("--tag")?;
-        let base = ImageRef::parse(&image).context("--image")?;
+        check_release_tag(&tag).with_context(|| match self.tag {
+            Some(_) => "--tag".to_owned(),
+            None => "the workspace version in Cargo.toml (the default tag)".to_owned(),
+        })?;
+        let base = ImageRef::parse(&image).with_context(|| match self.image {
+            Some(_) => "--image (or XTASK_IMAGE)".to_owned(),
+            None => "[workspace.metadata.extension] image in Cargo.toml".to_owned(),
+        })?;
         if base.tag.is_some() || base.digest.is_some() {
             bail!("--image `{image}`: give the repository only; the tag comes from --tag");
         }
@@ -54,14 +60,7 @@ impl DistCmd {
         check_dockerfile_fresh()?;
         if self.opts.dry_run {
             print!("{}", prepared.plan);
-            println!(
-                "image: {release} ({})",
-                if self.push {
-                    "pushed after verification"
-                } else {
-                    "loaded locally after verification"
-                }
-            );
+            print_image_plan(self.builder.as_deref(), &release, &platforms, self.push);
             return Ok(());
         }
         let _lock = paths::lock_dist()?;
@@ -139,6 +138,83 @@ impl DistCmd {
             }
         }
         Ok(())
+    }
+}
+
+/// The image steps `dist` would run. The builder decides between one multi-platform
+/// build and one build per platform, so both forms are shown.
+fn print_image_plan(builder: Option<&str>, release: &ImageRef, platforms: &[Platform], push: bool) {
+    let (dockerfile, context) = (paths::dockerfile(), paths::stage_dir());
+    println!(
+        "image ({}):",
+        if push {
+            "pushed, verified, then tagged"
+        } else {
+            "loaded locally after verification"
+        }
+    );
+    println!("  {}", docker::prune_context_cache(builder));
+    if push {
+        let candidate = publish::candidate(release);
+        println!("  with a multi-platform builder:");
+        let multi = docker::build(
+            builder,
+            &dockerfile,
+            &context,
+            platforms,
+            Output::Push(&candidate),
+            None,
+        );
+        println!("    {multi}");
+        println!(
+            "  with the docker driver's classic store, one build per platform, then the index:"
+        );
+        for p in platforms {
+            let r = candidate.with_tag(&format!(
+                "{}-{}",
+                candidate.tag.as_deref().unwrap_or_default(),
+                p.0.docker()
+            ));
+            println!(
+                "    {}",
+                docker::build(
+                    builder,
+                    &dockerfile,
+                    &context,
+                    &[*p],
+                    Output::Push(&r),
+                    None
+                )
+            );
+        }
+        println!(
+            "    docker buildx imagetools create --tag {candidate} <the per-platform digests>"
+        );
+        println!("  verify {candidate} by digest (exports each variant with buildx), then:");
+        println!(
+            "  docker buildx imagetools create --tag {release} {}@<verified digest>",
+            release.repo
+        );
+    } else {
+        for p in platforms {
+            let local = release.with_tag(&format!(
+                "unverified-{}-{}",
+                release.tag.as_deref().unwrap_or_default(),
+                p.0.docker()
+            ));
+            println!(
+                "  {}",
+                docker::build(
+                    builder,
+                    &dockerfile,
+                    &context,
+                    &[*p],
+                    Output::Load(&local),
+                    None
+                )
+            );
+        }
+        println!("  verify each variant, then: docker tag <this machine's variant> {release}");
     }
 }
 
