@@ -9,6 +9,33 @@ use crate::flags::SetupCmd;
 use crate::progress::Reporter;
 use crate::{ui, workspace};
 
+/// `pip install PACKAGE==VERSION`. Where pip refuses (PEP 668's externally managed
+/// Python: Homebrew, Debian 12+), cargo-zigbuild comes from crates.io instead, and zig's
+/// error says where to get it.
+fn pip_install(sh: &Shell, item: Item, package: &str, version: &str) -> Result<()> {
+    let spec = format!("{package}=={version}");
+    let out = cmd!(sh, "python3 -m pip install --quiet {spec}")
+        .ignore_status()
+        .output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    match item {
+        Item::CargoZigbuild => {
+            eprintln!("pip could not install {spec}; installing it with cargo instead");
+            cmd!(sh, "cargo install cargo-zigbuild --locked --version {version}").run()?;
+            Ok(())
+        }
+        _ if err.contains("externally-managed-environment") => anyhow::bail!(
+            "pip refuses to install {spec} into this Python (PEP 668): install zig {version} with your package manager \
+             (`brew install zig`, or a venv: `python3 -m venv ~/.venvs/zig && ~/.venvs/zig/bin/pip install {spec}` with that \
+             venv's bin on PATH)"
+        ),
+        _ => anyhow::bail!("`python3 -m pip install {spec}` failed:\n{err}"),
+    }
+}
+
 impl SetupCmd {
     pub fn run(self, sh: &Shell) -> Result<()> {
         let rep = Reporter::new(false);
@@ -37,8 +64,7 @@ impl SetupCmd {
             if c.status == Status::Pass {
                 rep.println(format!("ok: {} ({})", c.name, c.found));
             } else {
-                let spec = format!("{package}=={version}");
-                cmd!(sh, "python3 -m pip install --quiet {spec}").run()?;
+                pip_install(sh, item, package, version)?;
                 changed += 1;
             }
         }
