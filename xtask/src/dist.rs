@@ -170,11 +170,7 @@ fn print_image_plan(builder: Option<&str>, release: &ImageRef, platforms: &[Plat
             "  with the docker driver's classic store, one build per platform, then the index:"
         );
         for p in platforms {
-            let r = candidate.with_tag(&format!(
-                "{}-{}",
-                candidate.tag.as_deref().unwrap_or_default(),
-                p.0.docker()
-            ));
+            let r = publish::platform_candidate(release, *p);
             println!(
                 "    {}",
                 docker::build(
@@ -197,11 +193,7 @@ fn print_image_plan(builder: Option<&str>, release: &ImageRef, platforms: &[Plat
         );
     } else {
         for p in platforms {
-            let local = release.with_tag(&format!(
-                "unverified-{}-{}",
-                release.tag.as_deref().unwrap_or_default(),
-                p.0.docker()
-            ));
+            let local = publish::platform_candidate(release, *p);
             println!(
                 "  {}",
                 docker::build(
@@ -254,8 +246,7 @@ impl Dist<'_> {
 
     /// A local tag a person can tell is not a release: `unverified-TAG-ARCH`.
     fn local_candidate(&self, p: Platform) -> ImageRef {
-        self.base
-            .with_tag(&format!("unverified-{}-{}", self.tag, p.0.docker()))
+        publish::platform_candidate(&self.base.with_tag(self.tag), p)
     }
 
     fn build(
@@ -294,19 +285,13 @@ impl Dist<'_> {
             // One build per platform, side by side; the index lists them in platform order.
             let built: Vec<Result<ImageRef>> = std::thread::scope(|s| {
                 let work = &work;
-                let candidate = &candidate;
                 let handles: Vec<_> = platforms
                     .iter()
                     .map(|&p| {
                         s.spawn(move || {
                             let md = work.join(format!("{}.json", p.stage_name()));
                             let _ = std::fs::remove_file(&md);
-                            let tag = format!(
-                                "{}-{}",
-                                candidate.tag.as_deref().unwrap_or_default(),
-                                p.0.docker()
-                            );
-                            let r = candidate.with_tag(&tag);
+                            let r = publish::platform_candidate(release, p);
                             let cmd = self.build(&[p], Output::Push(&r), Some(&md));
                             self.rep.run(&format!("image {p}"), &cmd, |_| None)?;
                             Ok(self.base.with_digest(&docker::metadata_digest(&md)?))

@@ -109,6 +109,12 @@ pub fn candidate(release: &ImageRef) -> ImageRef {
     release.with_tag(&format!("unverified-{tag}"))
 }
 
+/// One platform's candidate for `release`: `unverified-TAG-ARCH`.
+pub fn platform_candidate(release: &ImageRef, platform: Platform) -> ImageRef {
+    let tag = release.tag.as_deref().unwrap_or("latest");
+    release.with_tag(&format!("unverified-{tag}-{}", platform.0.docker()))
+}
+
 /// Verifies `candidate` from the registry, points `release` at exactly the verified
 /// digest, and checks from the registry that the tag now serves that digest (content
 /// addressing makes that the same bytes that were verified).
