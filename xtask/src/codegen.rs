@@ -6,17 +6,36 @@ use xshell::Shell;
 use crate::flags::CodegenCmd;
 use crate::{labels, paths};
 
+/// The Dockerfile as labels.json says it should be, and whether the one on disk is it.
+fn dockerfile() -> Result<(String, bool)> {
+    let want = labels::dockerfile(&labels::load(&paths::labels_json())?);
+    let have = std::fs::read_to_string(paths::dockerfile()).unwrap_or_default();
+    let fresh = have == want;
+    Ok((want, fresh))
+}
+
+/// Fails when extension/Dockerfile is not what labels.json generates (`dist` runs this
+/// before building, `codegen --check` is the same check on its own).
+pub fn check_fresh() -> Result<()> {
+    if !dockerfile()?.1 {
+        bail!(
+            "{} is stale: it is generated from extension/labels.json; run `cargo xtask codegen`",
+            paths::dockerfile()
+        );
+    }
+    Ok(())
+}
+
 impl CodegenCmd {
     pub fn run(self, _sh: &Shell) -> Result<()> {
         let path = paths::dockerfile();
-        let want = labels::dockerfile(&labels::load(&paths::labels_json())?);
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        if have == want {
+        if self.check {
+            return check_fresh();
+        }
+        let (want, fresh) = dockerfile()?;
+        if fresh {
             eprintln!("{path} is up to date");
             return Ok(());
-        }
-        if self.check {
-            bail!("{path} is stale: it is generated from extension/labels.json; run `cargo xtask codegen`");
         }
         std::fs::write(&path, want).with_context(|| format!("cannot write {path}"))?;
         eprintln!("wrote {path}");

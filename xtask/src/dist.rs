@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
 use xshell::Shell;
 
@@ -20,7 +20,7 @@ use crate::stage::{self, CHECKSUMS};
 use crate::target::Platform;
 use crate::verify::{self, Verified};
 use crate::{build, verify::check_variant};
-use crate::{labels, publish};
+use crate::{codegen, publish};
 
 impl DistCmd {
     pub fn run(self, sh: &Shell) -> Result<()> {
@@ -56,8 +56,7 @@ impl DistCmd {
             (true, [one]) => base.with_tag(&format!("{tag}-{}", one.0.docker())),
             _ => base.with_tag(&tag),
         };
-        labels::load(&paths::labels_json())?;
-        check_dockerfile_fresh()?;
+        codegen::check_fresh()?;
         if self.opts.dry_run {
             print!("{}", prepared.plan);
             print_image_plan(self.builder.as_deref(), &release, &platforms, self.push);
@@ -141,10 +140,26 @@ impl DistCmd {
     }
 }
 
+/// `docker buildx build` of the extension's Dockerfile over the staged trees.
+fn image_build(
+    builder: Option<&str>,
+    platforms: &[Platform],
+    output: Output,
+    metadata: Option<&Utf8Path>,
+) -> CmdSpec {
+    docker::build(
+        builder,
+        &paths::dockerfile(),
+        &paths::stage_dir(),
+        platforms,
+        output,
+        metadata,
+    )
+}
+
 /// The image steps `dist` would run. The builder decides between one multi-platform
 /// build and one build per platform, so both forms are shown.
 fn print_image_plan(builder: Option<&str>, release: &ImageRef, platforms: &[Platform], push: bool) {
-    let (dockerfile, context) = (paths::dockerfile(), paths::stage_dir());
     println!(
         "image ({}):",
         if push {
@@ -157,14 +172,7 @@ fn print_image_plan(builder: Option<&str>, release: &ImageRef, platforms: &[Plat
     if push {
         let candidate = publish::candidate(release);
         println!("  with a multi-platform builder:");
-        let multi = docker::build(
-            builder,
-            &dockerfile,
-            &context,
-            platforms,
-            Output::Push(&candidate),
-            None,
-        );
+        let multi = image_build(builder, platforms, Output::Push(&candidate), None);
         println!("    {multi}");
         println!(
             "  with the docker driver's classic store, one build per platform, then the index:"
@@ -173,14 +181,7 @@ fn print_image_plan(builder: Option<&str>, release: &ImageRef, platforms: &[Plat
             let r = publish::platform_candidate(release, *p);
             println!(
                 "    {}",
-                docker::build(
-                    builder,
-                    &dockerfile,
-                    &context,
-                    &[*p],
-                    Output::Push(&r),
-                    None
-                )
+                image_build(builder, &[*p], Output::Push(&r), None)
             );
         }
         println!(
@@ -196,28 +197,11 @@ fn print_image_plan(builder: Option<&str>, release: &ImageRef, platforms: &[Plat
             let local = publish::platform_candidate(release, *p);
             println!(
                 "  {}",
-                docker::build(
-                    builder,
-                    &dockerfile,
-                    &context,
-                    &[*p],
-                    Output::Load(&local),
-                    None
-                )
+                image_build(builder, &[*p], Output::Load(&local), None)
             );
         }
         println!("  verify each variant, then: docker tag <this machine's variant> {release}");
     }
-}
-
-fn check_dockerfile_fresh() -> Result<()> {
-    let want = labels::dockerfile(&labels::load(&paths::labels_json())?);
-    let path = paths::dockerfile();
-    let have = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-    if have != want {
-        bail!("{path} is stale: it is generated from extension/labels.json; run `cargo xtask codegen`");
-    }
-    Ok(())
 }
 
 struct Dist<'a> {
@@ -253,16 +237,9 @@ impl Dist<'_> {
         &self,
         platforms: &[Platform],
         output: Output,
-        metadata: Option<&camino::Utf8Path>,
+        metadata: Option<&Utf8Path>,
     ) -> CmdSpec {
-        docker::build(
-            self.builder,
-            &paths::dockerfile(),
-            &paths::stage_dir(),
-            platforms,
-            output,
-            metadata,
-        )
+        image_build(self.builder, platforms, output, metadata)
     }
 
     /// Pushes a candidate index of `platforms` and promotes it to `release` once verified.

@@ -53,7 +53,7 @@ pub fn run(sh: &Shell, rep: &Reporter, prepared: &build::Prepared) -> Result<()>
             (Err(e), Ok(())) | (Ok(()), Err(e)) => return Err(e),
             (Err(b), Err(u)) => bail!("{b:#}\nand the UI build failed too: {u:#}"),
         }
-        let root = root();
+        let root = paths::stage_dir();
         stage_all(&plan.stages, &root, epoch)?;
         for s in &plan.stages {
             rep.println(format!(
@@ -372,11 +372,6 @@ fn parse_epoch(v: &str) -> Result<u64> {
     v.trim()
         .parse::<u64>()
         .with_context(|| format!("SOURCE_DATE_EPOCH=`{v}`: expected whole seconds since 1970"))
-}
-
-/// The staging root.
-pub fn root() -> Utf8PathBuf {
-    paths::stage_dir()
 }
 
 #[cfg(test)]
