@@ -4,9 +4,9 @@
 # every step checks first, so re-running it on a provisioned machine takes seconds.
 set -euo pipefail
 
-ZIG_VERSION=0.14.1
-ZIGBUILD_VERSION=0.24.1
-CROSS_VERSION=0.2.5
+# ZIG_VERSION, ZIGBUILD_VERSION, CROSS_VERSION, NODE_MIN: written once, read by the xtask too.
+# shellcheck source=versions.env
+source "$(dirname "$0")/versions.env"
 BUILDX_DIR="$HOME/.docker/cli-plugins"
 TARGETS=(x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu
          aarch64-pc-windows-gnullvm x86_64-unknown-linux-musl aarch64-unknown-linux-musl)

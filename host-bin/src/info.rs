@@ -49,6 +49,7 @@ pub fn hostname() -> String {
 }
 
 #[cfg(unix)]
+#[allow(unsafe_code)] // the one FFI call: see SAFETY below
 fn raw_hostname() -> Option<String> {
     use std::ffi::{c_char, c_int};
 

@@ -5,6 +5,7 @@ use std::fmt;
 
 use anyhow::{bail, Result};
 
+use crate::cmd::Cmd;
 use crate::target::{Target, TARGETS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -191,12 +192,7 @@ impl Tools {
 }
 
 fn python_has_ziglang() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import ziglang"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    Cmd::new("python3", ["-c", "import ziglang"]).succeeds()
 }
 
 fn linker_fix(linker: &str) -> &'static str {

@@ -9,18 +9,20 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::Shell;
 
-use crate::flags::{BenchCmd, BenchWhat, BuildOpts};
-use crate::plan::{BuildJob, CmdSpec};
+use crate::backend::{Backend, Toolchains};
+use crate::build::BuildOptions;
+use crate::cmd::Cmd;
+use crate::flags::{BenchCmd, BenchWhat};
+use crate::plan::BuildJob;
 use crate::progress::Reporter;
 use crate::reference::ImageRef;
 use crate::target::Platform;
 use crate::{build, docker, paths, ui};
 
 impl BenchCmd {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        let b = Bench::new(sh)?;
+    pub fn run(self) -> Result<()> {
+        let b = Bench::new()?;
         match self.what {
             BenchWhat::Stage => b.stage(),
             BenchWhat::Dist { image } => b.dist(&ImageRef::parse(&image).context("--image")?),
@@ -36,16 +38,16 @@ struct Bench {
 }
 
 impl Bench {
-    fn new(sh: &Shell) -> Result<Bench> {
+    fn new() -> Result<Bench> {
         let rep = Reporter::new(false);
-        let opts = BuildOpts {
-            platforms: Vec::new(),
-            toolchains: vec!["zigbuild".into()],
-            metadata: None,
-            dry_run: false,
-            verbose: false,
+        let opts = BuildOptions {
+            toolchains: Toolchains {
+                default: Some(Backend::Zigbuild),
+                ..Toolchains::default()
+            },
+            ..BuildOptions::default()
         };
-        let plan = build::prepare(sh, &rep, &opts, &[])?.plan;
+        let plan = build::prepare(&rep, &opts)?.plan;
         build::run_setup(&rep, &plan)?;
         let job = plan
             .builds
@@ -66,7 +68,7 @@ impl Bench {
     }
 
     fn ours(&self, name: &str, args: &[&str], target: &Utf8Path) -> Result<Duration> {
-        let cmd = with_target_dir(CmdSpec::new(&self.exe, args.iter().copied()), target);
+        let cmd = with_target_dir(Cmd::new(&self.exe, args.iter().copied()), target);
         self.rep.run(name, &cmd, |_| None)
     }
 
@@ -260,13 +262,13 @@ fn fresh(dir: &Utf8Path) -> Result<Utf8PathBuf> {
     Ok(dir.to_owned())
 }
 
-fn with_target_dir(mut cmd: CmdSpec, dir: &Utf8Path) -> CmdSpec {
+fn with_target_dir(mut cmd: Cmd, dir: &Utf8Path) -> Cmd {
     cmd.env.push(("CARGO_TARGET_DIR".into(), dir.to_string()));
     cmd
 }
 
 /// The same cargo command restricted to one `--target`.
-fn single_target(cmd: &CmdSpec, triple: &str) -> CmdSpec {
+fn single_target(cmd: &Cmd, triple: &str) -> Cmd {
     let mut args = Vec::new();
     let mut it = cmd.args.iter();
     while let Some(a) = it.next() {
@@ -277,7 +279,7 @@ fn single_target(cmd: &CmdSpec, triple: &str) -> CmdSpec {
         }
     }
     args.extend(["--target".to_owned(), triple.to_owned()]);
-    CmdSpec {
+    Cmd {
         args,
         ..cmd.clone()
     }
@@ -293,7 +295,7 @@ mod tests {
 
     #[test]
     fn single_target_keeps_everything_but_the_targets() {
-        let cmd = CmdSpec::new(
+        let cmd = Cmd::new(
             "cargo",
             [
                 "zigbuild",

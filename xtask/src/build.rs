@@ -3,54 +3,99 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Result};
-use camino::Utf8Path;
-use xshell::Shell;
+use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, Tools};
+use crate::backend::{Backend, Toolchains, Tools};
+use crate::cmd::Cmd;
 use crate::flags::{BuildCmd, BuildOpts};
 use crate::metadata::Extension;
 use crate::plan::{self, BuildJob, Inputs, Plan};
 use crate::progress::Reporter;
-use crate::target::{Target, TARGETS};
-use crate::{fingerprint, paths, workspace};
+use crate::target::{Platform, Target, TARGETS};
+use crate::{fingerprint, paths, ui, workspace};
+
+/// What `build`, `stage` and `dist` are asked to build: the flags, read once.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Sorted, without duplicates.
+    pub platforms: Vec<Platform>,
+    pub toolchains: Toolchains,
+    pub metadata: Utf8PathBuf,
+    /// Restrict to these triples (`build --target`); empty means all the platforms need.
+    pub only: Vec<&'static Target>,
+    pub dry_run: bool,
+    pub verbose: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> BuildOptions {
+        BuildOptions {
+            platforms: Platform::ALL.to_vec(),
+            toolchains: Toolchains::default(),
+            metadata: paths::metadata_json(),
+            only: Vec::new(),
+            dry_run: false,
+            verbose: false,
+        }
+    }
+}
+
+impl From<&BuildOpts> for BuildOptions {
+    fn from(o: &BuildOpts) -> BuildOptions {
+        let mut platforms = o.platforms.clone();
+        platforms.sort();
+        platforms.dedup();
+        if platforms.is_empty() {
+            platforms = Platform::ALL.to_vec();
+        }
+        BuildOptions {
+            platforms,
+            toolchains: Toolchains::parse(&o.toolchains).expect("validated by clap"),
+            metadata: o.metadata.clone().unwrap_or_else(paths::metadata_json),
+            only: Vec::new(),
+            dry_run: o.dry_run,
+            verbose: o.verbose,
+        }
+    }
+}
 
 impl BuildCmd {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        let rep = Reporter::new(self.opts.verbose);
-        let p = prepare(sh, &rep, &self.opts, &self.targets)?;
-        if self.opts.dry_run {
+    pub fn run(self) -> Result<()> {
+        let opts = BuildOptions {
+            only: self.targets.clone(),
+            ..BuildOptions::from(&self.opts)
+        };
+        let rep = Reporter::new(opts.verbose);
+        let p = prepare(&rep, &opts)?;
+        if opts.dry_run {
             print!("{}", p.plan);
             return Ok(());
         }
         let _lock = paths::lock_dist()?;
-        run(sh, &rep, &p)
+        run(&rep, &p)
     }
 }
 
 /// Reads metadata.json and the machine's tools and makes the plan. Everything that can be
 /// wrong before compiling is found here, in seconds.
-pub fn prepare(
-    sh: &Shell,
-    rep: &Reporter,
-    opts: &BuildOpts,
-    only: &[&'static Target],
-) -> Result<Prepared> {
-    let ws = workspace::load(sh)?;
+pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
+    let ws = workspace::load()?;
     let bins: BTreeSet<String> = ws.bins.keys().cloned().collect();
-    let ext = Extension::load(&opts.metadata(), Some(&bins))?;
+    let ext = Extension::load(&opts.metadata, Some(&bins))?;
     for w in &ext.warnings {
         rep.println(format!("warning: {w}"));
     }
-    let epoch = crate::stage::source_date_epoch(sh)?;
+    let epoch = workspace::source_date_epoch()?;
     let plan = plan::plan(&Inputs {
         ext: &ext,
         bin_packages: &ws.bins,
-        platforms: &opts.platforms(),
-        only,
-        toolchains: &opts.toolchains(),
+        platforms: &opts.platforms,
+        only: &opts.only,
+        toolchains: &opts.toolchains,
         tools: &Tools::detect(),
-        installed: &workspace::installed_targets(sh)?,
-        rust_toolchain: workspace::cross_toolchain(sh).as_deref(),
+        installed: &workspace::installed_targets()?,
+        npm: &ui::npm_program(),
+        rust_toolchain: workspace::cross_toolchain().as_deref(),
         target_dir: &paths::target_dir(),
         epoch_secs: epoch
             .duration_since(std::time::UNIX_EPOCH)
@@ -74,19 +119,19 @@ pub struct Prepared {
 }
 
 /// Runs the plan's setup and build jobs; jobs of different backends run side by side.
-pub fn run(sh: &Shell, rep: &Reporter, prepared: &Prepared) -> Result<()> {
+pub fn run(rep: &Reporter, prepared: &Prepared) -> Result<()> {
     let plan = &prepared.plan;
     for (t, b, why) in &plan.choices {
         rep.println(format!("{t}: {b} ({why})"));
     }
     if plan.builds.iter().any(|j| j.backend == Backend::Cross) {
-        preflight_cross(sh)?;
+        preflight_cross()?;
     }
     run_setup(rep, plan)?;
     let sources = fingerprint::source_digest(
         &paths::root(),
         &prepared.ws.package_dirs,
-        &workspace::rustc_vv(sh)?,
+        &workspace::rustc_vv()?,
     )?;
     let stamps = paths::dist_dir().join("build-stamps");
     let (stamps, sources) = (stamps.as_path(), sources.as_str());
@@ -138,15 +183,9 @@ pub fn run_setup(rep: &Reporter, plan: &Plan) -> Result<()> {
 }
 
 /// cross needs a running container engine; find out now rather than mid-build.
-fn preflight_cross(sh: &Shell) -> Result<()> {
+fn preflight_cross() -> Result<()> {
     let engine = std::env::var("CROSS_CONTAINER_ENGINE").unwrap_or_else(|_| "docker".to_owned());
-    if xshell::cmd!(sh, "{engine} info")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_err()
-    {
+    if !Cmd::new(&engine, ["info"]).succeeds() {
         bail!("the cross backend needs a running container engine, but `{engine} info` failed: start the Docker daemon (or set CROSS_CONTAINER_ENGINE=podman)");
     }
     Ok(())

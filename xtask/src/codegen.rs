@@ -1,7 +1,6 @@
 //! `cargo xtask codegen`: files generated from the repository's single sources of truth.
 
 use anyhow::{bail, Context, Result};
-use xshell::Shell;
 
 use crate::flags::CodegenCmd;
 use crate::{labels, paths};
@@ -27,7 +26,7 @@ pub fn check_fresh() -> Result<()> {
 }
 
 impl CodegenCmd {
-    pub fn run(self, _sh: &Shell) -> Result<()> {
+    pub fn run(self) -> Result<()> {
         let path = paths::dockerfile();
         if self.check {
             return check_fresh();

@@ -4,387 +4,318 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::json;
-use xshell::Shell;
 
-use crate::docker::{self, Builder, Output, Strategy};
+use crate::build::{self, BuildOptions, Prepared};
+use crate::cmd::Cmd;
+use crate::digest::{self, CHECKSUMS};
+use crate::docker::{Builder, Strategy};
 use crate::doctor::{self, Item};
 use crate::flags::DistCmd;
-use crate::paths;
-use crate::plan::CmdSpec;
+use crate::image::{self, ImagePlan, Job, LocalVariant, Step};
 use crate::progress::Reporter;
-use crate::publish::Record;
-use crate::reference::{check_release_tag, ImageRef};
-use crate::stage::{self, CHECKSUMS};
+use crate::publish::{self, Record};
+use crate::reference::ImageRef;
 use crate::target::Platform;
-use crate::verify::{self, Verified};
-use crate::{build, verify::check_variant};
-use crate::{codegen, publish};
+use crate::verify::{self, check_variant, Verified};
+use crate::{codegen, paths, stage};
+
+/// What `dist` is asked to do: the flags, read once.
+#[derive(Debug, Clone, Default)]
+pub struct DistOptions {
+    pub build: BuildOptions,
+    pub push: bool,
+    /// `--image`: the repository, else Cargo.toml's (see `Workspace::release`).
+    pub image: Option<String>,
+    /// `--tag`, else the workspace version.
+    pub tag: Option<String>,
+    pub force: bool,
+    pub json: bool,
+    pub builder: Option<String>,
+}
 
 impl DistCmd {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        let rep = Reporter::new(self.opts.verbose);
-        // Everything that can be wrong is found before anything is compiled.
-        let prepared = build::prepare(sh, &rep, &self.opts, &[])?;
-        let image = self
-            .image
-            .clone()
-            .or_else(|| prepared.ws.image.clone())
-            .context(
-            "no image name: pass --image or set [workspace.metadata.extension] image in Cargo.toml",
-        )?;
-        let tag = self
-            .tag
-            .clone()
-            .unwrap_or_else(|| prepared.ws.version.clone());
-        check_release_tag(&tag).with_context(|| match self.tag {
-            Some(_) => "--tag".to_owned(),
-            None => "the workspace version in Cargo.toml (the default tag)".to_owned(),
-        })?;
-        let base = ImageRef::parse(&image).with_context(|| match self.image {
-            Some(_) => "--image (or XTASK_IMAGE)".to_owned(),
-            None => "[workspace.metadata.extension] image in Cargo.toml".to_owned(),
-        })?;
-        if base.tag.is_some() || base.digest.is_some() {
-            bail!("--image `{image}`: give the repository only; the tag comes from --tag");
-        }
-        let platforms = self.opts.platforms();
-        // One platform of a release built on its own (one CI runner per platform) is
-        // published as TAG-ARCH, for `cargo xtask merge` to combine.
-        let release = match (self.push, platforms.as_slice()) {
-            (true, [one]) => base.with_tag(&format!("{tag}-{}", one.0.docker())),
-            _ => base.with_tag(&tag),
-        };
-        codegen::check_fresh()?;
-        if self.opts.dry_run {
-            print!("{}", prepared.plan);
-            print_image_plan(self.builder.as_deref(), &release, &platforms, self.push);
-            return Ok(());
-        }
-        let _lock = paths::lock_dist()?;
-        let mut needs = vec![Item::Docker, Item::Buildx, Item::Disk];
-        if !prepared.plan.ui.is_empty() {
-            needs.push(Item::Node);
-        }
-        doctor::require(sh, &needs, &doctor::Context::default())?;
-        let builder = Builder::detect(sh, self.builder.as_deref())?;
-        let (strategy, why) = Strategy::choose(&builder);
-        rep.println(format!("image strategy: {strategy} ({why})"));
-        let existing = match self.push {
-            true => publish::check_tag(&rep, self.builder.as_deref(), &release, self.force)?,
-            false => None,
-        };
-
-        stage::run(sh, &rep, &prepared)?;
-        // What the image is made of: the staged tree and the Dockerfile (its labels).
-        let dockerfile = std::fs::read(paths::dockerfile())
-            .with_context(|| format!("cannot read {}", paths::dockerfile()))?;
-        let staged = format!(
-            "{}-{}",
-            stage::tree_digest(&paths::stage_dir())?,
-            stage::sha256_bytes_hex(&dockerfile)
-        );
-        let d = Dist {
-            rep: &rep,
-            builder: self.builder.as_deref(),
-            strategy,
-            base: &base,
-            tag: &tag,
-        };
-        let unchanged = |r: &Record| r.stage == staged;
-        let verified = match (self.push, Record::load(&release)) {
-            // --force onto a tag that already holds exactly this build, verified when this
-            // checkout published it: content addressing leaves nothing to push or check.
-            (true, Some(r))
-                if unchanged(&r) && existing.as_deref() == Some(r.index_digest.as_str()) =>
-            {
-                rep.println(format!(
-                    "{release} already holds this exact build (index {}): nothing to replace",
-                    r.index_digest
-                ));
-                r.verified()
-            }
-            (true, _) => d.publish(&release, &platforms, existing.as_deref())?,
-            (false, Some(r)) if unchanged(&r) && d.local_image_is(&release, &r) => {
-                rep.println(format!(
-                    "{release} in the local store is already this exact build"
-                ));
-                r.verified()
-            }
-            (false, _) => d.load_locally(&platforms)?,
-        };
-        Record::save(&release, &staged, &verified)?;
-
-        let summary = summary(&release, &verified, &platforms, self.push)?;
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        } else {
-            if self.push {
-                eprintln!("{release}: verified index {}", verified.index_digest);
-            } else {
-                eprintln!("{release}: every variant verified");
-            }
-            for (p, digest) in &verified.platforms {
-                eprintln!("  {p}: {digest}");
-            }
-            if self.push {
-                eprintln!(
-                    "published {release}; install it with: docker extension install {release}"
-                );
-            } else {
-                eprintln!("loaded {release} into the local image store; install it with: docker extension install {release}");
-            }
-        }
-        Ok(())
+    pub fn run(self) -> Result<()> {
+        run(&DistOptions {
+            build: BuildOptions::from(&self.opts),
+            push: self.push,
+            image: self.image,
+            tag: self.tag,
+            force: self.force,
+            json: self.json,
+            builder: self.builder,
+        })
     }
 }
 
-/// `docker buildx build` of the extension's Dockerfile over the staged trees.
-fn image_build(
-    builder: Option<&str>,
-    platforms: &[Platform],
-    output: Output,
-    metadata: Option<&Utf8Path>,
-) -> CmdSpec {
-    docker::build(
+pub fn run(opts: &DistOptions) -> Result<()> {
+    let rep = Reporter::new(opts.build.verbose);
+    let builder = opts.builder.as_deref();
+    // Everything that can be wrong is found before anything is compiled.
+    let prepared = build::prepare(&rep, &opts.build)?;
+    let release = release(opts, &prepared)?;
+    codegen::check_fresh()?;
+    if opts.build.dry_run {
+        print!("{}", prepared.plan);
+        print!("{}", image_plan(opts, &release));
+        return Ok(());
+    }
+    let _lock = paths::lock_dist()?;
+    preflight(&prepared)?;
+    let plan = image_plan(opts, &release);
+    rep.println(format!("image strategy: {} ({})", plan.strategy, plan.why));
+    let previous = match opts.push {
+        true => publish::check_tag(&rep, builder, &release, opts.force)?,
+        false => None,
+    };
+
+    stage::run(&rep, &prepared)?;
+
+    let staged = staged_digest()?;
+    let verified = match unchanged(opts, &release, &staged, previous.as_deref()) {
+        Some(v) => {
+            rep.println(format!("{release} already holds this exact build"));
+            v
+        }
+        None => execute(&rep, builder, &plan, previous.as_deref())?,
+    };
+    Record::save(&release, &staged, &verified)?;
+    report(opts, &release, &verified)
+}
+
+/// `IMAGE:TAG`, or `IMAGE:TAG-ARCH` for one platform of a release built on its own (one
+/// CI runner per platform), which `cargo xtask merge` combines.
+fn release(opts: &DistOptions, prepared: &Prepared) -> Result<ImageRef> {
+    let release = prepared
+        .ws
+        .release(opts.image.as_deref(), opts.tag.as_deref())?;
+    Ok(match (opts.push, opts.build.platforms.as_slice()) {
+        (true, [one]) => release.with_tag(&format!(
+            "{}-{}",
+            release.tag.as_deref().unwrap_or_default(),
+            one.0.docker()
+        )),
+        _ => release,
+    })
+}
+
+fn preflight(prepared: &Prepared) -> Result<()> {
+    let mut needs = vec![Item::Docker, Item::Buildx, Item::Disk];
+    if !prepared.plan.ui.is_empty() {
+        needs.push(Item::Node);
+    }
+    doctor::require(&needs, &doctor::Context::default())
+}
+
+/// The image steps for the builder this run will use. Without a reachable builder
+/// (`--dry-run` on a machine without Docker) it shows the per-platform steps and says why.
+fn image_plan(opts: &DistOptions, release: &ImageRef) -> ImagePlan {
+    let builder = opts.builder.as_deref();
+    let (strategy, why) = match Builder::detect(builder) {
+        Ok(b) => Strategy::choose(&b),
+        Err(e) => (
+            Strategy::PerPlatform,
+            format!(
+                "no builder to ask ({e:#}): the per-platform steps, which every builder can run"
+            ),
+        ),
+    };
+    image::plan(
         builder,
-        &paths::dockerfile(),
-        &paths::stage_dir(),
-        platforms,
-        output,
-        metadata,
+        strategy,
+        why,
+        release,
+        &opts.build.platforms,
+        opts.push,
     )
 }
 
-/// The image steps `dist` would run. The builder decides between one multi-platform
-/// build and one build per platform, so both forms are shown.
-fn print_image_plan(builder: Option<&str>, release: &ImageRef, platforms: &[Platform], push: bool) {
-    println!(
-        "image ({}):",
-        if push {
-            "pushed, verified, then tagged"
-        } else {
-            "loaded locally after verification"
+/// What the image is made of: the staged tree and the Dockerfile (its labels).
+fn staged_digest() -> Result<String> {
+    let dockerfile = paths::dockerfile();
+    let bytes = std::fs::read(&dockerfile).with_context(|| format!("cannot read {dockerfile}"))?;
+    Ok(format!(
+        "{}-{}",
+        digest::tree_digest(&paths::stage_dir())?,
+        digest::sha256_bytes_hex(&bytes)
+    ))
+}
+
+/// The verified result of an earlier run when it is exactly this build and still in
+/// place: content addressing leaves nothing to build, push or check.
+fn unchanged(
+    opts: &DistOptions,
+    release: &ImageRef,
+    staged: &str,
+    previous: Option<&str>,
+) -> Option<Verified> {
+    let r = Record::load(release).filter(|r| r.stage == staged)?;
+    let in_place = match opts.push {
+        // --force onto a tag that already holds this build, verified when this checkout
+        // published it.
+        true => previous == Some(r.index_digest.as_str()),
+        false => local_image_is(release, &r),
+    };
+    in_place.then(|| r.verified())
+}
+
+/// The local `release` is the image `record` describes (this machine's variant).
+fn local_image_is(release: &ImageRef, record: &Record) -> bool {
+    let id = Cmd::new(
+        "docker",
+        [
+            "image",
+            "inspect",
+            "--format",
+            "{{.Id}}",
+            &release.to_string(),
+        ],
+    )
+    .read();
+    let host = verify::host_platform().map(|p| p.to_string());
+    matches!((id, host), (Ok(id), Some(h)) if record.platforms.get(&h) == Some(&id))
+}
+
+/// Runs the image plan, step by step; jobs of one step run side by side.
+fn execute(
+    rep: &Reporter,
+    builder: Option<&str>,
+    plan: &ImagePlan,
+    previous: Option<&str>,
+) -> Result<Verified> {
+    let work = image::work_dir();
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {work}"))?;
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    let mut verified: Option<Verified> = None;
+    for step in &plan.steps {
+        match step {
+            Step::Run(jobs) => known.extend(run_jobs(rep, jobs, &known)?),
+            Step::VerifyRemote {
+                candidate,
+                platforms,
+            } => {
+                let stage = paths::stage_dir();
+                let v =
+                    publish::verify_candidate(rep, builder, candidate, Some(&stage), platforms)?;
+                known.insert(image::VERIFIED.to_owned(), v.index_digest.clone());
+                verified = Some(v);
+            }
+            Step::VerifyLocal(variants) => verified = Some(verify_local(rep, variants)?),
+            Step::ConfirmTag { release } => {
+                let digest = known
+                    .get(image::VERIFIED)
+                    .context("the image plan tags before it verifies")?;
+                publish::confirm_tag(rep, builder, release, digest, previous)?;
+            }
         }
-    );
-    println!("  {}", docker::prune_context_cache(builder));
-    if push {
-        let candidate = publish::candidate(release);
-        println!("  with a multi-platform builder:");
-        let multi = image_build(builder, platforms, Output::Push(&candidate), None);
-        println!("    {multi}");
-        println!(
-            "  with the docker driver's classic store, one build per platform, then the index:"
-        );
-        for p in platforms {
-            let r = publish::platform_candidate(release, *p);
-            println!(
-                "    {}",
-                image_build(builder, &[*p], Output::Push(&r), None)
-            );
+    }
+    if !plan.push && !plan.steps.iter().any(is_local_tag) {
+        rep.println(format!(
+            "no variant for this machine's CPU was built: {} not tagged locally",
+            plan.release
+        ));
+    }
+    verified.context("the image plan verifies nothing")
+}
+
+fn is_local_tag(step: &Step) -> bool {
+    matches!(step, Step::Run(jobs) if jobs.iter().any(|j| j.name == "tag"))
+}
+
+/// Runs `jobs` side by side with the placeholders known so far filled in; returns the
+/// digests they recorded.
+fn run_jobs(
+    rep: &Reporter,
+    jobs: &[Job],
+    known: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    let results: Vec<Result<Option<(String, String)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|j| s.spawn(move || run_job(rep, j, known)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("image thread panicked"))
+            .collect()
+    });
+    let mut recorded = BTreeMap::new();
+    for r in results {
+        recorded.extend(r?);
+    }
+    Ok(recorded)
+}
+
+fn run_job(
+    rep: &Reporter,
+    job: &Job,
+    known: &BTreeMap<String, String>,
+) -> Result<Option<(String, String)>> {
+    if let Some(dir) = &job.clears {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {dir}"))?;
         }
-        println!(
-            "    docker buildx imagetools create --tag {candidate} <the per-platform digests>"
+    }
+    if let Some((md, _)) = &job.records {
+        // A metadata file left by an earlier run must not pass for this build's.
+        let _ = std::fs::remove_file(md);
+    }
+    rep.run(&job.name, &image::fill(&job.cmd, known), |_| None)?;
+    match &job.records {
+        Some((md, key)) => Ok(Some((key.clone(), crate::docker::metadata_digest(md)?))),
+        None => Ok(None),
+    }
+}
+
+/// Checks each locally loaded variant's config and exported tree.
+fn verify_local(rep: &Reporter, variants: &[LocalVariant]) -> Result<Verified> {
+    let mut problems = Vec::new();
+    let mut digests = BTreeMap::new();
+    for v in variants {
+        rep.println(format!("verify {}: {}", v.platform, v.inspect));
+        let out = v.inspect.read()?;
+        let config: serde_json::Value = serde_json::from_str(&out)
+            .with_context(|| format!("`{}` printed no JSON", v.inspect))?;
+        let sums = paths::stage_dir()
+            .join(v.platform.stage_name())
+            .join(CHECKSUMS);
+        problems.extend(check_variant(v.platform, &config[0], &v.fs, Some(&sums)));
+        let id = config[0]["Id"].as_str().unwrap_or_default().to_owned();
+        digests.insert(v.platform, id);
+    }
+    if !problems.is_empty() {
+        bail!(
+            "the built image failed verification, {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
         );
-        println!("  verify {candidate} by digest (exports each variant with buildx), then:");
-        println!(
-            "  docker buildx imagetools create --tag {release} {}@<verified digest>",
-            release.repo
-        );
+    }
+    Ok(Verified {
+        index_digest: String::new(),
+        platforms: digests,
+    })
+}
+
+fn report(opts: &DistOptions, release: &ImageRef, v: &Verified) -> Result<()> {
+    if opts.json {
+        let summary = summary(release, v, &opts.build.platforms, opts.push)?;
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    if opts.push {
+        eprintln!("{release}: verified index {}", v.index_digest);
     } else {
-        for p in platforms {
-            let local = publish::platform_candidate(release, *p);
-            println!(
-                "  {}",
-                image_build(builder, &[*p], Output::Load(&local), None)
-            );
-        }
-        println!("  verify each variant, then: docker tag <this machine's variant> {release}");
+        eprintln!("{release}: every variant verified");
     }
-}
-
-struct Dist<'a> {
-    rep: &'a Reporter,
-    builder: Option<&'a str>,
-    strategy: Strategy,
-    base: &'a ImageRef,
-    tag: &'a str,
-}
-
-impl Dist<'_> {
-    fn forget_cached_context(&self) -> Result<()> {
-        self.rep.run(
-            "context cache",
-            &docker::prune_context_cache(self.builder),
-            |_| None,
-        )?;
-        Ok(())
+    for (p, digest) in &v.platforms {
+        eprintln!("  {p}: {digest}");
     }
-
-    fn work_dir(&self) -> Result<Utf8PathBuf> {
-        let dir = paths::dist_dir().join("image");
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
-        Ok(dir)
+    if opts.push {
+        eprintln!("published {release}; install it with: docker extension install {release}");
+    } else {
+        eprintln!("loaded {release} into the local image store; install it with: docker extension install {release}");
     }
-
-    /// A local tag a person can tell is not a release: `unverified-TAG-ARCH`.
-    fn local_candidate(&self, p: Platform) -> ImageRef {
-        publish::platform_candidate(&self.base.with_tag(self.tag), p)
-    }
-
-    fn build(
-        &self,
-        platforms: &[Platform],
-        output: Output,
-        metadata: Option<&Utf8Path>,
-    ) -> CmdSpec {
-        image_build(self.builder, platforms, output, metadata)
-    }
-
-    /// Pushes a candidate index of `platforms` and promotes it to `release` once verified.
-    /// With one platform (a CI runner's share of a release) the index holds just that
-    /// platform, for `cargo xtask merge` to combine.
-    fn publish(
-        &self,
-        release: &ImageRef,
-        platforms: &[Platform],
-        previous: Option<&str>,
-    ) -> Result<Verified> {
-        let work = self.work_dir()?;
-        self.forget_cached_context()?;
-        let candidate = publish::candidate(release);
-        if self.strategy == Strategy::MultiPlatform && platforms.len() > 1 {
-            let md = work.join("multi.json");
-            let cmd = self.build(platforms, Output::Push(&candidate), Some(&md));
-            self.rep.run("image", &cmd, |_| None)?;
-        } else {
-            // One build per platform, side by side; the index lists them in platform order.
-            let built: Vec<Result<ImageRef>> = std::thread::scope(|s| {
-                let work = &work;
-                let handles: Vec<_> = platforms
-                    .iter()
-                    .map(|&p| {
-                        s.spawn(move || {
-                            let md = work.join(format!("{}.json", p.stage_name()));
-                            let _ = std::fs::remove_file(&md);
-                            let r = publish::platform_candidate(release, p);
-                            let cmd = self.build(&[p], Output::Push(&r), Some(&md));
-                            self.rep.run(&format!("image {p}"), &cmd, |_| None)?;
-                            Ok(self.base.with_digest(&docker::metadata_digest(&md)?))
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("image thread panicked"))
-                    .collect()
-            });
-            let manifests = built.into_iter().collect::<Result<Vec<_>>>()?;
-            let merge = docker::imagetools_create(self.builder, &candidate, &manifests);
-            self.rep.run("index", &merge, |_| None)?;
-        }
-        publish::promote(
-            self.rep,
-            self.builder,
-            &candidate,
-            release,
-            Some(&paths::stage_dir()),
-            platforms,
-            previous,
-        )
-    }
-
-    /// The local `release` is the image `record` describes (this machine's variant).
-    fn local_image_is(&self, release: &ImageRef, record: &Record) -> bool {
-        let id = CmdSpec::new(
-            "docker",
-            [
-                "image",
-                "inspect",
-                "--format",
-                "{{.Id}}",
-                &release.to_string(),
-            ],
-        )
-        .to_duct()
-        .stderr_null()
-        .read();
-        let host = verify::host_platform().map(|p| p.to_string());
-        matches!((id, host), (Ok(id), Some(h)) if record.platforms.get(&h) == Some(&id.trim().to_owned()))
-    }
-
-    /// Loads each variant under a candidate tag, verifies it, and tags this machine's
-    /// variant as the release locally.
-    fn load_locally(&self, platforms: &[Platform]) -> Result<Verified> {
-        let work = self.work_dir()?;
-        self.forget_cached_context()?;
-        let mut problems = Vec::new();
-        let mut digests = BTreeMap::new();
-        for &p in platforms {
-            let candidate = self.local_candidate(p);
-            self.rep.run(
-                &format!("image {p}"),
-                &self.build(&[p], Output::Load(&candidate), None),
-                |_| None,
-            )?;
-            let fs = work.join(p.stage_name());
-            if fs.exists() {
-                std::fs::remove_dir_all(&fs).with_context(|| format!("cannot clear {fs}"))?;
-            }
-            self.rep.run(
-                &format!("export {p}"),
-                &self.build(&[p], Output::Local(&fs), None),
-                |_| None,
-            )?;
-            let inspect = CmdSpec::new("docker", ["image", "inspect", &candidate.to_string()]);
-            let out = inspect
-                .to_duct()
-                .stderr_to_stdout()
-                .read()
-                .with_context(|| format!("`{inspect}` failed"))?;
-            let config: serde_json::Value = serde_json::from_str(&out)
-                .with_context(|| format!("`{inspect}` printed no JSON"))?;
-            let sums = paths::stage_dir().join(p.stage_name()).join(CHECKSUMS);
-            problems.extend(check_variant(p, &config[0], &fs, Some(&sums)));
-            digests.insert(p, config[0]["Id"].as_str().unwrap_or_default().to_owned());
-        }
-        if !problems.is_empty() {
-            bail!(
-                "the built image failed verification, {} problem(s):\n  {}",
-                problems.len(),
-                problems.join("\n  ")
-            );
-        }
-        let release = self.base.with_tag(self.tag);
-        match verify::host_platform().filter(|p| platforms.contains(p)) {
-            Some(host) => {
-                let tag = CmdSpec::new(
-                    "docker",
-                    [
-                        "tag",
-                        &self.local_candidate(host).to_string(),
-                        &release.to_string(),
-                    ],
-                );
-                self.rep.run("tag", &tag, |_| None)?;
-            }
-            None => self.rep.println(format!(
-                "no variant for this machine's CPU was built: {release} not tagged locally"
-            )),
-        }
-        for &p in platforms {
-            let untag = CmdSpec::new(
-                "docker",
-                ["image", "rm", &self.local_candidate(p).to_string()],
-            );
-            self.rep.run("untag", &untag, |_| None)?;
-        }
-        Ok(Verified {
-            index_digest: String::new(),
-            platforms: digests,
-        })
-    }
+    Ok(())
 }
 
 fn summary(
@@ -396,12 +327,9 @@ fn summary(
     let mut checksums = serde_json::Map::new();
     for p in platforms {
         let file = paths::stage_dir().join(p.stage_name()).join(CHECKSUMS);
-        let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?;
-        let sums: serde_json::Map<String, serde_json::Value> = text
-            .lines()
-            .filter_map(|l| l.split_once("  "))
-            .map(|(h, path)| (path.to_owned(), json!(h)))
-            .collect();
+        let sums = digest::read_sums(&file).with_context(|| format!("cannot read {file}"))?;
+        let sums: serde_json::Map<String, serde_json::Value> =
+            sums.into_iter().map(|(path, h)| (path, json!(h))).collect();
         checksums.insert(p.to_string(), sums.into());
     }
     Ok(json!({

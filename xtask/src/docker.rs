@@ -1,27 +1,22 @@
 //! docker and docker buildx: preflight checks, builder detection, and the commands the
-//! image steps run. Functions that build a command return it (a `CmdSpec`), so tests
+//! image steps run. Functions that build a command return it (a `Cmd`), so tests
 //! can read the argv and callers decide how to run it.
 
 use std::fmt;
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
+use serde::Deserialize;
 use serde_json::Value;
-use xshell::{cmd, Shell};
 
-use crate::plan::CmdSpec;
+use crate::cmd::Cmd;
+use crate::digest;
 use crate::reference::ImageRef;
 use crate::target::Platform;
 
 /// buildx older than this lacks pieces we rely on (`--metadata-file` with
 /// `containerimage.digest`, `imagetools inspect --format`).
 pub const MIN_BUILDX: (u64, u64) = (0, 10);
-
-/// Docker and buildx are there and answering; the errors say how to fix them.
-pub fn preflight(sh: &Shell) -> Result<()> {
-    use crate::doctor::{require, Context, Item};
-    require(sh, &[Item::Docker, Item::Buildx], &Context::default())
-}
 
 /// `github.com/docker/buildx 0.13.1+ds1 ...` or `... v0.17.1 ...` -> (0, 13)
 pub fn buildx_version(out: &str) -> Option<(u64, u64)> {
@@ -40,18 +35,15 @@ pub struct Builder {
 }
 
 impl Builder {
-    pub fn detect(sh: &Shell, name: Option<&str>) -> Result<Builder> {
+    pub fn detect(name: Option<&str>) -> Result<Builder> {
         let mut args = vec!["buildx".to_owned(), "inspect".to_owned()];
         args.extend(name.map(str::to_owned));
-        let out = cmd!(sh, "docker {args...}").quiet().read().with_context(|| {
+        let out = Cmd::new("docker", args).read().with_context(|| {
             format!("`docker buildx inspect{}` failed: does the builder exist? (`docker buildx ls` lists them)", name.map(|n| format!(" {n}")).unwrap_or_default())
         })?;
         // The docker driver can only build several platforms at once when the engine
         // uses the containerd image store (Docker Desktop's default).
-        let format = "{{json .DriverStatus}}";
-        let containerd_store = cmd!(sh, "docker info --format {format}")
-            .quiet()
-            .ignore_stderr()
+        let containerd_store = Cmd::new("docker", ["info", "--format", "{{json .DriverStatus}}"])
             .read()
             .is_ok_and(|s| s.contains("io.containerd.snapshotter"));
         parse_inspect(&out, containerd_store)
@@ -115,13 +107,13 @@ impl fmt::Display for Strategy {
 }
 
 /// `docker buildx [--builder B] ARGS...`
-pub fn buildx(builder: Option<&str>, args: impl IntoIterator<Item = impl Into<String>>) -> CmdSpec {
+pub fn buildx(builder: Option<&str>, args: impl IntoIterator<Item = impl Into<String>>) -> Cmd {
     let mut all = vec!["buildx".to_owned()];
     if let Some(b) = builder {
         all.extend(["--builder".to_owned(), b.to_owned()]);
     }
     all.extend(args.into_iter().map(Into::into));
-    CmdSpec::new("docker", all)
+    Cmd::new("docker", all)
 }
 
 /// Where a build's result goes.
@@ -139,7 +131,7 @@ pub fn build(
     platforms: &[Platform],
     output: Output,
     metadata_file: Option<&Utf8Path>,
-) -> CmdSpec {
+) -> Cmd {
     let platforms: Vec<String> = platforms.iter().map(|p| p.to_string()).collect();
     let mut args: Vec<String> = vec![
         "build".into(),
@@ -167,7 +159,7 @@ pub fn build(
 /// staging gives every file the same mtime, so a rebuilt binary of the same size could
 /// be taken from the cache of an earlier build. `verify` would catch that, but only
 /// after a failed run.
-pub fn prune_context_cache(builder: Option<&str>) -> CmdSpec {
+pub fn prune_context_cache(builder: Option<&str>) -> Cmd {
     buildx(
         builder,
         ["prune", "--force", "--filter", "type=source.local"],
@@ -176,11 +168,7 @@ pub fn prune_context_cache(builder: Option<&str>) -> CmdSpec {
 
 /// `imagetools create -t TARGET SOURCES...`: an index from manifests, or a new tag for
 /// an existing index (its digest is kept).
-pub fn imagetools_create(
-    builder: Option<&str>,
-    target: &ImageRef,
-    sources: &[ImageRef],
-) -> CmdSpec {
+pub fn imagetools_create(builder: Option<&str>, target: &ImageRef, sources: &[ImageRef]) -> Cmd {
     let mut args = vec![
         "imagetools".to_owned(),
         "create".to_owned(),
@@ -220,19 +208,16 @@ pub fn inspect_raw(builder: Option<&str>, reference: &ImageRef) -> Result<Remote
         builder,
         ["imagetools", "inspect", "--raw", &reference.to_string()],
     );
-    let out = spec
-        .to_duct()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()?;
+    let out = spec.output()?;
     if out.status.success() {
-        let raw = String::from_utf8(out.stdout).context("manifest is not UTF-8")?;
-        let digest = format!("sha256:{}", crate::stage::sha256_bytes_hex(raw.as_bytes()));
-        return Ok(Remote::Found { raw, digest });
+        // buildx prints the registry's bytes: their digest is the reference's digest.
+        let digest = format!("sha256:{}", digest::sha256_bytes_hex(out.stdout.as_bytes()));
+        return Ok(Remote::Found {
+            raw: out.stdout,
+            digest,
+        });
     }
-    let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-    classify_inspect_error(reference, &err)
+    classify_inspect_error(reference, out.stderr.trim())
 }
 
 fn classify_inspect_error(reference: &ImageRef, err: &str) -> Result<Remote> {
@@ -274,12 +259,64 @@ pub fn image_config(builder: Option<&str>, manifest: &ImageRef) -> Result<Value>
             "{{json .Image}}",
         ],
     );
-    let out = spec
-        .to_duct()
-        .stderr_to_stdout()
-        .read()
-        .with_context(|| format!("`{spec}` failed"))?;
+    let out = spec.read()?;
     serde_json::from_str(&out).with_context(|| format!("`{spec}` printed no image config: {out}"))
+}
+
+/// An image index (OCI or Docker manifest list), as far as the xtask reads it.
+#[derive(Debug, Deserialize)]
+pub struct Index {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: Option<String>,
+    /// `None` for a single-platform manifest.
+    #[serde(default)]
+    pub manifests: Option<Vec<Descriptor>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Descriptor {
+    #[serde(default)]
+    pub digest: String,
+    #[serde(default)]
+    pub platform: Option<DescriptorPlatform>,
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DescriptorPlatform {
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub architecture: String,
+}
+
+impl Index {
+    pub fn parse(raw: &str) -> Result<Index> {
+        serde_json::from_str(raw).context("the registry's manifest is not JSON")
+    }
+
+    /// The image manifests with their `os/arch`, attestation manifests (buildx's
+    /// provenance and SBOM, listed as `unknown/unknown`) left out.
+    pub fn images(&self) -> Vec<(String, &str)> {
+        self.manifests
+            .iter()
+            .flatten()
+            .filter(|m| {
+                m.annotations
+                    .get("vnd.docker.reference.type")
+                    .map(String::as_str)
+                    != Some("attestation-manifest")
+            })
+            .map(|m| {
+                let name = match &m.platform {
+                    Some(p) => format!("{}/{}", p.os, p.architecture),
+                    None => "?/?".to_owned(),
+                };
+                (name, m.digest.as_str())
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

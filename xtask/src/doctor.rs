@@ -4,15 +4,15 @@
 
 use std::fmt;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
-use xshell::{cmd, Shell};
 
+use crate::cmd::Cmd;
 use crate::docker::{self, Builder, Remote, Strategy};
 use crate::flags::DoctorCmd;
 use crate::reference::ImageRef;
 use crate::target::TARGETS;
-use crate::{paths, ui, workspace};
+use crate::{paths, pins, ui, workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -104,33 +104,28 @@ pub struct Context {
     pub image: Option<ImageRef>,
 }
 
-/// Rust older than the workspace's `rust-version` cannot build it.
-const MIN_RUST: (u64, u64) = (1, 89);
 const MIN_FREE_GIB: u64 = 2;
-pub const ZIG_VERSION: &str = "0.14.1";
-pub const ZIGBUILD_VERSION: &str = "0.24.1";
 
-pub fn check(sh: &Shell, item: Item, ctx: &Context) -> Check {
+pub fn check(item: Item, ctx: &Context) -> Check {
     match item {
-        Item::Rust => rust(sh),
-        Item::Targets => targets(sh),
-        Item::Zig => zig(sh),
-        Item::CargoZigbuild => match cmd!(sh, "cargo-zigbuild --version")
-            .quiet()
-            .ignore_stderr()
-            .read()
-        {
+        Item::Rust => rust(),
+        Item::Targets => targets(),
+        Item::Zig => zig(),
+        Item::CargoZigbuild => match Cmd::new("cargo-zigbuild", ["--version"]).read() {
             Ok(v) => Check::pass("cargo-zigbuild", v.trim()),
             Err(_) => Check::fail(
                 "cargo-zigbuild",
                 "not found",
-                format!("pip install cargo-zigbuild=={ZIGBUILD_VERSION} (or `cargo xtask setup`)"),
+                format!(
+                    "pip install cargo-zigbuild=={} (or `cargo xtask setup`)",
+                    pins::cargo_zigbuild()
+                ),
             ),
         },
         Item::Cross => cross(),
-        Item::Docker => docker_daemon(sh),
-        Item::Buildx => buildx(sh),
-        Item::Builder => match Builder::detect(sh, ctx.builder.as_deref()) {
+        Item::Docker => docker_daemon(),
+        Item::Buildx => buildx(),
+        Item::Builder => match Builder::detect(ctx.builder.as_deref()) {
             Ok(b) => {
                 let (strategy, _) = Strategy::choose(&b);
                 let how = if b.multi_platform {
@@ -155,10 +150,7 @@ pub fn check(sh: &Shell, item: Item, ctx: &Context) -> Check {
         Item::Registry => registry(ctx),
         Item::Node => match ui::check_tools(&ui::npm_program()) {
             Ok(()) => {
-                let v = cmd!(sh, "node --version")
-                    .quiet()
-                    .read()
-                    .unwrap_or_default();
+                let v = Cmd::new("node", ["--version"]).read().unwrap_or_default();
                 Check::pass("node/npm", format!("node {}", v.trim()))
             }
             Err(e) => Check::fail(
@@ -167,15 +159,15 @@ pub fn check(sh: &Shell, item: Item, ctx: &Context) -> Check {
                 "apt-get install nodejs npm (Node.js 20.19+), or https://nodejs.org",
             ),
         },
-        Item::Disk => disk(sh),
+        Item::Disk => disk(),
     }
 }
 
 /// Runs `items` and fails, listing every failed check with its fix, if any failed.
-pub fn require(sh: &Shell, items: &[Item], ctx: &Context) -> Result<()> {
+pub fn require(items: &[Item], ctx: &Context) -> Result<()> {
     let failed: Vec<String> = items
         .iter()
-        .map(|&i| check(sh, i, ctx))
+        .map(|&i| check(i, ctx))
         .filter(|c| c.status == Status::Fail)
         .map(|c| {
             format!(
@@ -196,20 +188,19 @@ pub fn require(sh: &Shell, items: &[Item], ctx: &Context) -> Result<()> {
 }
 
 impl DoctorCmd {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        let image = match self.image.clone().or_else(|| {
-            workspace::load(sh)
+    pub fn run(self) -> Result<()> {
+        // `--image` here may carry its tag (the reference whose registry must answer).
+        let image = match &self.image {
+            Some(i) => Some(ImageRef::parse(i).context("--image (or XTASK_IMAGE)")?),
+            None => workspace::load()
                 .ok()
-                .and_then(|w| w.image.map(|i| format!("{i}:{}", w.version)))
-        }) {
-            Some(i) => Some(ImageRef::parse(&i)?),
-            None => None,
+                .and_then(|w| w.release(None, None).ok()),
         };
         let ctx = Context {
             builder: self.builder.clone(),
             image,
         };
-        let checks: Vec<Check> = ALL.iter().map(|&i| check(sh, i, &ctx)).collect();
+        let checks: Vec<Check> = ALL.iter().map(|&i| check(i, &ctx)).collect();
         let ok = checks.iter().all(|c| c.status != Status::Fail);
         if self.json {
             println!(
@@ -231,8 +222,8 @@ impl DoctorCmd {
     }
 }
 
-fn rust(sh: &Shell) -> Check {
-    let Ok(v) = cmd!(sh, "rustc -V").quiet().ignore_stderr().read() else {
+fn rust() -> Check {
+    let Ok(v) = Cmd::new("rustc", ["-V"]).read() else {
         return Check::fail(
             "rust",
             "rustc not found",
@@ -242,19 +233,20 @@ fn rust(sh: &Shell) -> Check {
     let num = v.split_whitespace().nth(1).unwrap_or_default();
     let mut parts = num.split(['.', '-']).map(|p| p.parse::<u64>().unwrap_or(0));
     let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    if have >= MIN_RUST {
+    let min = pins::rust_min();
+    if have >= min {
         Check::pass("rust", v.trim())
     } else {
         Check::fail(
             "rust",
-            format!("{} (need {}.{}+)", v.trim(), MIN_RUST.0, MIN_RUST.1),
+            format!("{} (need {}.{}+)", v.trim(), min.0, min.1),
             "rustup update stable",
         )
     }
 }
 
-fn targets(sh: &Shell) -> Check {
-    let installed = match workspace::installed_targets(sh) {
+fn targets() -> Check {
+    let installed = match workspace::installed_targets() {
         Ok(i) => i,
         Err(e) => {
             return Check::fail(
@@ -283,20 +275,19 @@ fn targets(sh: &Shell) -> Check {
     )
 }
 
-fn zig(sh: &Shell) -> Check {
-    let direct = cmd!(sh, "zig version").quiet().ignore_stderr().read();
-    let found = direct.or_else(|_| {
-        cmd!(sh, "python3 -m ziglang version")
-            .quiet()
-            .ignore_stderr()
-            .read()
-    });
+fn zig() -> Check {
+    let found = Cmd::new("zig", ["version"])
+        .read()
+        .or_else(|_| Cmd::new("python3", ["-m", "ziglang", "version"]).read());
     match found {
         Ok(v) => Check::pass("zig", v.trim()),
         Err(_) => Check::fail(
             "zig",
             "neither `zig` nor python3's ziglang",
-            format!("pip install ziglang=={ZIG_VERSION} (or `cargo xtask setup`)"),
+            format!(
+                "pip install ziglang=={} (or `cargo xtask setup`)",
+                pins::zig()
+            ),
         ),
     }
 }
@@ -316,7 +307,7 @@ fn cross() -> Check {
     }
 }
 
-fn docker_daemon(sh: &Shell) -> Check {
+fn docker_daemon() -> Check {
     if which::which("docker").is_err() {
         return Check::fail(
             "docker",
@@ -324,12 +315,7 @@ fn docker_daemon(sh: &Shell) -> Check {
             "apt-get install docker.io (Linux) or install Docker Desktop",
         );
     }
-    let format = "{{.ServerVersion}}";
-    match cmd!(sh, "docker info --format {format}")
-        .quiet()
-        .ignore_stderr()
-        .read()
-    {
+    match Cmd::new("docker", ["info", "--format", "{{.ServerVersion}}"]).read() {
         Ok(v) if !v.trim().is_empty() => Check::pass("docker", format!("engine {}", v.trim())),
         _ => Check::fail(
             "docker",
@@ -339,13 +325,9 @@ fn docker_daemon(sh: &Shell) -> Check {
     }
 }
 
-fn buildx(sh: &Shell) -> Check {
+fn buildx() -> Check {
     let fix = "install the buildx plugin: apt-get install docker-buildx (or see .ci/install.sh)";
-    match cmd!(sh, "docker buildx version")
-        .quiet()
-        .ignore_stderr()
-        .read()
-    {
+    match Cmd::new("docker", ["buildx", "version"]).read() {
         Err(_) => Check::fail("buildx", "`docker buildx` not available", fix),
         Ok(v) => match docker::buildx_version(&v) {
             Some(have) if have >= docker::MIN_BUILDX => Check::pass("buildx", v.trim()),
@@ -392,10 +374,9 @@ fn registry(ctx: &Context) -> Check {
     }
 }
 
-fn disk(sh: &Shell) -> Check {
+fn disk() -> Check {
     let dir = paths::root();
-    let free_kib = cmd!(sh, "df -Pk {dir}")
-        .quiet()
+    let free_kib = Cmd::new("df", ["-Pk", dir.as_str()])
         .read()
         .ok()
         .and_then(|out| {

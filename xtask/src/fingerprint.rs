@@ -15,8 +15,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::digest::{hex, sha256_hex, walk_files};
 use crate::plan::BuildJob;
-use crate::stage::{sha256_hex, walk_files};
 
 /// What a successful build left behind.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -137,15 +137,11 @@ pub fn forget(stamps: &Utf8Path, job: &BuildJob) {
     let _ = fs::remove_file(stamp_path(stamps, job));
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::backend::Backend;
-    use crate::plan::CmdSpec;
+    use crate::cmd::Cmd;
     use crate::target::Target;
 
     #[test]
@@ -162,7 +158,7 @@ mod tests {
         let job = BuildJob {
             backend: Backend::Zigbuild,
             targets: vec![Target::find("x86_64-apple-darwin").unwrap()],
-            cmd: CmdSpec::new("cargo", ["zigbuild"]),
+            cmd: Cmd::new("cargo", ["zigbuild"]),
             outputs: vec![out.clone()],
         };
         let stamps = dir.join("stamps");

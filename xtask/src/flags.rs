@@ -4,7 +4,6 @@ use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::Toolchains;
-use crate::paths;
 use crate::target::{Platform, Target};
 
 #[derive(Debug, Parser)]
@@ -70,27 +69,6 @@ pub struct BuildOpts {
     /// Stream every child process's full output
     #[arg(long, short)]
     pub verbose: bool,
-}
-
-impl BuildOpts {
-    pub fn platforms(&self) -> Vec<Platform> {
-        if self.platforms.is_empty() {
-            Platform::ALL.to_vec()
-        } else {
-            let mut p = self.platforms.clone();
-            p.sort();
-            p.dedup();
-            p
-        }
-    }
-
-    pub fn metadata(&self) -> Utf8PathBuf {
-        self.metadata.clone().unwrap_or_else(paths::metadata_json)
-    }
-
-    pub fn toolchains(&self) -> Toolchains {
-        Toolchains::parse(&self.toolchains).expect("validated by clap")
-    }
 }
 
 #[derive(Debug, Args)]
@@ -286,6 +264,9 @@ mod tests {
         let Command::Stage(s) = cli.command else {
             panic!()
         };
-        assert_eq!(s.opts.platforms(), Platform::ALL.to_vec());
+        assert_eq!(
+            crate::build::BuildOptions::from(&s.opts).platforms,
+            Platform::ALL.to_vec()
+        );
     }
 }

@@ -1,21 +1,42 @@
-//! The xtask: plan, build, stage (and later image, verify, publish) the extension.
-//! A library so integration tests can reuse the binary-format reader and the target table.
+//! The xtask: builds, stages, verifies and publishes the Docker Desktop extension and its
+//! host binaries. A library so the integration tests reuse its pieces.
+//!
+//! Read it by layer; each depends only on the layers above it, and no module imports
+//! one that imports it back (`tests::no_import_cycles`).
+//!
+//! - **Leaf**: [`cmd`] (the command value and the one runner), [`digest`] (walks,
+//!   SHA-256, modes, `SHA256SUMS`), [`paths`], [`pins`] (pinned tool versions), [`target`] (the target matrix) with
+//!   [`binfmt`] (executable headers), [`reference`] (image references), [`progress`]
+//!   (live output of running commands).
+//! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
+//!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
+//!   [`docker`] (buildx commands, builders, registries).
+//! - **Pipeline steps**: [`plan`] (host builds and staged paths as data), [`build`],
+//!   [`fingerprint`], [`ui`], [`stage`], [`image`] (the image steps as data),
+//!   [`verify`], [`publish`].
+//! - **Commands**: [`flags`] (the command line, turned into option values at each
+//!   command's edge), [`dist`], [`merge`], [`desktop`], [`doctor`], [`setup`],
+//!   [`codegen`], [`bench`]; `main.rs` only dispatches.
 
 pub mod backend;
 pub mod bench;
 pub mod binfmt;
 pub mod build;
+pub mod cmd;
 pub mod codegen;
 pub mod desktop;
+pub mod digest;
 pub mod dist;
 pub mod docker;
 pub mod doctor;
 pub mod fingerprint;
 pub mod flags;
+pub mod image;
 pub mod labels;
 pub mod merge;
 pub mod metadata;
 pub mod paths;
+pub mod pins;
 pub mod plan;
 pub mod progress;
 pub mod publish;
@@ -26,3 +47,108 @@ pub mod target;
 pub mod ui;
 pub mod verify;
 pub mod workspace;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Module -> the modules it names as `crate::NAME` (test modules aside: they may look
+    /// anywhere), read from the sources.
+    fn imports() -> BTreeMap<String, BTreeSet<String>> {
+        let src = crate::paths::root().join("xtask/src");
+        let mut texts = BTreeMap::new();
+        for file in crate::digest::walk_files(&src).unwrap() {
+            let name = file.file_stem().unwrap().to_owned();
+            if file.extension() == Some("rs") && name != "lib" && name != "main" {
+                let text = std::fs::read_to_string(&file).unwrap();
+                let text = match text.find("#[cfg(test)]\nmod tests") {
+                    Some(i) => text[..i].to_owned(),
+                    None => text,
+                };
+                texts.insert(name, text);
+            }
+        }
+        let names: BTreeSet<String> = texts.keys().cloned().collect();
+        let word = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect()
+        };
+        texts
+            .iter()
+            .map(|(m, text)| {
+                let mut uses = BTreeSet::new();
+                for part in text.split("crate::").skip(1) {
+                    // `crate::name` and `use crate::{a, b::c}`.
+                    let heads: Vec<String> = match part.strip_prefix('{') {
+                        Some(group) => group[..group.find('}').unwrap_or(0)]
+                            .split(',')
+                            .map(|s| word(s.trim()))
+                            .collect(),
+                        None => vec![word(part)],
+                    };
+                    uses.extend(heads.into_iter().filter(|h| names.contains(h) && h != m));
+                }
+                (m.clone(), uses)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_import_cycles() {
+        let graph = imports();
+        assert!(graph.len() > 20, "found too few modules: {graph:?}");
+        // Depth-first search; a module met again while on the path closes a cycle.
+        fn visit(
+            m: &str,
+            graph: &BTreeMap<String, BTreeSet<String>>,
+            path: &mut Vec<String>,
+            done: &mut BTreeSet<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(i) = path.iter().position(|p| p == m) {
+                let mut cycle = path[i..].to_vec();
+                cycle.push(m.to_owned());
+                return Some(cycle);
+            }
+            if !done.insert(m.to_owned()) {
+                return None;
+            }
+            path.push(m.to_owned());
+            for next in &graph[m] {
+                if let Some(c) = visit(next, graph, path, done) {
+                    return Some(c);
+                }
+            }
+            path.pop();
+            None
+        }
+        let mut done = BTreeSet::new();
+        for m in graph.keys() {
+            if let Some(cycle) = visit(m, &graph, &mut Vec::new(), &mut done) {
+                panic!("import cycle: {}", cycle.join(" -> "));
+            }
+        }
+    }
+
+    #[test]
+    fn the_leaf_layer_imports_only_the_leaf_layer() {
+        let leaf = [
+            "cmd",
+            "digest",
+            "paths",
+            "target",
+            "binfmt",
+            "reference",
+            "progress",
+        ];
+        for (m, uses) in imports() {
+            if leaf.contains(&m.as_str()) {
+                let outside: Vec<&String> = uses
+                    .iter()
+                    .filter(|u| !leaf.contains(&u.as_str()))
+                    .collect();
+                assert!(outside.is_empty(), "leaf module {m} imports {outside:?}");
+            }
+        }
+    }
+}

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use xshell::Shell;
 
-use crate::docker::{self, Remote};
+use crate::docker::{self, Index, Remote};
+use crate::doctor::{self, Item};
 use crate::flags::MergeCmd;
 use crate::progress::Reporter;
 use crate::publish;
@@ -17,7 +17,7 @@ use crate::reference::{check_release_tag, ImageRef};
 use crate::target::Platform;
 
 impl MergeCmd {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self) -> Result<()> {
         let release = ImageRef::parse(&self.image)?;
         let tag = release
             .tag
@@ -32,7 +32,7 @@ impl MergeCmd {
             .iter()
             .map(|s| ImageRef::parse(s))
             .collect::<Result<Vec<_>>>()?;
-        docker::preflight(sh)?;
+        doctor::require(&[Item::Docker, Item::Buildx], &doctor::Context::default())?;
         let rep = Reporter::new(self.verbose);
         let builder = self.builder.as_deref();
         let previous = publish::check_tag(&rep, builder, &release, self.force)?;
@@ -71,7 +71,6 @@ impl MergeCmd {
             builder,
             &candidate,
             &release,
-            None,
             &Platform::ALL,
             previous.as_deref(),
         )?;
@@ -106,9 +105,8 @@ fn platforms_of(builder: Option<&str>, src: &ImageRef) -> Result<Vec<(Platform, 
         Remote::Found { raw, digest } => (raw, digest),
         Remote::NotFound => bail!("source {src} does not exist in its registry"),
     };
-    let v: Value =
-        serde_json::from_str(&raw).with_context(|| format!("{src}: manifest is not JSON"))?;
-    let Some(entries) = v["manifests"].as_array() else {
+    let index = Index::parse(&raw).with_context(|| format!("source {src}"))?;
+    if index.manifests.is_none() {
         let config = docker::image_config(builder, &src.with_digest(&digest))?;
         let name = format!(
             "{}/{}",
@@ -117,19 +115,13 @@ fn platforms_of(builder: Option<&str>, src: &ImageRef) -> Result<Vec<(Platform, 
         );
         let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
         return Ok(vec![(p, digest)]);
-    };
-    let mut out = Vec::new();
-    for m in entries {
-        if m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest" {
-            continue;
-        }
-        let name = format!(
-            "{}/{}",
-            m["platform"]["os"].as_str().unwrap_or("?"),
-            m["platform"]["architecture"].as_str().unwrap_or("?")
-        );
-        let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
-        out.push((p, m["digest"].as_str().unwrap_or_default().to_owned()));
     }
-    Ok(out)
+    index
+        .images()
+        .into_iter()
+        .map(|(name, digest)| {
+            let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
+            Ok((p, digest.to_owned()))
+        })
+        .collect()
 }

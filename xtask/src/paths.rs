@@ -38,6 +38,35 @@ pub fn target_dir() -> Utf8PathBuf {
     }
 }
 
+/// Stops a run of another checkout's xtask. `cargo run` tells the binary which package it
+/// was asked to run (`CARGO_MANIFEST_DIR`); with one `CARGO_TARGET_DIR` shared by two
+/// checkouts, cargo can hand `cargo xtask` in one checkout the binary built from the
+/// other (seen: it did not copy the fresh build over `target/debug/xtask`), which would
+/// then stage and publish the other checkout.
+pub fn check_checkout() -> anyhow::Result<()> {
+    let built = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
+    match std::env::var("CARGO_MANIFEST_DIR") {
+        Ok(asked) if !asked.is_empty() && !same_dir(Utf8Path::new(&asked), built) => {
+            anyhow::bail!(
+                "this xtask binary was built from {built}, but `cargo xtask` was run for {asked}: \
+                 the two checkouts share a target directory ({}), and cargo ran the other checkout's \
+                 binary, which would build and publish that checkout. Fix: give each checkout its \
+                 own target directory (unset CARGO_TARGET_DIR, or set it per checkout), or rebuild \
+                 this one's xtask (`touch {asked}/src/main.rs`, then run the command again)",
+                target_dir()
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
+fn same_dir(a: &Utf8Path, b: &Utf8Path) -> bool {
+    match (a.canonicalize_utf8(), b.canonicalize_utf8()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// Everything `dist` produces lives here.
 pub fn dist_dir() -> Utf8PathBuf {
     target_dir().join("dist")

@@ -8,56 +8,18 @@ use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::backend::{Backend, Toolchains, Tools};
+use crate::cmd::Cmd;
 use crate::metadata::Extension;
 use crate::paths;
 use crate::target::{Platform, Target, TARGETS};
 use crate::workspace::InstalledTargets;
-
-/// One external command, fully described.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CmdSpec {
-    pub program: String,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-}
-
-impl CmdSpec {
-    pub fn new(program: &str, args: impl IntoIterator<Item = impl Into<String>>) -> CmdSpec {
-        CmdSpec {
-            program: program.to_owned(),
-            args: args.into_iter().map(Into::into).collect(),
-            env: Vec::new(),
-        }
-    }
-
-    pub fn to_duct(&self) -> duct::Expression {
-        self.env
-            .iter()
-            .fold(duct::cmd(&self.program, &self.args), |e, (k, v)| {
-                e.env(k, v)
-            })
-    }
-}
-
-impl fmt::Display for CmdSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (k, v) in &self.env {
-            write!(f, "{k}={v} ")?;
-        }
-        f.write_str(&self.program)?;
-        for a in &self.args {
-            write!(f, " {a}")?;
-        }
-        Ok(())
-    }
-}
 
 /// One backend invocation and the triples it builds.
 #[derive(Debug, Clone)]
 pub struct BuildJob {
     pub backend: Backend,
     pub targets: Vec<&'static Target>,
-    pub cmd: CmdSpec,
+    pub cmd: Cmd,
     /// Every binary the command produces (all `--bin`s for all its targets).
     pub outputs: Vec<Utf8PathBuf>,
 }
@@ -96,13 +58,13 @@ pub struct PlatformStage {
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// `rustup target add` for targets this toolchain lacks.
-    pub setup: Vec<CmdSpec>,
+    pub setup: Vec<Cmd>,
     /// Why each triple got its backend, for the log.
     pub choices: Vec<(&'static Target, Backend, String)>,
     pub builds: Vec<BuildJob>,
     /// The UI's build commands (each skipped when its inputs are unchanged); empty
     /// when metadata.json names no UI.
-    pub ui: Vec<CmdSpec>,
+    pub ui: Vec<Cmd>,
     pub stages: Vec<PlatformStage>,
 }
 
@@ -117,6 +79,8 @@ pub struct Inputs<'a> {
     pub toolchains: &'a Toolchains,
     pub tools: &'a Tools,
     pub installed: &'a InstalledTargets,
+    /// The npm program that builds the UI (found on PATH by the caller).
+    pub npm: &'a str,
     /// The rustup toolchain to hand cross (`+NAME`), so cross never installs its own.
     pub rust_toolchain: Option<&'a str>,
     pub target_dir: &'a Utf8Path,
@@ -174,7 +138,7 @@ pub fn plan(inp: &Inputs) -> Result<Plan> {
     }
     let setup = absent
         .iter()
-        .map(|t| CmdSpec::new("rustup", ["target", "add", t]))
+        .map(|t| Cmd::new("rustup", ["target", "add", t]))
         .collect();
     let mut builds = build_jobs(inp, &choices);
     for job in &mut builds {
@@ -188,7 +152,7 @@ pub fn plan(inp: &Inputs) -> Result<Plan> {
         .map(|&p| stage_entries(inp, p, &targets))
         .collect();
     let ui = if inp.ext.ui_root.is_some() {
-        crate::ui::commands()
+        crate::ui::commands(inp.npm)
     } else {
         Vec::new()
     };
@@ -261,13 +225,13 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
             // invocation per triple, measured by `cargo xtask bench stage`).
             Backend::Zigbuild => jobs.push(BuildJob {
                 backend,
-                cmd: CmdSpec::new("cargo", with_targets(vec!["zigbuild".into()], &ts)),
+                cmd: Cmd::new("cargo", with_targets(vec!["zigbuild".into()], &ts)),
                 outputs: outputs(&ts),
                 targets: ts,
             }),
             Backend::Cargo => jobs.push(BuildJob {
                 backend,
-                cmd: CmdSpec::new("cargo", with_targets(vec!["build".into()], &ts)),
+                cmd: Cmd::new("cargo", with_targets(vec!["build".into()], &ts)),
                 outputs: outputs(&ts),
                 targets: ts,
             }),
@@ -281,7 +245,7 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
                     head.push("build".into());
                     jobs.push(BuildJob {
                         backend,
-                        cmd: CmdSpec::new("cross", with_targets(head, &[t])),
+                        cmd: Cmd::new("cross", with_targets(head, &[t])),
                         outputs: outputs(&[t]),
                         targets: vec![t],
                     });

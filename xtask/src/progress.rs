@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::plan::CmdSpec;
+use crate::cmd::Cmd;
 
 pub struct Reporter {
     multi: MultiProgress,
@@ -61,25 +61,14 @@ impl Reporter {
     pub fn run(
         &self,
         name: &str,
-        cmd: &CmdSpec,
+        cmd: &Cmd,
         on_line: impl Fn(&str) -> Option<(String, String)>,
     ) -> Result<Duration> {
         let start = Instant::now();
         self.println(format!("[{name}] $ {cmd}"));
         let bar = self.bar(name.to_owned());
         let mut subs: BTreeMap<String, ProgressBar> = BTreeMap::new();
-        let reader = cmd
-            .to_duct()
-            .stderr_to_stdout()
-            .stdin_null()
-            .unchecked()
-            .reader()
-            .with_context(|| {
-                format!(
-                    "cannot start `{}`: is it installed and on PATH?",
-                    cmd.program
-                )
-            })?;
+        let reader = cmd.reader()?;
         let mut log = Vec::new();
         for line in BufReader::new(&reader).lines() {
             let line = line.with_context(|| format!("reading the output of `{}`", cmd.program))?;
@@ -115,7 +104,8 @@ impl Reporter {
             if !self.verbose {
                 self.println(format!("[{name}] output:\n{}", log.join("\n")));
             }
-            bail!("[{name}] `{cmd}` failed ({status}) after {took:.1?}");
+            return Err(cmd.failed(status, ""))
+                .with_context(|| format!("[{name}] failed after {took:.1?}"));
         }
         self.println(format!("[{name}] done in {:.1}s", took.as_secs_f64()));
         Ok(took)

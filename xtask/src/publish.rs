@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 
+use crate::cmd::Cmd;
 use crate::docker::{self, Remote};
 use crate::paths;
 use crate::progress::Reporter;
@@ -115,54 +116,73 @@ pub fn platform_candidate(release: &ImageRef, platform: Platform) -> ImageRef {
     release.with_tag(&format!("unverified-{tag}-{}", platform.0.docker()))
 }
 
-/// Verifies `candidate` from the registry, points `release` at exactly the verified
-/// digest, and checks from the registry that the tag now serves that digest (content
-/// addressing makes that the same bytes that were verified).
-///
-/// `previous` is the digest the tag held before (a `--force` run): if the tag does not end
-/// up on the verified digest, it is put back there.
-pub fn promote(
+/// Verifies `candidate` from the registry by the digest its tag resolves to: what is
+/// checked is exactly what gets tagged, whatever happens to the candidate tag meanwhile.
+pub fn verify_candidate(
     rep: &Reporter,
     builder: Option<&str>,
     candidate: &ImageRef,
-    release: &ImageRef,
     staged: Option<&Utf8Path>,
     platforms: &[Platform],
-    previous: Option<&str>,
 ) -> Result<Verified> {
-    // Verify by digest: what is checked is exactly what gets tagged, whatever happens to
-    // the candidate tag meanwhile.
     let candidate_digest = match docker::inspect_raw(builder, candidate)? {
         Remote::Found { digest, .. } => digest,
         Remote::NotFound => bail!("{candidate} is missing right after pushing it"),
     };
-    let checked = verify::verify_remote(
+    verify::verify_remote(
         rep,
         builder,
         &candidate.with_digest(&candidate_digest),
         staged,
         platforms,
-    )?;
-    let verified = release.with_digest(&checked.index_digest);
-    rep.run(
-        "release tag",
-        &docker::imagetools_create(builder, release, &[verified]),
-        |_| None,
-    )?;
+    )
+}
+
+/// The tag that points `release` at exactly `verified`.
+pub fn tag(builder: Option<&str>, release: &ImageRef, verified: &str) -> Cmd {
+    docker::imagetools_create(builder, release, &[release.with_digest(verified)])
+}
+
+/// Checks from the registry that `release` now serves `verified` (content addressing
+/// makes that the same bytes that were verified). `previous` is the digest the tag held
+/// before (a `--force` run): if the tag did not land on the verified digest, it is put
+/// back there.
+pub fn confirm_tag(
+    rep: &Reporter,
+    builder: Option<&str>,
+    release: &ImageRef,
+    verified: &str,
+    previous: Option<&str>,
+) -> Result<()> {
     let landed = match docker::inspect_raw(builder, release)? {
         Remote::Found { digest, .. } => digest,
         Remote::NotFound => bail!("{release} is missing right after tagging it"),
     };
-    if landed == checked.index_digest {
-        return Ok(checked);
+    if landed == verified {
+        return Ok(());
     }
     if let Some(old) = previous {
-        let restore = docker::imagetools_create(builder, release, &[release.with_digest(old)]);
-        rep.run("restore tag", &restore, |_| None)?;
-        bail!("{release} resolved to {landed} after tagging, not the verified {}: put it back on {old}", checked.index_digest);
+        rep.run("restore tag", &tag(builder, release, old), |_| None)?;
+        bail!("{release} resolved to {landed} after tagging, not the verified {verified}: put it back on {old}");
     }
-    bail!(
-        "{release} resolves to {landed} after tagging, not the verified {}",
-        checked.index_digest
-    )
+    bail!("{release} resolves to {landed} after tagging, not the verified {verified}")
+}
+
+/// Verifies `candidate`, points `release` at exactly the verified digest and confirms it.
+pub fn promote(
+    rep: &Reporter,
+    builder: Option<&str>,
+    candidate: &ImageRef,
+    release: &ImageRef,
+    platforms: &[Platform],
+    previous: Option<&str>,
+) -> Result<Verified> {
+    let checked = verify_candidate(rep, builder, candidate, None, platforms)?;
+    rep.run(
+        "release tag",
+        &tag(builder, release, &checked.index_digest),
+        |_| None,
+    )?;
+    confirm_tag(rep, builder, release, &checked.index_digest, previous)?;
+    Ok(checked)
 }

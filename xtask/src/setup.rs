@@ -2,29 +2,31 @@
 //! checks first, so a second run changes nothing.
 
 use anyhow::Result;
-use xshell::{cmd, Shell};
 
-use crate::doctor::{self, Context, Item, Status, ZIGBUILD_VERSION, ZIG_VERSION};
+use crate::cmd::Cmd;
+use crate::doctor::{self, Context, Item, Status};
 use crate::flags::SetupCmd;
 use crate::progress::Reporter;
-use crate::{ui, workspace};
+use crate::{pins, ui, workspace};
 
 /// `pip install PACKAGE==VERSION`. Where pip refuses (PEP 668's externally managed
 /// Python: Homebrew, Debian 12+), cargo-zigbuild comes from crates.io instead, and zig's
 /// error says where to get it.
-fn pip_install(sh: &Shell, item: Item, package: &str, version: &str) -> Result<()> {
+fn pip_install(item: Item, package: &str, version: &str) -> Result<()> {
     let spec = format!("{package}=={version}");
-    let out = cmd!(sh, "python3 -m pip install --quiet {spec}")
-        .ignore_status()
-        .output()?;
+    let out = Cmd::new("python3", ["-m", "pip", "install", "--quiet", &spec]).output()?;
     if out.status.success() {
         return Ok(());
     }
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = out.stderr;
     match item {
         Item::CargoZigbuild => {
             eprintln!("pip could not install {spec}; installing it with cargo instead");
-            cmd!(sh, "cargo install cargo-zigbuild --locked --version {version}").run()?;
+            Cmd::new(
+                "cargo",
+                ["install", "cargo-zigbuild", "--locked", "--version", version],
+            )
+            .run_attached()?;
             Ok(())
         }
         _ if err.contains("externally-managed-environment") => anyhow::bail!(
@@ -37,17 +39,19 @@ fn pip_install(sh: &Shell, item: Item, package: &str, version: &str) -> Result<(
 }
 
 impl SetupCmd {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self) -> Result<()> {
         let rep = Reporter::new(false);
         let ctx = Context::default();
         let mut changed = 0;
 
-        let installed = workspace::installed_targets(sh)?;
+        let installed = workspace::installed_targets()?;
         let missing = installed.missing();
         if missing.is_empty() {
             rep.println("ok: every rust target is installed");
         } else if installed.rustup {
-            cmd!(sh, "rustup target add {missing...}").run()?;
+            Cmd::new("rustup", ["target", "add"])
+                .args_from(missing.iter().copied())
+                .run_attached()?;
             changed += 1;
         } else {
             anyhow::bail!(
@@ -57,14 +61,18 @@ impl SetupCmd {
         }
 
         for (item, package, version) in [
-            (Item::Zig, "ziglang", ZIG_VERSION),
-            (Item::CargoZigbuild, "cargo-zigbuild", ZIGBUILD_VERSION),
+            (Item::Zig, "ziglang", pins::zig()),
+            (
+                Item::CargoZigbuild,
+                "cargo-zigbuild",
+                pins::cargo_zigbuild(),
+            ),
         ] {
-            let c = doctor::check(sh, item, &ctx);
+            let c = doctor::check(item, &ctx);
             if c.status == Status::Pass {
                 rep.println(format!("ok: {} ({})", c.name, c.found));
             } else {
-                pip_install(sh, item, package, version)?;
+                pip_install(item, package, version)?;
                 changed += 1;
             }
         }

@@ -3,39 +3,36 @@
 //! interrupted or failed run never leaves a tree a later step trusts.
 
 use std::fs;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
-
-use xshell::Shell;
+use camino::Utf8Path;
 
 use crate::binfmt::{self, Linkage};
+use crate::build::{self, BuildOptions};
+use crate::digest::{self, set_mode, walk_files, CHECKSUMS};
 use crate::flags::StageCmd;
 use crate::plan::{PlatformStage, Source};
 use crate::progress::Reporter;
 use crate::target::Os;
-use crate::{build, paths, ui};
-
-pub const CHECKSUMS: &str = "SHA256SUMS";
+use crate::{paths, ui};
 
 impl StageCmd {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        let rep = Reporter::new(self.opts.verbose);
-        let prepared = build::prepare(sh, &rep, &self.opts, &[])?;
-        let plan = &prepared.plan;
-        if self.opts.dry_run {
-            print!("{plan}");
+    pub fn run(self) -> Result<()> {
+        let opts = BuildOptions::from(&self.opts);
+        let rep = Reporter::new(opts.verbose);
+        let prepared = build::prepare(&rep, &opts)?;
+        if opts.dry_run {
+            print!("{}", prepared.plan);
             return Ok(());
         }
         let _lock = paths::lock_dist()?;
-        run(sh, &rep, &prepared)
+        run(&rep, &prepared)
     }
 }
 
 /// Builds what `prepared` plans and stages it.
-pub fn run(sh: &Shell, rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
+pub fn run(rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
     let (plan, epoch) = (&prepared.plan, prepared.epoch);
     let with_ui = !plan.ui.is_empty();
     if with_ui {
@@ -45,7 +42,7 @@ pub fn run(sh: &Shell, rep: &Reporter, prepared: &build::Prepared) -> Result<()>
         // The UI (npm, mostly one core) builds beside the host binaries.
         let (bins, ui) = std::thread::scope(|s| {
             let ui = s.spawn(|| if with_ui { ui::build(rep) } else { Ok(()) });
-            let bins = build::run(sh, rep, prepared);
+            let bins = build::run(rep, prepared);
             (bins, ui.join().expect("UI build thread panicked"))
         });
         match (bins, ui) {
@@ -148,7 +145,7 @@ fn swap_into_place(new: &Utf8Path, dest: &Utf8Path) -> Result<()> {
 }
 
 fn stage_platform(s: &PlatformStage, root: &Utf8Path) -> Result<()> {
-    let mut sums = Vec::new();
+    let mut sums = digest::Sums::new();
     for (dest, src) in &s.entries {
         let to = root.join(dest);
         fs::create_dir_all(to.parent().unwrap_or(root))?;
@@ -178,12 +175,12 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path) -> Result<()> {
                     );
                 }
                 copy_file(path, &to, 0o755)?;
-                sums.push(format!("{}  {dest}\n", sha256_hex(&to)?));
+                sums.insert(dest.clone(), digest::sha256_hex(&to)?);
             }
         }
     }
     check_binary_dirs(s, root)?;
-    fs::write(root.join(CHECKSUMS), sums.concat())
+    fs::write(root.join(CHECKSUMS), digest::format_sums(&sums))
         .with_context(|| format!("cannot write {root}/{CHECKSUMS}"))?;
     set_mode(&root.join(CHECKSUMS), 0o644)
 }
@@ -227,90 +224,10 @@ fn copy_dir(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// Every file below `dir`, sorted, so staging order (and any error) is deterministic.
-pub fn walk_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in d
-            .read_dir_utf8()
-            .with_context(|| format!("cannot list {d}"))?
-        {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path().to_owned());
-            } else {
-                out.push(entry.path().to_owned());
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// One digest of a staged tree: every file's path, mode, mtime and bytes, all of which
-/// go into the image layer. Equal digests mean equal layers.
-pub fn tree_digest(root: &Utf8Path) -> Result<String> {
-    let mut h = Sha256::new();
-    for file in walk_files(root)? {
-        let rel = file.strip_prefix(root).expect("walk stays below root");
-        let mtime = fs::metadata(&file)?
-            .modified()?
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        h.update(rel.as_str());
-        h.update(format!("\0{:o}\0{mtime}\0", file_mode(&file)));
-        h.update(fs::read(&file).with_context(|| format!("cannot read {file}"))?);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
-#[cfg(unix)]
-fn file_mode(path: &Utf8Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).map_or(0, |m| m.permissions().mode() & 0o7777)
-}
-
-#[cfg(not(unix))]
-fn file_mode(_: &Utf8Path) -> u32 {
-    0
-}
-
-pub fn sha256_hex(path: &Utf8Path) -> Result<String> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read {path}"))?;
-    Ok(sha256_bytes_hex(&bytes))
-}
-
-pub fn sha256_bytes_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-#[cfg(unix)]
-fn set_mode(path: &Utf8Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot chmod {path}"))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_: &Utf8Path, _: u32) -> Result<()> {
-    Ok(())
-}
-
 /// Directories 0755 whatever the umask, so the layers do not depend on who staged them.
 fn normalise_modes(root: &Utf8Path) -> Result<()> {
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
+    for d in digest::walk_dirs(root)? {
         set_mode(&d, 0o755)?;
-        for entry in d.read_dir_utf8()? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path().to_owned());
-            }
-        }
     }
     Ok(())
 }
@@ -327,56 +244,21 @@ pub fn normalise_mtimes(root: &Utf8Path, epoch: SystemTime) -> Result<()> {
             .and_then(|f| f.set_times(times))
             .with_context(|| format!("cannot set the mtime of {file}"))?;
     }
+    // Windows cannot open a directory as a file to set its times.
     #[cfg(unix)]
-    {
-        let mut dirs = vec![root.to_owned()];
-        let mut i = 0;
-        while i < dirs.len() {
-            for entry in dirs[i].read_dir_utf8()? {
-                let entry = entry?;
-                if entry.file_type()?.is_dir() {
-                    dirs.push(entry.path().to_owned());
-                }
-            }
-            i += 1;
-        }
-        for d in dirs.iter().rev() {
-            fs::File::open(d)
-                .and_then(|f| f.set_times(times))
-                .with_context(|| format!("cannot set the mtime of {d}"))?;
-        }
+    for d in digest::walk_dirs(root)?.iter().rev() {
+        fs::File::open(d)
+            .and_then(|f| f.set_times(times))
+            .with_context(|| format!("cannot set the mtime of {d}"))?;
     }
     Ok(())
-}
-
-/// The timestamp staged files get: `SOURCE_DATE_EPOCH` (the reproducible-builds
-/// convention) if set, else the last commit's time.
-pub fn source_date_epoch(sh: &xshell::Shell) -> Result<SystemTime> {
-    let secs = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => parse_epoch(&v)?,
-        Err(_) => {
-            let out = xshell::cmd!(sh, "git log -1 --format=%ct")
-                .quiet()
-                .ignore_stderr()
-                .read();
-            match out.ok().and_then(|s| s.trim().parse::<u64>().ok()) {
-                Some(s) => s,
-                None => bail!("cannot read the last commit's time (`git log -1 --format=%ct`): set SOURCE_DATE_EPOCH"),
-            }
-        }
-    };
-    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-fn parse_epoch(v: &str) -> Result<u64> {
-    v.trim()
-        .parse::<u64>()
-        .with_context(|| format!("SOURCE_DATE_EPOCH=`{v}`: expected whole seconds since 1970"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use camino::Utf8PathBuf;
+    use std::time::Duration;
 
     fn scratch(name: &str) -> Utf8PathBuf {
         let dir = paths::target_dir().join("xtask-unit").join(name);
@@ -401,16 +283,6 @@ mod tests {
         ] {
             assert_eq!(fs::metadata(&p).unwrap().modified().unwrap(), epoch, "{p}");
         }
-    }
-
-    #[test]
-    fn checksum_is_sha256_hex() {
-        let dir = scratch("sums");
-        fs::write(dir.join("f"), "abc").unwrap();
-        assert_eq!(
-            sha256_hex(&dir.join("f")).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 
     #[test]
@@ -442,12 +314,5 @@ mod tests {
             !dir.join(".stage-tmp-4242").exists(),
             "half-staged tree removed"
         );
-    }
-
-    #[test]
-    fn source_date_epoch_is_parsed_or_named() {
-        assert_eq!(parse_epoch(" 1700000000\n").unwrap(), 1_700_000_000);
-        let e = parse_epoch("yesterday").unwrap_err().to_string();
-        assert!(e.contains("SOURCE_DATE_EPOCH=`yesterday`"), "{e}");
     }
 }

@@ -131,7 +131,7 @@ pub struct Target {
     pub cargo_linker: Option<&'static str>,
 }
 
-/// Image platform x host OS -> triple (DESIGN.md, "Target matrix"). Linux binaries are
+/// Image platform x host OS -> triple (README.md, "Target matrix"). Linux binaries are
 /// static musl so they run on any distribution; Windows on ARM uses the gnullvm ABI,
 /// which needs no MSVC SDK.
 #[rustfmt::skip]

@@ -12,16 +12,19 @@ use std::fs;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
 
-use crate::paths;
-use crate::plan::CmdSpec;
+use crate::cmd::Cmd;
+use crate::digest::{self, hash_files, walk_files};
 use crate::progress::Reporter;
+use crate::{paths, pins};
 
-/// The oldest Node.js the UI's toolchain (Vite 8) runs on.
-const MIN_NODE: (u32, u32) = (20, 19);
-const INSTALL_FIX: &str = "install Node.js 20.19 or later with npm (https://nodejs.org, or \
-     `apt-get install nodejs npm` where the distribution has it), or run `bash .ci/install.sh`";
+fn install_fix() -> String {
+    let (major, minor) = pins::node_min();
+    format!(
+        "install Node.js {major}.{minor} or later with npm (https://nodejs.org, or \
+         `apt-get install nodejs npm` where the distribution has it), or run `bash .ci/install.sh`"
+    )
+}
 
 /// The directory whose contents are staged at metadata.json's `ui.*.root`.
 pub fn output_dir() -> Utf8PathBuf {
@@ -41,32 +44,31 @@ pub fn npm_program() -> String {
     }
 }
 
-/// `npm ci`, with `--prefix` because a `CmdSpec` runs in the caller's directory.
-pub fn npm_ci(npm: &str) -> CmdSpec {
+/// `npm ci`, with `--prefix` because a `Cmd` runs in the caller's directory.
+pub fn npm_ci(npm: &str) -> Cmd {
     let ui = paths::ui_dir();
-    CmdSpec::new(
+    Cmd::new(
         npm,
         ["--prefix", ui.as_str(), "ci", "--no-audit", "--no-fund"],
     )
 }
 
 /// `npm run build`: `vite build` into `ui/dist` (it transpiles without type-checking).
-pub fn npm_build(npm: &str) -> CmdSpec {
+pub fn npm_build(npm: &str) -> Cmd {
     let ui = paths::ui_dir();
-    CmdSpec::new(npm, ["--prefix", ui.as_str(), "run", "build"])
+    Cmd::new(npm, ["--prefix", ui.as_str(), "run", "build"])
 }
 
 /// `npm run typecheck`: `tsc --noEmit`, run beside the build (it is the slower of the two,
 /// and neither needs the other's output).
-pub fn npm_typecheck(npm: &str) -> CmdSpec {
+pub fn npm_typecheck(npm: &str) -> Cmd {
     let ui = paths::ui_dir();
-    CmdSpec::new(npm, ["--prefix", ui.as_str(), "run", "typecheck"])
+    Cmd::new(npm, ["--prefix", ui.as_str(), "run", "typecheck"])
 }
 
 /// Every command `build` may run, for `--dry-run` (each is skipped when its inputs are unchanged).
-pub fn commands() -> Vec<CmdSpec> {
-    let npm = npm_program();
-    vec![npm_ci(&npm), npm_typecheck(&npm), npm_build(&npm)]
+pub fn commands(npm: &str) -> Vec<Cmd> {
+    vec![npm_ci(npm), npm_typecheck(npm), npm_build(npm)]
 }
 
 /// Installs the UI's dependencies and builds it into `output_dir()`, each only if needed.
@@ -120,7 +122,7 @@ fn install_locked(rep: &Reporter, npm: &str) -> Result<bool> {
     let ui = paths::ui_dir();
     let lock = ui.join("package-lock.json");
     let lock_sha = fs::read(&lock)
-        .map(|bytes| format!("{:x}", Sha256::digest(bytes)))
+        .map(|bytes| digest::sha256_bytes_hex(&bytes))
         .with_context(|| format!("cannot read {lock}: the UI's dependencies must be locked"))?;
     let lock_stamp = ui.join("node_modules/.xtask-lock-sha256");
     if needs_install(&lock_sha, read_stamp(&lock_stamp).as_deref()) {
@@ -137,30 +139,35 @@ fn install_locked(rep: &Reporter, npm: &str) -> Result<bool> {
 /// of other work.
 pub fn check_tools(npm: &str) -> Result<()> {
     let node = which::which("node").map_err(|_| {
-        anyhow::anyhow!("building the UI needs Node.js, but `node` is not on PATH: {INSTALL_FIX}")
+        anyhow::anyhow!(
+            "building the UI needs Node.js, but `node` is not on PATH: {}",
+            install_fix()
+        )
     })?;
     which::which(npm).map_err(|_| {
-        anyhow::anyhow!("building the UI needs npm, but `{npm}` is not on PATH: {INSTALL_FIX}")
+        anyhow::anyhow!(
+            "building the UI needs npm, but `{npm}` is not on PATH: {}",
+            install_fix()
+        )
     })?;
-    let out = duct::cmd(&node, ["--version"])
-        .stdout_capture()
-        .stderr_null()
-        .unchecked()
-        .run()
-        .with_context(|| format!("cannot run `{} --version`", node.display()))?;
-    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let version = Cmd::new(&node.to_string_lossy(), ["--version"])
+        .output()?
+        .stdout
+        .trim()
+        .to_owned();
     match parse_node_version(&version) {
-        Some(v) if v >= MIN_NODE => Ok(()),
+        Some(v) if v >= pins::node_min() => Ok(()),
         _ => bail!(
-            "building the UI needs Node.js {}.{} or later, but `node --version` says {version:?}: {INSTALL_FIX}",
-            MIN_NODE.0,
-            MIN_NODE.1
+            "building the UI needs Node.js {}.{} or later, but `node --version` says {version:?}: {}",
+            pins::node_min().0,
+            pins::node_min().1,
+            install_fix()
         ),
     }
 }
 
 /// `v20.19.2` -> `(20, 19)`.
-pub fn parse_node_version(s: &str) -> Option<(u32, u32)> {
+pub fn parse_node_version(s: &str) -> Option<(u64, u64)> {
     let mut parts = s.trim().strip_prefix('v')?.split('.');
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
@@ -217,7 +224,10 @@ pub fn needs_build(inputs: &str, output: Option<&str>, last: Option<&BuildStamp>
 pub fn build_inputs(ui: &Utf8Path, metadata: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
     let mut files = Vec::new();
     for dir in ["src", "public"] {
-        walk(&ui.join(dir), &mut files)?;
+        let dir = ui.join(dir);
+        if dir.exists() {
+            files.extend(walk_files(&dir)?);
+        }
     }
     for entry in ui
         .read_dir_utf8()
@@ -240,48 +250,12 @@ pub fn build_inputs(ui: &Utf8Path, metadata: &Utf8Path) -> Result<Vec<Utf8PathBu
     Ok(files)
 }
 
-fn walk(dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
-    if !dir.exists() {
-        return Ok(());
-    }
-    for entry in dir
-        .read_dir_utf8()
-        .with_context(|| format!("cannot list {dir}"))?
-    {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            walk(entry.path(), out)?;
-        } else {
-            out.push(entry.path().to_owned());
-        }
-    }
-    Ok(())
-}
-
-/// SHA-256 over each file's path (relative to `root`, so a moved checkout keeps its stamps),
-/// length and bytes.
-pub fn hash_files(root: &Utf8Path, files: &[Utf8PathBuf]) -> Result<String> {
-    let mut h = Sha256::new();
-    for f in files {
-        let bytes = fs::read(f).with_context(|| format!("cannot read {f}"))?;
-        let rel = f.strip_prefix(root).unwrap_or(f);
-        h.update(rel.as_str().as_bytes());
-        h.update([0]);
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(&bytes);
-    }
-    Ok(format!("{:x}", h.finalize()))
-}
-
 /// The hash of everything in `dir`, or None when there is no `dir/index.html` to stage.
 pub fn output_hash(dir: &Utf8Path) -> Result<Option<String>> {
     if !dir.join("index.html").is_file() {
         return Ok(None);
     }
-    let mut files = Vec::new();
-    walk(dir, &mut files)?;
-    files.sort();
-    hash_files(dir, &files).map(Some)
+    hash_files(dir, &walk_files(dir)?).map(Some)
 }
 
 /// An exclusive lock on the `ui/` directory, held until the value drops; None where a
@@ -355,7 +329,7 @@ mod tests {
         assert_eq!(parse_node_version("v22.1.0"), Some((22, 1)));
         assert_eq!(parse_node_version("20.1.0"), None);
         assert_eq!(parse_node_version("garbage"), None);
-        assert!(Some((20, 18)) < Some(MIN_NODE) && Some((21, 0)) > Some(MIN_NODE));
+        assert!(Some((20, 18)) < Some(pins::node_min()) && Some((21, 0)) > Some(pins::node_min()));
     }
 
     /// A scratch `ui/` below the workspace's target dir, removed and made anew per test.
@@ -443,7 +417,7 @@ mod tests {
     #[test]
     fn commands_run_npm_in_ui() {
         let ui = paths::ui_dir();
-        let cmds = commands();
+        let cmds = commands("npm");
         assert_eq!(cmds[0].args[..3], ["--prefix", ui.as_str(), "ci"]);
         assert_eq!(cmds[1].args, ["--prefix", ui.as_str(), "run", "typecheck"]);
         assert_eq!(cmds[2].args, ["--prefix", ui.as_str(), "run", "build"]);

@@ -7,23 +7,23 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
-use xshell::Shell;
 
 use crate::binfmt;
-use crate::docker::{self, Output, Remote};
+use crate::digest::{self, sha256_hex, CHECKSUMS};
+use crate::docker::{self, Index, Output, Remote};
+use crate::doctor::{self, Item};
 use crate::flags::VerifyCmd;
 use crate::labels::{self, Labels};
 use crate::metadata::Extension;
 use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::{check_release_tag, ImageRef};
-use crate::stage::{sha256_hex, CHECKSUMS};
 use crate::target::{Arch, Os, Platform};
 
 impl VerifyCmd {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self) -> Result<()> {
         let reference = ImageRef::parse(&self.image)?;
-        docker::preflight(sh)?;
+        doctor::require(&[Item::Docker, Item::Buildx], &doctor::Context::default())?;
         let rep = Reporter::new(self.verbose);
         let v = verify_remote(
             &rep,
@@ -149,31 +149,25 @@ pub fn check_index(raw: &str, expected: &[Platform]) -> (Vec<(Platform, String)>
     let names: Vec<String> = expected.iter().map(ToString::to_string).collect();
     let names = names.join(" and ");
     let mut problems = Vec::new();
-    let Ok(index) = serde_json::from_str::<Value>(raw) else {
+    let Ok(index) = Index::parse(raw) else {
         return (
             Vec::new(),
             vec!["index: the registry's manifest is not JSON".to_owned()],
         );
     };
-    let Some(manifests) = index["manifests"].as_array() else {
-        let what = index["mediaType"].as_str().unwrap_or("a single manifest");
+    if index.manifests.is_none() {
+        let what = index.media_type.as_deref().unwrap_or("a single manifest");
         return (Vec::new(), vec![format!("index: expected an index of {names}, found {what} (a single image, no platform list)")]);
-    };
+    }
     let mut variants = Vec::new();
-    for m in manifests {
-        if m["annotations"]["vnd.docker.reference.type"] == "attestation-manifest" {
-            continue;
-        }
-        let os = m["platform"]["os"].as_str().unwrap_or("?");
-        let arch = m["platform"]["architecture"].as_str().unwrap_or("?");
-        let digest = m["digest"].as_str().unwrap_or_default().to_owned();
-        match Platform::parse(&format!("{os}/{arch}")) {
+    for (name, digest) in index.images() {
+        match Platform::parse(&name) {
             Ok(p) if variants.iter().any(|(q, _)| *q == p) => {
                 problems.push(format!("index: {p} is listed twice"))
             }
-            Ok(p) if expected.contains(&p) => variants.push((p, digest)),
+            Ok(p) if expected.contains(&p) => variants.push((p, digest.to_owned())),
             _ => problems.push(format!(
-                "index: unexpected platform {os}/{arch} (expected only {names})"
+                "index: unexpected platform {name} (expected only {names})"
             )),
         }
     }
@@ -245,7 +239,7 @@ pub fn check_variant(
             }
         }
     }
-    let sums = read_sums(&fs.join(CHECKSUMS));
+    let sums = digest::read_sums(&fs.join(CHECKSUMS));
     for b in &ext.binaries {
         let path = fs.join(&b.path);
         let (format, cpu) = (b.os.format(), platform.0.cpu());
@@ -264,7 +258,7 @@ pub fn check_variant(
             )),
             Ok(_) => {}
         }
-        match mode(&path) {
+        match digest::mode(&path) {
             Some(m) if b.os != Os::Windows && m & 0o111 == 0 => problem(format!(
                 "/{}: expected an executable file (mode 0755), found mode {m:o}",
                 b.path
@@ -289,7 +283,7 @@ pub fn check_variant(
         }
     }
     if let (Some(staged), Some(sums)) = (staged_sums, &sums) {
-        match read_sums(staged) {
+        match digest::read_sums(staged) {
             Some(want) if want == *sums => {}
             Some(_) => problem(format!(
                 "/{CHECKSUMS}: the image's binaries are not the ones staged in {staged}"
@@ -325,33 +319,8 @@ fn config_labels(config: &Value) -> Labels {
         .unwrap_or_default()
 }
 
-fn read_sums(path: &Utf8Path) -> Option<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    Some(
-        text.lines()
-            .filter_map(|l| l.split_once("  "))
-            .map(|(hash, p)| (p.to_owned(), hash.to_owned()))
-            .collect(),
-    )
-}
-
 fn root_cause(e: &anyhow::Error) -> String {
     e.root_cause().to_string()
-}
-
-/// The exported file's mode; `None` where the host file system has no unix modes (the
-/// export to a Windows directory loses them, so the check cannot be made there).
-#[cfg(unix)]
-fn mode(path: &Utf8Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o7777)
-}
-
-#[cfg(not(unix))]
-fn mode(_: &Utf8Path) -> Option<u32> {
-    None
 }
 
 /// The architecture of an image variant Docker would run on this machine.

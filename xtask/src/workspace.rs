@@ -4,9 +4,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use camino::Utf8PathBuf;
 
-use anyhow::{Context, Result};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use xshell::{cmd, Shell};
+
+use crate::cmd::Cmd;
+use crate::reference::ImageRef;
 
 /// Packages whose binaries are tooling, never shipped in the image.
 const TOOLING: &[&str] = &["xtask"];
@@ -45,11 +49,19 @@ pub struct Workspace {
     pub image: Option<String>,
 }
 
-pub fn load(sh: &Shell) -> Result<Workspace> {
-    let json = cmd!(sh, "cargo metadata --format-version 1 --no-deps --offline")
-        .quiet()
-        .read()
-        .context("`cargo metadata` failed: is Cargo.toml valid?")?;
+pub fn load() -> Result<Workspace> {
+    let json = Cmd::new(
+        "cargo",
+        [
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ],
+    )
+    .read()
+    .context("`cargo metadata` failed: is Cargo.toml valid?")?;
     let meta: CargoMetadata =
         serde_json::from_str(&json).context("cannot parse `cargo metadata` output")?;
     let mut ws = Workspace {
@@ -86,10 +98,56 @@ pub fn load(sh: &Shell) -> Result<Workspace> {
     Ok(ws)
 }
 
+impl Workspace {
+    /// The release reference: `--image` (or `XTASK_IMAGE`) else Cargo.toml's
+    /// `[workspace.metadata.extension] image`, tagged `--tag` else the workspace version.
+    /// The one place the default is decided; errors name where the bad value came from.
+    pub fn release(&self, image: Option<&str>, tag: Option<&str>) -> Result<ImageRef> {
+        let (repo, from) = match (image, &self.image) {
+            (Some(i), _) => (i, "--image (or XTASK_IMAGE)"),
+            (None, Some(i)) => (i.as_str(), "[workspace.metadata.extension] image in Cargo.toml"),
+            (None, None) => bail!(
+                "no image name: pass --image or set [workspace.metadata.extension] image in Cargo.toml"
+            ),
+        };
+        let base = ImageRef::parse(repo).context(from)?;
+        if base.tag.is_some() || base.digest.is_some() {
+            bail!("--image `{repo}`: give the repository only; the tag comes from --tag");
+        }
+        let tag = tag.unwrap_or(&self.version);
+        crate::reference::check_release_tag(tag).with_context(|| match tag == self.version {
+            false => "--tag".to_owned(),
+            true => "the workspace version in Cargo.toml (the default tag)".to_owned(),
+        })?;
+        Ok(base.with_tag(tag))
+    }
+}
+
+/// The timestamp staged files (and link timestamps) get: `SOURCE_DATE_EPOCH` (the
+/// reproducible-builds convention) if set, else the last commit's time.
+pub fn source_date_epoch() -> Result<SystemTime> {
+    let secs = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => parse_epoch(&v)?,
+        Err(_) => {
+            let out = Cmd::new("git", ["log", "-1", "--format=%ct"]).read();
+            match out.ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+                Some(s) => s,
+                None => bail!("cannot read the last commit's time (`git log -1 --format=%ct`): set SOURCE_DATE_EPOCH"),
+            }
+        }
+    };
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+fn parse_epoch(v: &str) -> Result<u64> {
+    v.trim()
+        .parse::<u64>()
+        .with_context(|| format!("SOURCE_DATE_EPOCH=`{v}`: expected whole seconds since 1970"))
+}
+
 /// `rustc -vV`: the compiler's identity, an input of every build.
-pub fn rustc_vv(sh: &Shell) -> Result<String> {
-    cmd!(sh, "rustc -vV")
-        .quiet()
+pub fn rustc_vv() -> Result<String> {
+    Cmd::new("rustc", ["-vV"])
         .read()
         .context("`rustc -vV` failed: is Rust installed?")
 }
@@ -112,10 +170,9 @@ impl InstalledTargets {
     }
 }
 
-pub fn installed_targets(sh: &Shell) -> Result<InstalledTargets> {
+pub fn installed_targets() -> Result<InstalledTargets> {
     if which::which("rustup").is_ok() {
-        let out = cmd!(sh, "rustup target list --installed")
-            .quiet()
+        let out = Cmd::new("rustup", ["target", "list", "--installed"])
             .read()
             .context("`rustup target list --installed` failed")?;
         return Ok(InstalledTargets {
@@ -124,8 +181,7 @@ pub fn installed_targets(sh: &Shell) -> Result<InstalledTargets> {
         });
     }
     // Without rustup, a target is installed when its standard library is in the sysroot.
-    let sysroot = cmd!(sh, "rustc --print sysroot")
-        .quiet()
+    let sysroot = Cmd::new("rustc", ["--print", "sysroot"])
         .read()
         .context("`rustc --print sysroot` failed")?;
     let rustlib = std::path::Path::new(sysroot.trim()).join("lib/rustlib");
@@ -146,9 +202,9 @@ pub fn installed_targets(sh: &Shell) -> Result<InstalledTargets> {
 /// The toolchain to hand cross as `+NAME`: the active rustc's version number (`1.95.0`).
 /// Given a channel name (`stable`) or nothing, cross runs `rustup toolchain add`, which
 /// updates the channel (or fails offline); a version names exactly what is installed.
-pub fn cross_toolchain(sh: &Shell) -> Option<String> {
+pub fn cross_toolchain() -> Option<String> {
     which::which("rustup").ok()?;
-    let out = cmd!(sh, "rustc -V").quiet().ignore_stderr().read().ok()?;
+    let out = Cmd::new("rustc", ["-V"]).read().ok()?;
     rustc_version(&out)
 }
 
@@ -163,6 +219,50 @@ fn rustc_version(rustc_v: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn source_date_epoch_is_parsed_or_named() {
+        assert_eq!(super::parse_epoch(" 1700000000\n").unwrap(), 1_700_000_000);
+        let e = super::parse_epoch("yesterday").unwrap_err().to_string();
+        assert!(e.contains("SOURCE_DATE_EPOCH=`yesterday`"), "{e}");
+    }
+
+    #[test]
+    fn release_reference_and_where_a_bad_value_came_from() {
+        let ws = super::Workspace {
+            bins: Default::default(),
+            package_dirs: Vec::new(),
+            version: "0.1.0".into(),
+            image: Some("docker.io/acme/ext".into()),
+        };
+        assert_eq!(
+            ws.release(None, None).unwrap().to_string(),
+            "docker.io/acme/ext:0.1.0"
+        );
+        assert_eq!(
+            ws.release(Some("reg.io/x"), Some("2.0.0"))
+                .unwrap()
+                .to_string(),
+            "reg.io/x:2.0.0"
+        );
+        let e = format!("{:#}", ws.release(Some("Reg/X"), None).unwrap_err());
+        assert!(e.starts_with("--image (or XTASK_IMAGE)"), "{e}");
+        let e = format!(
+            "{:#}",
+            ws.release(Some("reg.io/x:1.0.0"), None).unwrap_err()
+        );
+        assert!(e.contains("give the repository only"), "{e}");
+        let e = format!("{:#}", ws.release(None, Some("latest")).unwrap_err());
+        assert!(e.starts_with("--tag"), "{e}");
+        let bad = super::Workspace {
+            version: "v1".into(),
+            ..ws.clone()
+        };
+        let e = format!("{:#}", bad.release(None, None).unwrap_err());
+        assert!(e.starts_with("the workspace version in Cargo.toml"), "{e}");
+        let none = super::Workspace { image: None, ..ws };
+        assert!(none.release(None, None).is_err());
+    }
+
     #[test]
     fn rustc_version() {
         assert_eq!(

@@ -2,22 +2,13 @@
 //! doctor on this (provisioned) machine and with pieces taken away through the
 //! environment, setup's repair and idempotence, and the two-runner dist + merge flow.
 
-mod common;
-
 use std::fs;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 
+use crate::support::registry::{docker_ready, Registry};
+use crate::support::*;
 use camino::Utf8PathBuf;
-use common::registry::{docker_ready, Registry};
-use common::*;
 use serde_json::Value;
-
-/// doctor reads the toolchain's targets and one test removes one: run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn doctor_json(cmd: impl std::borrow::BorrowMut<Command>) -> (bool, Value) {
     let out = run(cmd);

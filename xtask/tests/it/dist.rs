@@ -3,8 +3,6 @@
 //! holding is read back independently (raw index, exported file systems, the registry's
 //! own digests) rather than trusted from xtask's output.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -12,25 +10,17 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::support::registry::Registry;
+use crate::support::*;
 use camino::{Utf8Path, Utf8PathBuf};
-use common::registry::Registry;
-use common::*;
 use serde_json::Value;
 use xtask::binfmt::{self, Linkage};
-use xtask::stage::{sha256_bytes_hex, sha256_hex};
+use xtask::digest::{sha256_bytes_hex, sha256_hex};
 use xtask::target::{Os, Platform, TARGETS};
 
 const TAG: &str = "0.1.0";
-
-/// One at a time: the tests share `target/it/dist`, `ui/dist` (a killed run may leave it
-/// half-written until the next build) and two CPU cores.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The target directory the warm tests share: host binaries compile once.
 fn warm_target() -> Utf8PathBuf {
@@ -109,7 +99,7 @@ fn check_exported_variant(p: Platform, fs_root: &Utf8Path) -> BTreeMap<String, S
     let mut seen = BTreeSet::new();
     for os in Os::ALL {
         let dir = fs_root.join(os.dir());
-        for file in xtask::stage::walk_files(&dir).unwrap_or_default() {
+        for file in xtask::digest::walk_files(&dir).unwrap_or_default() {
             let rel = file.strip_prefix(fs_root).unwrap().to_string();
             let info = binfmt::sniff_file(&file).unwrap_or_else(|e| panic!("{p}: /{rel}: {e:#}"));
             let t = TARGETS
@@ -155,9 +145,11 @@ fn push_publishes_a_verified_two_platform_index() {
     let Some(reg) = Registry::start() else { return };
     let target = warm_target();
     let image = reg.image("hostfacts");
+    let dry = run_ok(dist(&target, &image, &["--push", "--dry-run"]));
     let out = run_ok(dist(&target, &image, &["--push", "--json"]));
     let json: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON on stdout");
     let reference = format!("{image}:{TAG}");
+    dry_run_image_steps_are_what_ran(&String::from_utf8_lossy(&dry.stdout), &stderr(&out));
 
     // The index, as the registry serves it.
     let raw = reg
@@ -216,6 +208,60 @@ fn push_publishes_a_verified_two_platform_index() {
         stdout.contains(&format!("verified index {index_digest}")),
         "{stdout}"
     );
+}
+
+/// Every image command `--dry-run` printed ran, in that order, with its placeholders
+/// (`<digest of linux/amd64>`, `<verified digest>`) filled by real digests.
+fn dry_run_image_steps_are_what_ran(plan: &str, log: &str) {
+    let planned: Vec<(&str, &str)> = plan
+        .split_once("\nimage ")
+        .expect("the plan has an image section")
+        .1
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('['))
+        .filter_map(|l| l.split_once("] "))
+        .map(|(name, cmd)| (name, cmd.trim_end_matches(" (side by side)")))
+        .collect();
+    assert!(planned.len() >= 4, "too few image steps planned:\n{plan}");
+    let ran: Vec<&str> = log.lines().collect();
+    let mut at = 0;
+    for (name, cmd) in planned {
+        let prefix = format!("[{name}] $ ");
+        let found = ran[at..].iter().position(|l| {
+            l.strip_prefix(&prefix)
+                .is_some_and(|r| same_with_digests(cmd, r))
+        });
+        let Some(i) = found else {
+            panic!("planned `[{name}] {cmd}` did not run (in order) in:\n{log}");
+        };
+        // Side-by-side jobs may log in either order: only sequential steps move on.
+        at += i.saturating_sub(1);
+    }
+}
+
+/// `planned` with each `<...>` placeholder standing for one `sha256:<64 hex>` in `ran`.
+fn same_with_digests(planned: &str, ran: &str) -> bool {
+    let mut rest = ran;
+    let mut parts = planned.split('<');
+    let first = parts.next().unwrap_or_default();
+    let Some(r) = rest.strip_prefix(first) else {
+        return false;
+    };
+    rest = r;
+    for part in parts {
+        let Some((_, literal)) = part.split_once('>') else {
+            return false;
+        };
+        let digest_len = "sha256:".len() + 64;
+        if !rest.starts_with("sha256:") || rest.len() < digest_len {
+            return false;
+        }
+        let Some(r) = rest[digest_len..].strip_prefix(literal) else {
+            return false;
+        };
+        rest = r;
+    }
+    rest.is_empty()
 }
 
 #[test]

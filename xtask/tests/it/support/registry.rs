@@ -32,7 +32,7 @@ pub fn docker_ready() -> bool {
             .args(["buildx", "version"])
             .output()
             .is_ok_and(|o| o.status.success()),
-        "copy Debian's docker-buildx plugin to ~/.docker/cli-plugins/ (see DESIGN.md)",
+        "copy Debian's docker-buildx plugin to ~/.docker/cli-plugins/ (see .ci/install.sh)",
     )
 }
 
@@ -175,7 +175,7 @@ impl Registry {
     /// `sha256:<hex>` of the bytes `reference` resolves to.
     pub fn manifest_digest(&self, reference: &str) -> Option<String> {
         self.raw_manifest(reference)
-            .map(|raw| format!("sha256:{}", xtask::stage::sha256_bytes_hex(&raw)))
+            .map(|raw| format!("sha256:{}", xtask::digest::sha256_bytes_hex(&raw)))
     }
 
     pub fn tag_exists(&self, reference: &str) -> bool {

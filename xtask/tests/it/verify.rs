@@ -4,16 +4,14 @@
 //! expects verify to fail naming the variant, the path or label, and expected vs found.
 //! The unmodified copy must pass: the harness is proven to build a good image.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use crate::support::registry::Registry;
+use crate::support::*;
 use camino::{Utf8Path, Utf8PathBuf};
-use common::registry::Registry;
-use common::*;
 use xtask::labels::Labels;
 use xtask::target::{Arch, Platform};
 
@@ -26,6 +24,7 @@ const TAG: &str = "0.1.0";
 fn staged() -> &'static Utf8Path {
     static STAGE: OnceLock<Utf8PathBuf> = OnceLock::new();
     STAGE.get_or_init(|| {
+        let _s = serial();
         let target = target_dir("verify");
         run_ok(xtask(&target, &["stage", "--toolchain", "zigbuild"]));
         target.join("dist/stage")
@@ -49,7 +48,7 @@ impl Case {
         let dir = target_dir("verify-cases").join(name);
         let _ = fs::remove_dir_all(&dir);
         let context = dir.join("context");
-        for file in xtask::stage::walk_files(stage).unwrap() {
+        for file in xtask::digest::walk_files(stage).unwrap() {
             let to = context.join(file.strip_prefix(stage).unwrap());
             fs::create_dir_all(to.parent().unwrap()).unwrap();
             fs::copy(&file, &to).unwrap(); // with its mode

@@ -1,14 +1,22 @@
-//! Shared by the end-to-end tests: run the real xtask binary, require real tools.
-
-#![allow(dead_code)] // each test file uses a different part
+//! Shared by the end-to-end tests: run the real xtask binary, require real tools, take
+//! turns on what the pipeline shares.
 
 use std::borrow::BorrowMut;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
 
 use camino::{Utf8Path, Utf8PathBuf};
+
+/// One pipeline run at a time. Every `stage`, `dist` or `install` builds the UI into the
+/// one `ui/dist` and copies it into its staged tree (a run killed by a test may leave it
+/// half-written until the next build), and two cores gain nothing from two compiles.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub fn root() -> Utf8PathBuf {
     xtask::paths::root()

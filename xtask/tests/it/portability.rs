@@ -1,11 +1,9 @@
 //! The xtask runs on the contributor's machine, which may be a Mac or a Windows PC, not
 //! only on Linux where the rest of the suite runs: it must at least compile there.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn xtask_compiles_for_windows_and_macos_hosts() {

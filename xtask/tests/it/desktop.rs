@@ -5,13 +5,11 @@
 //!   real one ships only inside Docker Desktop) `install` must build the image locally
 //!   and then call `docker extension install -f IMAGE:TAG`.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use common::registry::docker_ready;
-use common::*;
+use crate::support::registry::docker_ready;
+use crate::support::*;
 
 #[test]
 fn without_docker_desktop_each_command_says_so() {
@@ -38,6 +36,7 @@ fn install_builds_then_hands_the_image_to_docker_extension() {
     if !docker_ready() {
         return;
     }
+    let _s = serial();
     let (dir, log) = stand_in_plugin("install");
     let image = "127.0.0.1:1/xtask-desktop-test";
     let out = run_ok(

@@ -1,9 +1,7 @@
 //! The cross and plain-cargo backends really build their triples; results are checked
 //! from the binaries' headers.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use xtask::binfmt::{self, Cpu, Format, Linkage};
 
 /// The cross image `.ci/install.sh` builds with debootstrap + `docker import`, because

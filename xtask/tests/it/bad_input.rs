@@ -1,9 +1,7 @@
 //! Bad input: each mistake gives a clear message naming the file, field or flag, a
 //! non-zero exit, and no staged tree. These fail before anything compiles.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 const BINARIES_OK: &str = r#"{"darwin": [{"path": "/darwin/host-bin"}], "windows": [{"path": "/windows/host-bin.exe"}], "linux": [{"path": "/linux/host-bin"}]}"#;
 

@@ -2,13 +2,11 @@
 //! is a command line the xtask's CLI accepts (so a renamed flag breaks this test, not a
 //! release).
 
-mod common;
-
 use std::fs;
 use std::process::Command;
 
+use crate::support::*;
 use clap::Parser;
-use common::*;
 use xtask::flags::Cli;
 
 fn workflows() -> Vec<camino::Utf8PathBuf> {

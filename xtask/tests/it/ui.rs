@@ -1,22 +1,12 @@
 //! The UI for real: its unit tests under Node, the staged dashboard in headless Chromium
 //! against the staged host binary, and the error a missing npm gives.
 
-mod common;
-
 use std::fs;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use common::*;
+use crate::support::*;
 use xtask::progress::Reporter;
-
-/// Every test here installs into or builds `ui/`: one at a time (`npm ci` deletes the
-/// `node_modules` a concurrent build reads).
-fn ui_serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// `npm ARGS` in `ui/`, asserting success.
 fn npm(args: &[&str], env: &[(&str, &str)]) {
@@ -44,7 +34,7 @@ fn npm_ci_and_vitest_pass() {
     if !node_ready() {
         return;
     }
-    let _serial = ui_serial();
+    let _serial = serial();
     // Against `cargo xtask stage` in other processes too.
     let _lock = xtask::ui::lock_ui_dir().unwrap();
     npm(&["ci", "--no-audit", "--no-fund"], &[]);
@@ -74,7 +64,7 @@ fn staged_dashboard_in_chromium() {
     {
         return;
     }
-    let _serial = ui_serial();
+    let _serial = serial();
     // Until `stage` builds the UI itself it copies ui/dist as it is; afterwards this call
     // finds nothing to do.
     xtask::ui::build(&Reporter::new(true)).expect("ui::build");
@@ -123,7 +113,7 @@ fn stage_without_npm_fails_clearly() {
     if !zig_ready() {
         return;
     }
-    let _serial = ui_serial();
+    let _serial = serial();
     let stderr = run_err(
         xtask(
             &target_dir("ui-e2e"),

@@ -1,12 +1,10 @@
 //! The zigbuild backend really compiles all six triples; every staged binary's format and
 //! CPU is read from its header; modes, checksums and byte-identical re-staging checked.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use common::*;
+use crate::support::*;
 use xtask::binfmt::{self, Linkage};
 use xtask::target::{Os, Platform};
 
@@ -15,6 +13,7 @@ fn stages_all_six_triples_reproducibly() {
     if !zig_ready() {
         return;
     }
+    let _s = serial();
     let target = target_dir("zigbuild");
     run_ok(
         xtask(&target, &["stage", "--toolchain", "zigbuild"])
@@ -33,7 +32,7 @@ fn stages_all_six_triples_reproducibly() {
         for line in sums.lines() {
             let (hash, rel) = line.split_once("  ").expect("`<sha256>  <path>` lines");
             let path = root.join(rel);
-            assert_eq!(xtask::stage::sha256_hex(&path).unwrap(), hash, "{path}");
+            assert_eq!(xtask::digest::sha256_hex(&path).unwrap(), hash, "{path}");
             listed += 1;
         }
         for t in platform.targets() {

@@ -1,0 +1,196 @@
+//! The command value and the one runner. Every external process the xtask starts is a
+//! [`Cmd`]: a plain value that can be printed (`--dry-run`, logs), compared (tests,
+//! fingerprints) and run. Running happens only here, always in the workspace root with
+//! stdin closed, and a failure always reads the same way: the command, its exit status and
+//! what it printed.
+
+use std::fmt;
+use std::process::ExitStatus;
+
+use anyhow::{Context, Result};
+
+use crate::paths;
+
+/// One external command, fully described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Cmd {
+    pub fn new(program: &str, args: impl IntoIterator<Item = impl Into<String>>) -> Cmd {
+        Cmd {
+            program: program.to_owned(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Cmd {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args_from(mut self, args: impl IntoIterator<Item = impl Into<String>>) -> Cmd {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Cmd {
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// The one place a process is set up: workspace root, the command's own environment
+    /// on top of ours, no stdin (a child that prompts must fail, not hang CI).
+    fn expression(&self) -> duct::Expression {
+        self.env
+            .iter()
+            .fold(duct::cmd(&self.program, &self.args), |e, (k, v)| {
+                e.env(k, v)
+            })
+            .dir(paths::root())
+            .stdin_null()
+            .unchecked()
+    }
+
+    fn cannot_start(&self) -> String {
+        format!(
+            "cannot start `{}`: is it installed and on PATH?",
+            self.program
+        )
+    }
+
+    /// Runs to completion, capturing stdout and stderr; an error only when it cannot
+    /// start. The caller judges the exit status.
+    pub fn output(&self) -> Result<Output> {
+        let out = self
+            .expression()
+            .stdout_capture()
+            .stderr_capture()
+            .run()
+            .with_context(|| self.cannot_start())?;
+        Ok(Output {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Its stdout, trimmed; a failure carries stderr.
+    pub fn read(&self) -> Result<String> {
+        let out = self.output()?;
+        if !out.status.success() {
+            return Err(self.failed(out.status, out.stderr.trim()));
+        }
+        Ok(out.stdout.trim().to_owned())
+    }
+
+    /// Whether it starts and exits 0, output discarded: for probes (`docker info`).
+    pub fn succeeds(&self) -> bool {
+        self.expression()
+            .stdout_null()
+            .stderr_null()
+            .run()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Runs with the terminal's stdout and stderr, for commands a person watches
+    /// (`docker extension install`); the command line is echoed first.
+    pub fn run_attached(&self) -> Result<()> {
+        eprintln!("$ {self}");
+        let out = self
+            .expression()
+            .run()
+            .with_context(|| self.cannot_start())?;
+        if !out.status.success() {
+            return Err(self.failed(out.status, ""));
+        }
+        Ok(())
+    }
+
+    /// Starts it in the background with the terminal's output (a dev server).
+    pub fn start(&self) -> Result<duct::Handle> {
+        eprintln!("$ {self}");
+        self.expression()
+            .start()
+            .with_context(|| self.cannot_start())
+    }
+
+    /// Starts it with stdout and stderr merged into one stream of lines, for the progress
+    /// view; the caller reads to the end, then asks the handle for the status.
+    pub fn reader(&self) -> Result<duct::ReaderHandle> {
+        self.expression()
+            .stderr_to_stdout()
+            .reader()
+            .with_context(|| self.cannot_start())
+    }
+
+    /// The error every runner gives for a non-zero exit.
+    pub fn failed(&self, status: ExitStatus, output: &str) -> anyhow::Error {
+        if output.is_empty() {
+            anyhow::anyhow!("`{self}` failed ({status})")
+        } else {
+            anyhow::anyhow!("`{self}` failed ({status}): {output}")
+        }
+    }
+}
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.env {
+            write!(f, "{k}={v} ")?;
+        }
+        f.write_str(&self.program)?;
+        for a in &self.args {
+            write!(f, " {a}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_in_the_workspace_root_and_reports_failures_alike() {
+        let pwd = Cmd::new("pwd", Vec::<String>::new()).read().unwrap();
+        assert_eq!(
+            std::fs::canonicalize(pwd).unwrap(),
+            std::fs::canonicalize(paths::root()).unwrap()
+        );
+        let e = Cmd::new("sh", ["-c", "echo oops >&2; exit 3"])
+            .read()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "`sh -c echo oops >&2; exit 3` failed (exit status: 3): oops"
+        );
+        let e = Cmd::new("no-such-program-xtask", ["x"])
+            .read()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot start `no-such-program-xtask`"), "{e}");
+        assert!(Cmd::new("true", Vec::<String>::new()).succeeds());
+        assert!(!Cmd::new("false", Vec::<String>::new()).succeeds());
+    }
+
+    #[test]
+    fn env_is_shown_and_passed() {
+        let c = Cmd::new("sh", ["-c", "echo $XTASK_T"]).env("XTASK_T", "v");
+        assert_eq!(c.to_string(), "XTASK_T=v sh -c echo $XTASK_T");
+        assert_eq!(c.read().unwrap(), "v");
+    }
+}

@@ -1,0 +1,328 @@
+//! The image half of `dist`, as data: every docker command a run executes, in order, with
+//! the values only the run can know (digests) as named placeholders. `dist` executes this
+//! value and `dist --dry-run` prints it, so the two cannot drift apart.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::cmd::Cmd;
+use crate::docker::{self, Output, Strategy};
+use crate::paths;
+use crate::publish;
+use crate::reference::ImageRef;
+use crate::target::Platform;
+
+/// Placeholder for the digest the registry gives the verified candidate index.
+pub const VERIFIED: &str = "<verified digest>";
+
+/// Placeholder for the digest a per-platform build pushed.
+pub fn pushed(p: Platform) -> String {
+    format!("<digest of {p}>")
+}
+
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    pub strategy: Strategy,
+    /// Why the strategy was chosen, for the log.
+    pub why: String,
+    pub release: ImageRef,
+    pub push: bool,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Commands run side by side.
+    Run(Vec<Job>),
+    /// Verify `candidate` from its registry, by the digest its tag resolves to: every
+    /// variant's config and exported file system, against the staged checksums.
+    VerifyRemote {
+        candidate: ImageRef,
+        platforms: Vec<Platform>,
+    },
+    /// Verify the locally loaded variants: each one's `docker image inspect` and its
+    /// exported file system, against the staged checksums.
+    VerifyLocal(Vec<LocalVariant>),
+    /// Ask the registry that `release` serves the verified digest; put the previous
+    /// digest back otherwise.
+    ConfirmTag { release: ImageRef },
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub cmd: Cmd,
+    /// A directory the command writes from scratch (cleared first).
+    pub clears: Option<Utf8PathBuf>,
+    /// The buildx metadata file holding the digest this job pushes, and the placeholder
+    /// that digest fills.
+    pub records: Option<(Utf8PathBuf, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalVariant {
+    pub platform: Platform,
+    pub inspect: Cmd,
+    pub fs: Utf8PathBuf,
+}
+
+fn job(name: impl Into<String>, cmd: Cmd) -> Job {
+    Job {
+        name: name.into(),
+        cmd,
+        clears: None,
+        records: None,
+    }
+}
+
+/// Where the image steps keep their files (metadata files, exported trees).
+pub fn work_dir() -> Utf8PathBuf {
+    paths::dist_dir().join("image")
+}
+
+/// `docker buildx build` of the extension's Dockerfile over the staged trees.
+pub fn build(
+    builder: Option<&str>,
+    platforms: &[Platform],
+    output: Output,
+    metadata: Option<&Utf8Path>,
+) -> Cmd {
+    docker::build(
+        builder,
+        &paths::dockerfile(),
+        &paths::stage_dir(),
+        platforms,
+        output,
+        metadata,
+    )
+}
+
+/// A local tag a person can tell is not a release: `unverified-TAG-ARCH`.
+pub fn local_candidate(release: &ImageRef, p: Platform) -> ImageRef {
+    publish::platform_candidate(release, p)
+}
+
+/// The steps that publish `platforms` of `release` (`push`), or load and verify them
+/// locally, with `strategy`.
+pub fn plan(
+    builder: Option<&str>,
+    strategy: Strategy,
+    why: String,
+    release: &ImageRef,
+    platforms: &[Platform],
+    push: bool,
+) -> ImagePlan {
+    let work = work_dir();
+    // BuildKit decides whether a context file changed from its metadata alone, and
+    // staging gives every file one mtime: forget cached contexts first (see
+    // `docker::prune_context_cache`).
+    let mut steps = vec![Step::Run(vec![job(
+        "context cache",
+        docker::prune_context_cache(builder),
+    )])];
+    if push {
+        let candidate = publish::candidate(release);
+        if strategy == Strategy::MultiPlatform && platforms.len() > 1 {
+            let md = work.join("multi.json");
+            let cmd = build(builder, platforms, Output::Push(&candidate), Some(&md));
+            steps.push(Step::Run(vec![job("image", cmd)]));
+        } else {
+            // One build per platform, side by side; the index lists them in platform order.
+            let builds = platforms
+                .iter()
+                .map(|&p| {
+                    let md = work.join(format!("{}.json", p.stage_name()));
+                    let r = publish::platform_candidate(release, p);
+                    Job {
+                        records: Some((md.clone(), pushed(p))),
+                        ..job(
+                            format!("image {p}"),
+                            build(builder, &[p], Output::Push(&r), Some(&md)),
+                        )
+                    }
+                })
+                .collect();
+            steps.push(Step::Run(builds));
+            let sources: Vec<ImageRef> = platforms
+                .iter()
+                .map(|&p| release.with_digest(&pushed(p)))
+                .collect();
+            let index = docker::imagetools_create(builder, &candidate, &sources);
+            steps.push(Step::Run(vec![job("index", index)]));
+        }
+        steps.push(Step::VerifyRemote {
+            candidate: candidate.clone(),
+            platforms: platforms.to_vec(),
+        });
+        let tag = docker::imagetools_create(builder, release, &[release.with_digest(VERIFIED)]);
+        steps.push(Step::Run(vec![job("release tag", tag)]));
+        steps.push(Step::ConfirmTag {
+            release: release.clone(),
+        });
+    } else {
+        let mut variants = Vec::new();
+        for &p in platforms {
+            let candidate = local_candidate(release, p);
+            let load = build(builder, &[p], Output::Load(&candidate), None);
+            steps.push(Step::Run(vec![job(format!("image {p}"), load)]));
+            let fs = work.join(p.stage_name());
+            let export = build(builder, &[p], Output::Local(&fs), None);
+            steps.push(Step::Run(vec![Job {
+                clears: Some(fs.clone()),
+                ..job(format!("export {p}"), export)
+            }]));
+            variants.push(LocalVariant {
+                platform: p,
+                inspect: Cmd::new("docker", ["image", "inspect", &candidate.to_string()]),
+                fs,
+            });
+        }
+        steps.push(Step::VerifyLocal(variants));
+        if let Some(host) = crate::verify::host_platform().filter(|p| platforms.contains(p)) {
+            let tag = Cmd::new(
+                "docker",
+                [
+                    "tag".to_owned(),
+                    local_candidate(release, host).to_string(),
+                    release.to_string(),
+                ],
+            );
+            steps.push(Step::Run(vec![job("tag", tag)]));
+        }
+        for &p in platforms {
+            let untag = Cmd::new(
+                "docker",
+                ["image", "rm", &local_candidate(release, p).to_string()],
+            );
+            steps.push(Step::Run(vec![job("untag", untag)]));
+        }
+    }
+    ImagePlan {
+        strategy,
+        why,
+        release: release.clone(),
+        push,
+        steps,
+    }
+}
+
+/// `cmd` with the placeholders the run has filled so far replaced.
+pub fn fill(cmd: &Cmd, known: &BTreeMap<String, String>) -> Cmd {
+    let mut out = cmd.clone();
+    for a in &mut out.args {
+        for (k, v) in known {
+            if a.contains(k.as_str()) {
+                *a = a.replace(k.as_str(), v);
+            }
+        }
+    }
+    out
+}
+
+impl fmt::Display for ImagePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.push {
+            "pushed, verified, then tagged"
+        } else {
+            "loaded locally after verification"
+        };
+        writeln!(f, "image {} ({what}):", self.release)?;
+        writeln!(f, "  strategy: {} ({})", self.strategy, self.why)?;
+        for step in &self.steps {
+            match step {
+                Step::Run(jobs) => {
+                    let side = if jobs.len() > 1 { " (side by side)" } else { "" };
+                    for j in jobs {
+                        writeln!(f, "  [{}] {}{side}", j.name, j.cmd)?;
+                    }
+                }
+                Step::VerifyRemote { candidate, .. } => writeln!(
+                    f,
+                    "  verify {candidate} by digest: every variant's config and exported file system, against the staged SHA256SUMS"
+                )?,
+                Step::VerifyLocal(variants) => {
+                    for v in variants {
+                        writeln!(
+                            f,
+                            "  verify {}: `{}` and {}, against the staged SHA256SUMS",
+                            v.platform, v.inspect, v.fs
+                        )?;
+                    }
+                }
+                Step::ConfirmTag { release } => writeln!(
+                    f,
+                    "  confirm that {release} serves {VERIFIED} (else put the previous digest back)"
+                )?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commands(p: &ImagePlan) -> Vec<String> {
+        p.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Run(jobs) => Some(jobs.iter().map(|j| j.cmd.to_string())),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn per_platform_push_builds_indexes_verifies_then_tags() {
+        let release = ImageRef::parse("reg.io/ext:1.0.0").unwrap();
+        let p = plan(
+            None,
+            Strategy::PerPlatform,
+            String::new(),
+            &release,
+            &Platform::ALL,
+            true,
+        );
+        let cmds = commands(&p);
+        assert!(cmds[0].starts_with("docker buildx prune"), "{cmds:?}");
+        assert!(cmds[1].contains("--push --tag reg.io/ext:unverified-1.0.0-amd64"));
+        assert!(cmds[2].contains("--push --tag reg.io/ext:unverified-1.0.0-arm64"));
+        assert_eq!(
+            cmds[3],
+            "docker buildx imagetools create --tag reg.io/ext:unverified-1.0.0 \
+             reg.io/ext@<digest of linux/amd64> reg.io/ext@<digest of linux/arm64>"
+        );
+        assert_eq!(
+            cmds[4],
+            "docker buildx imagetools create --tag reg.io/ext:1.0.0 reg.io/ext@<verified digest>"
+        );
+        assert!(matches!(p.steps.last(), Some(Step::ConfirmTag { .. })));
+        let known = [(VERIFIED.to_owned(), "sha256:ab".to_owned())].into();
+        let Step::Run(tag) = &p.steps[4] else {
+            panic!("{:?}", p.steps[4])
+        };
+        assert!(fill(&tag[0].cmd, &known)
+            .to_string()
+            .ends_with("reg.io/ext@sha256:ab"));
+    }
+
+    #[test]
+    fn multi_platform_push_is_one_build() {
+        let release = ImageRef::parse("reg.io/ext:1.0.0").unwrap();
+        let p = plan(
+            Some("b"),
+            Strategy::MultiPlatform,
+            String::new(),
+            &release,
+            &Platform::ALL,
+            true,
+        );
+        let cmds = commands(&p);
+        assert_eq!(cmds.len(), 3, "{cmds:?}");
+        assert!(cmds[1].contains("--platform linux/amd64,linux/arm64 --progress plain --push --tag reg.io/ext:unverified-1.0.0"));
+    }
+}

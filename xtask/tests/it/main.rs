@@ -1,0 +1,14 @@
+//! The end-to-end tests, one binary (the xtask links once): one module per area, shared
+//! fixtures in `support`. They drive the real xtask binary against the real tools.
+
+mod backends;
+mod bad_input;
+mod desktop;
+mod dist;
+mod onboarding;
+mod portability;
+mod stage;
+mod support;
+mod ui;
+mod verify;
+mod workflows;
