@@ -26,7 +26,7 @@ apt_install() {
 
 # --- Debian packages: engine, registry, mingw for the plain-cargo backend, debootstrap for the cross image
 apt_install docker.io docker-registry debootstrap gcc-mingw-w64-x86-64 ca-certificates \
-            iproute2 chromium
+            iproute2 chromium runc curl
 
 # --- Node.js for the UI: Vite 8 needs 20.19 or newer (bookworm's own nodejs is 18)
 node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)' \
@@ -81,6 +81,12 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { tail -n 40 /tmp/dockerd.log >&2; echo "dockerd did not start" >&2; exit 1; }
 fi
+
+# --- a second engine with the containerd image store (Docker Desktop's builder behaviour:
+# multi-platform builds with the docker driver). Own sockets, state and bridge; the tests
+# reach it with DOCKER_HOST=unix:///run/xtask-engine2/docker.sock. Fetches its binaries
+# once, then `up` returns at once while it answers.
+bash "$(dirname "$0")/engine-containerd.sh" up >/dev/null
 
 # --- local cross image (cross's own images cannot be pulled here)
 if ! docker image inspect "$CROSS_IMAGE" >/dev/null 2>&1; then
