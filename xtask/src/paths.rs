@@ -42,7 +42,9 @@ pub fn target_dir() -> Utf8PathBuf {
 /// was asked to run (`CARGO_MANIFEST_DIR`); with one `CARGO_TARGET_DIR` shared by two
 /// checkouts, cargo can hand `cargo xtask` in one checkout the binary built from the
 /// other (seen: it did not copy the fresh build over `target/debug/xtask`), which would
-/// then stage and publish the other checkout.
+/// then stage and publish the other checkout. (Cargo hashes a path package without its
+/// path, so two checkouts of the same sources share one build, and the one built first
+/// is the one both run.)
 pub fn check_checkout() -> anyhow::Result<()> {
     let built = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
     match std::env::var("CARGO_MANIFEST_DIR") {
@@ -52,7 +54,7 @@ pub fn check_checkout() -> anyhow::Result<()> {
                  the two checkouts share a target directory ({}), and cargo ran the other checkout's \
                  binary, which would build and publish that checkout. Fix: give each checkout its \
                  own target directory (unset CARGO_TARGET_DIR, or set it per checkout), or rebuild \
-                 this one's xtask (`touch {asked}/src/main.rs`, then run the command again)",
+                 the xtask for this one (`cargo clean -p xtask`, then run the command again)",
                 target_dir()
             )
         }

@@ -3,6 +3,7 @@
 
 mod backends;
 mod bad_input;
+mod checkout;
 mod desktop;
 mod dist;
 mod onboarding;
