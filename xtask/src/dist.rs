@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::build::{self, BuildOptions, Prepared};
 use crate::cmd::Cmd;
 use crate::digest::{self, CHECKSUMS};
-use crate::docker::{Builder, Strategy};
+use crate::docker::{Attest, Builder, Strategy};
 use crate::doctor::{self, Item};
 use crate::flags::DistCmd;
 use crate::image::{self, ImagePlan, Job, LocalVariant, Step};
@@ -21,7 +21,7 @@ use crate::verify::{self, check_variant, Verified};
 use crate::{codegen, paths, stage};
 
 /// What `dist` is asked to do: the flags, read once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DistOptions {
     pub build: BuildOptions,
     pub push: bool,
@@ -32,7 +32,29 @@ pub struct DistOptions {
     pub force: bool,
     pub json: bool,
     pub builder: Option<String>,
+    pub provenance: bool,
+    /// `Some(generator)` for an SBOM.
+    pub sbom: Option<String>,
 }
+
+impl Default for DistOptions {
+    fn default() -> DistOptions {
+        DistOptions {
+            build: BuildOptions::default(),
+            push: false,
+            image: None,
+            tag: None,
+            force: false,
+            json: false,
+            builder: None,
+            provenance: true,
+            sbom: None,
+        }
+    }
+}
+
+/// BuildKit's own SBOM scanner, what `docker buildx build --sbom=true` runs.
+pub const DEFAULT_SBOM_GENERATOR: &str = "docker/buildkit-syft-scanner";
 
 impl DistCmd {
     pub fn run(self) -> Result<()> {
@@ -44,6 +66,11 @@ impl DistCmd {
             force: self.force,
             json: self.json,
             builder: self.builder,
+            provenance: !self.no_provenance,
+            sbom: self.sbom.then(|| {
+                self.sbom_generator
+                    .unwrap_or_else(|| DEFAULT_SBOM_GENERATOR.to_owned())
+            }),
         })
     }
 }
@@ -57,12 +84,12 @@ pub fn run(opts: &DistOptions) -> Result<()> {
     codegen::check_fresh()?;
     if opts.build.dry_run {
         print!("{}", prepared.plan);
-        print!("{}", image_plan(opts, &release));
+        print!("{}", image_plan(opts, &release)?);
         return Ok(());
     }
     let _lock = paths::lock_dist()?;
     preflight(&prepared)?;
-    let plan = image_plan(opts, &release);
+    let plan = image_plan(opts, &release)?;
     rep.println(format!("image strategy: {} ({})", plan.strategy, plan.why));
     let previous = match opts.push {
         true => publish::check_tag(&rep, builder, &release, opts.force)?,
@@ -109,10 +136,11 @@ fn preflight(prepared: &Prepared) -> Result<()> {
 
 /// The image steps for the builder this run will use. Without a reachable builder
 /// (`--dry-run` on a machine without Docker) it shows the per-platform steps and says why.
-fn image_plan(opts: &DistOptions, release: &ImageRef) -> ImagePlan {
+fn image_plan(opts: &DistOptions, release: &ImageRef) -> Result<ImagePlan> {
     let builder = opts.builder.as_deref();
-    let (strategy, why) = match Builder::detect(builder) {
-        Ok(b) => Strategy::choose(&b),
+    let detected = Builder::detect(builder);
+    let strategy = match &detected {
+        Ok(b) => Strategy::choose(b),
         Err(e) => (
             Strategy::PerPlatform,
             format!(
@@ -120,14 +148,28 @@ fn image_plan(opts: &DistOptions, release: &ImageRef) -> ImagePlan {
             ),
         ),
     };
-    image::plan(
+    // Attestations need a builder that makes an index per build (see `Builder`).
+    let attest = match &detected {
+        Ok(b) if b.multi_platform => Some(Attest {
+            provenance: opts.provenance,
+            sbom: opts.sbom.clone(),
+        }),
+        Ok(b) if opts.sbom.is_some() => bail!(
+            "--sbom: builder `{}` (driver {}, classic image store) cannot attach attestations; \
+             use a docker-container builder (`docker buildx create --use`) or the containerd image store",
+            b.name,
+            b.driver
+        ),
+        _ => None,
+    };
+    Ok(image::plan(
         builder,
         strategy,
-        why,
+        attest,
         release,
         &opts.build.platforms,
         opts.push,
-    )
+    ))
 }
 
 /// What the image is made of: the staged tree and the Dockerfile (its labels).
@@ -293,6 +335,7 @@ fn verify_local(rep: &Reporter, variants: &[LocalVariant]) -> Result<Verified> {
     Ok(Verified {
         index_digest: String::new(),
         platforms: digests,
+        attestations: BTreeMap::new(),
     })
 }
 
@@ -308,7 +351,7 @@ fn report(opts: &DistOptions, release: &ImageRef, v: &Verified) -> Result<()> {
         eprintln!("{release}: every variant verified");
     }
     for (p, digest) in &v.platforms {
-        eprintln!("  {p}: {digest}");
+        eprintln!("  {p}: {digest}{}", verify::attested_note(v, *p));
     }
     if opts.push {
         eprintln!("published {release}; install it with: docker extension install {release}");
@@ -339,6 +382,7 @@ fn summary(
         "pushed": pushed,
         "index_digest": if pushed { json!(v.index_digest) } else { json!(null) },
         "platforms": v.platforms.iter().map(|(p, d)| (p.to_string(), json!(d))).collect::<serde_json::Map<_, _>>(),
+        "attestations": v.attestations.iter().map(|(p, t)| (p.to_string(), json!(t))).collect::<serde_json::Map<_, _>>(),
         "checksums": checksums,
     }))
 }

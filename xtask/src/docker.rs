@@ -30,8 +30,45 @@ pub fn buildx_version(out: &str) -> Option<(u64, u64)> {
 pub struct Builder {
     pub name: String,
     pub driver: String,
-    /// One build can produce a multi-platform index and push it.
+    /// One build can produce a multi-platform index and push it. Such a builder can also
+    /// attach attestations (provenance, SBOM); the classic image store can do neither.
     pub multi_platform: bool,
+}
+
+/// The attestations a build attaches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attest {
+    /// SLSA provenance, `mode=max` (every build step and its inputs).
+    pub provenance: bool,
+    /// An SBOM, made by this generator image (BuildKit's scanner protocol).
+    pub sbom: Option<String>,
+}
+
+impl Attest {
+    /// The `docker buildx build` arguments. `--provenance=false` when off: buildx attaches
+    /// `mode=min` provenance by default where it can.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![if self.provenance {
+            "--provenance=mode=max".to_owned()
+        } else {
+            "--provenance=false".to_owned()
+        }];
+        if let Some(g) = &self.sbom {
+            args.push(format!("--sbom=generator={g}"));
+        }
+        args
+    }
+}
+
+impl fmt::Display for Attest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.provenance, &self.sbom) {
+            (true, None) => f.write_str("SLSA provenance (mode=max)"),
+            (true, Some(g)) => write!(f, "SLSA provenance (mode=max) and an SBOM by {g}"),
+            (false, Some(g)) => write!(f, "an SBOM by {g}"),
+            (false, None) => f.write_str("none (--no-provenance)"),
+        }
+    }
 }
 
 impl Builder {
@@ -294,6 +331,37 @@ pub struct DescriptorPlatform {
 impl Index {
     pub fn parse(raw: &str) -> Result<Index> {
         serde_json::from_str(raw).context("the registry's manifest is not JSON")
+    }
+
+    /// (image manifest digest, attestation manifest digest): buildx lists each platform's
+    /// attestations (provenance, SBOM) as a manifest of their own, `unknown/unknown`,
+    /// annotated with the digest of the image manifest they describe.
+    pub fn attestations(&self) -> Vec<(&str, &str)> {
+        self.manifests
+            .iter()
+            .flatten()
+            .filter_map(|m| {
+                let kind = m.annotations.get("vnd.docker.reference.type")?;
+                let of = m.annotations.get("vnd.docker.reference.digest")?;
+                (kind == "attestation-manifest").then_some((of.as_str(), m.digest.as_str()))
+            })
+            .collect()
+    }
+
+    /// The in-toto predicate types an attestation manifest's layers carry
+    /// (`https://slsa.dev/provenance/v0.2`, `https://spdx.dev/Document`).
+    pub fn predicate_types(raw: &str) -> Vec<String> {
+        let v: Value = serde_json::from_str(raw).unwrap_or_default();
+        let mut types: Vec<String> = v["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["annotations"]["in-toto.io/predicate-type"].as_str())
+            .map(str::to_owned)
+            .collect();
+        types.sort();
+        types.dedup();
+        types
     }
 
     /// The image manifests with their `os/arch`, attestation manifests (buildx's

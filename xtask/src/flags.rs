@@ -109,6 +109,22 @@ pub struct DistCmd {
     /// The buildx builder to use [default: the current one]
     #[arg(long, value_name = "NAME", env = "BUILDX_BUILDER")]
     pub builder: Option<String>,
+    /// Attach no SLSA provenance (by default a builder that can attach attestations
+    /// attaches provenance with mode=max)
+    #[arg(long)]
+    pub no_provenance: bool,
+    /// Attach an SBOM made by BuildKit's scanner (needs a builder that can attach
+    /// attestations)
+    #[arg(long)]
+    pub sbom: bool,
+    /// The SBOM scanner image [default: docker/buildkit-syft-scanner, BuildKit's own]
+    #[arg(
+        long,
+        value_name = "IMAGE",
+        env = "XTASK_SBOM_GENERATOR",
+        requires = "sbom"
+    )]
+    pub sbom_generator: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +173,11 @@ pub struct DoctorCmd {
     /// Print the checks as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// Check for `dist --push` (and `verify`, `merge`): the image's registry must answer
+    /// and let us in; without it an unreachable registry is only a warning, as it is for
+    /// a local `dist`
+    #[arg(long)]
+    pub push: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use std::fmt;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::cmd::Cmd;
-use crate::docker::{self, Output, Strategy};
+use crate::docker::{self, Attest, Output, Strategy};
 use crate::paths;
 use crate::publish;
 use crate::reference::ImageRef;
@@ -27,6 +27,8 @@ pub struct ImagePlan {
     pub strategy: Strategy,
     /// Why the strategy was chosen, for the log.
     pub why: String,
+    /// What the builds attach; `None` where the builder cannot attach attestations.
+    pub attest: Option<Attest>,
     pub release: ImageRef,
     pub push: bool,
     pub steps: Vec<Step>,
@@ -104,16 +106,32 @@ pub fn local_candidate(release: &ImageRef, p: Platform) -> ImageRef {
     publish::platform_candidate(release, p)
 }
 
+/// `cmd` (a `build`) with the attestation arguments, before its context argument.
+fn attesting(mut cmd: Cmd, attest: Option<&Attest>) -> Cmd {
+    if let Some(a) = attest {
+        let context = cmd.args.pop();
+        cmd.args.extend(a.args());
+        cmd.args.extend(context);
+    }
+    cmd
+}
+
 /// The steps that publish `platforms` of `release` (`push`), or load and verify them
 /// locally, with `strategy`.
 pub fn plan(
     builder: Option<&str>,
-    strategy: Strategy,
-    why: String,
+    (strategy, why): (Strategy, String),
+    attest: Option<Attest>,
     release: &ImageRef,
     platforms: &[Platform],
     push: bool,
 ) -> ImagePlan {
+    let build_cmd = |platforms: &[Platform], output: Output<'_>, md: Option<&Utf8Path>| {
+        let exported = matches!(output, Output::Local(_));
+        let cmd = build(builder, platforms, output, md);
+        // An export is only read back, never shipped: nothing to attest.
+        attesting(cmd, attest.as_ref().filter(|_| !exported))
+    };
     let work = work_dir();
     // BuildKit decides whether a context file changed from its metadata alone, and
     // staging gives every file one mtime: forget cached contexts first (see
@@ -126,7 +144,7 @@ pub fn plan(
         let candidate = publish::candidate(release);
         if strategy == Strategy::MultiPlatform && platforms.len() > 1 {
             let md = work.join("multi.json");
-            let cmd = build(builder, platforms, Output::Push(&candidate), Some(&md));
+            let cmd = build_cmd(platforms, Output::Push(&candidate), Some(&md));
             steps.push(Step::Run(vec![job("image", cmd)]));
         } else {
             // One build per platform, side by side; the index lists them in platform order.
@@ -139,7 +157,7 @@ pub fn plan(
                         records: Some((md.clone(), pushed(p))),
                         ..job(
                             format!("image {p}"),
-                            build(builder, &[p], Output::Push(&r), Some(&md)),
+                            build_cmd(&[p], Output::Push(&r), Some(&md)),
                         )
                     }
                 })
@@ -165,10 +183,10 @@ pub fn plan(
         let mut variants = Vec::new();
         for &p in platforms {
             let candidate = local_candidate(release, p);
-            let load = build(builder, &[p], Output::Load(&candidate), None);
+            let load = build_cmd(&[p], Output::Load(&candidate), None);
             steps.push(Step::Run(vec![job(format!("image {p}"), load)]));
             let fs = work.join(p.stage_name());
-            let export = build(builder, &[p], Output::Local(&fs), None);
+            let export = build_cmd(&[p], Output::Local(&fs), None);
             steps.push(Step::Run(vec![Job {
                 clears: Some(fs.clone()),
                 ..job(format!("export {p}"), export)
@@ -202,6 +220,7 @@ pub fn plan(
     ImagePlan {
         strategy,
         why,
+        attest,
         release: release.clone(),
         push,
         steps,
@@ -230,6 +249,10 @@ impl fmt::Display for ImagePlan {
         };
         writeln!(f, "image {} ({what}):", self.release)?;
         writeln!(f, "  strategy: {} ({})", self.strategy, self.why)?;
+        match &self.attest {
+            Some(a) => writeln!(f, "  attestations: {a}")?,
+            None => writeln!(f, "  attestations: none (this builder cannot attach them)")?,
+        }
         for step in &self.steps {
             match step {
                 Step::Run(jobs) => {
@@ -281,8 +304,8 @@ mod tests {
         let release = ImageRef::parse("reg.io/ext:1.0.0").unwrap();
         let p = plan(
             None,
-            Strategy::PerPlatform,
-            String::new(),
+            (Strategy::PerPlatform, String::new()),
+            None,
             &release,
             &Platform::ALL,
             true,
@@ -315,8 +338,11 @@ mod tests {
         let release = ImageRef::parse("reg.io/ext:1.0.0").unwrap();
         let p = plan(
             Some("b"),
-            Strategy::MultiPlatform,
-            String::new(),
+            (Strategy::MultiPlatform, String::new()),
+            Some(Attest {
+                provenance: true,
+                sbom: None,
+            }),
             &release,
             &Platform::ALL,
             true,
@@ -324,5 +350,11 @@ mod tests {
         let cmds = commands(&p);
         assert_eq!(cmds.len(), 3, "{cmds:?}");
         assert!(cmds[1].contains("--platform linux/amd64,linux/arm64 --progress plain --push --tag reg.io/ext:unverified-1.0.0"));
+        assert!(
+            cmds[1].ends_with("--provenance=mode=max target/dist/stage")
+                || cmds[1].contains("--provenance=mode=max /"),
+            "{}",
+            cmds[1]
+        );
     }
 }

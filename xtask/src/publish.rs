@@ -24,6 +24,8 @@ pub struct Record {
     pub stage: String,
     pub index_digest: String,
     pub platforms: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attestations: BTreeMap<String, Vec<String>>,
 }
 
 impl Record {
@@ -61,6 +63,11 @@ impl Record {
                 .iter()
                 .map(|(p, d)| (p.to_string(), d.clone()))
                 .collect(),
+            attestations: v
+                .attestations
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.clone()))
+                .collect(),
         };
         let path = Record::path(reference);
         std::fs::create_dir_all(path.parent().expect("under dist/"))
@@ -76,6 +83,11 @@ impl Record {
                 .platforms
                 .iter()
                 .filter_map(|(p, d)| Some((Platform::parse(p).ok()?, d.clone())))
+                .collect(),
+            attestations: self
+                .attestations
+                .iter()
+                .filter_map(|(p, t)| Some((Platform::parse(p).ok()?, t.clone())))
                 .collect(),
         }
     }

@@ -34,7 +34,7 @@ impl VerifyCmd {
         )?;
         println!("{reference}: verified index {}", v.index_digest);
         for (p, d) in &v.platforms {
-            println!("  {p}: {d}");
+            println!("  {p}: {d}{}", attested_note(&v, *p));
         }
         Ok(())
     }
@@ -45,6 +45,18 @@ impl VerifyCmd {
 pub struct Verified {
     pub index_digest: String,
     pub platforms: BTreeMap<Platform, String>,
+    /// What is attested for each platform: the in-toto predicate types of its
+    /// attestation manifest (empty where nothing is attached).
+    pub attestations: BTreeMap<Platform, Vec<String>>,
+}
+
+/// `" (attested: ...)"` when the platform carries attestations.
+pub fn attested_note(v: &Verified, p: Platform) -> String {
+    match v.attestations.get(&p) {
+        Some(types) if !types.is_empty() => format!(" (attested: {})", types.join(", ")),
+        Some(_) => " (attestation manifest without predicates)".to_owned(),
+        None => String::new(),
+    }
 }
 
 /// Verifies `reference` in its registry. With `staged`, each variant's binaries must also
@@ -109,10 +121,37 @@ pub fn verify_remote(
             problems.join("\n  ")
         );
     }
+    let attestations = attested(builder, reference, &raw, &variants)?;
     Ok(Verified {
         index_digest,
         platforms: variants.into_iter().collect(),
+        attestations,
     })
+}
+
+/// What each verified variant has attached: its attestation manifest's predicate types.
+fn attested(
+    builder: Option<&str>,
+    reference: &ImageRef,
+    raw: &str,
+    variants: &[(Platform, String)],
+) -> Result<BTreeMap<Platform, Vec<String>>> {
+    let index = Index::parse(raw)?;
+    let mut out = BTreeMap::new();
+    for (of, attestation) in index.attestations() {
+        let Some((platform, _)) = variants.iter().find(|(_, d)| d == of) else {
+            continue;
+        };
+        let manifest = reference.with_digest(attestation);
+        let types = match docker::inspect_raw(builder, &manifest)? {
+            Remote::Found { raw, .. } => Index::predicate_types(&raw),
+            Remote::NotFound => {
+                bail!("{manifest}: the index lists it, the registry has no such manifest")
+            }
+        };
+        out.insert(*platform, types);
+    }
+    Ok(out)
 }
 
 /// Exports a manifest's file system with buildx: `FROM <ref>@<digest>` built for its

@@ -146,9 +146,25 @@ fn doctor_with_unreachable_registry() {
         .unwrap()
         .port();
     let image = format!("127.0.0.1:{port}/x:0.1.0");
+    // A local `dist` needs no registry: a warning, and doctor still says dist can run.
     let (ok, json) = doctor_json(xtask(
         &target_dir("doctor"),
         &["doctor", "--json", "--image", &image],
+    ));
+    assert!(ok, "{json:#}");
+    let reg = check(&json, "registry");
+    assert_eq!(reg["status"], "warn", "{reg}");
+    assert!(
+        reg["found"]
+            .as_str()
+            .unwrap()
+            .contains("needed only for `dist --push`"),
+        "{reg}"
+    );
+    // Publishing does.
+    let (ok, json) = doctor_json(xtask(
+        &target_dir("doctor"),
+        &["doctor", "--json", "--push", "--image", &image],
     ));
     assert!(!ok, "{json:#}");
     let reg = check(&json, "registry");

@@ -108,6 +108,40 @@ pub fn node_ready() -> bool {
     ) && require("npm", on_path("npm"), "install npm (apt-get install npm)")
 }
 
+/// `DOCKER_HOST` of the second engine, the one with the containerd image store (Docker
+/// Desktop's builder behaviour), which `.ci/install.sh` starts with
+/// `.ci/engine-containerd.sh up`.
+pub fn containerd_engine() -> Option<String> {
+    let up = Command::new("bash")
+        .arg(root().join(".ci/engine-containerd.sh"))
+        .arg("status")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !require(
+        "the containerd-store engine (`.ci/engine-containerd.sh status`)",
+        up,
+        "bash .ci/engine-containerd.sh up",
+    ) {
+        return None;
+    }
+    Some("unix:///run/xtask-engine2/docker.sock".to_owned())
+}
+
+/// A docker client configuration of the test's own (`DOCKER_CONFIG`): logins stay out of
+/// the user's, and the CLI still finds the buildx plugin.
+pub fn docker_config(name: &str) -> Utf8PathBuf {
+    let dir = target_dir("docker-config").join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let home = Utf8PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    let plugins = home.join(".docker/cli-plugins");
+    if plugins.is_dir() {
+        std::os::unix::fs::symlink(&plugins, dir.join("cli-plugins")).unwrap();
+    }
+    dir
+}
+
 /// Everything `dist` needs: docker and buildx, zig, node.
 pub fn dist_ready() -> bool {
     registry::docker_ready() && zig_ready() && node_ready()

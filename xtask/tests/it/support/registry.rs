@@ -41,12 +41,28 @@ pub struct Registry {
     port: u16,
     /// config.yml, registry.log and data/ (the storage).
     dir: Utf8PathBuf,
+    options: Options,
+}
+
+/// How a registry differs from the plain one.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Storage in memory: distribution 2.8's file storage rewrites a tag's link file in
+    /// place, so the several concurrent PUTs of one tag that a containerd-store push
+    /// makes can let a HEAD read it half-written (an HTTP 500, seen 2 times in 106).
+    pub in_memory: bool,
+    /// htpasswd auth with this user and password.
+    pub login: Option<(String, String)>,
 }
 
 impl Registry {
     /// Starts a registry with empty storage. `None` when `docker-registry` is missing
     /// outside CI (the test is skipped; under CI `require` fails it instead).
     pub fn start() -> Option<Registry> {
+        Registry::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> Option<Registry> {
         if !require(
             "docker-registry",
             on_path("docker-registry"),
@@ -71,6 +87,7 @@ impl Registry {
                 child: None,
                 port,
                 dir: dir.clone(),
+                options: options.clone(),
             };
             match reg.spawn() {
                 Ok(()) => return Some(reg),
@@ -82,18 +99,34 @@ impl Registry {
 
     fn spawn(&mut self) -> Result<(), String> {
         let config = self.dir.join("config.yml");
-        fs::write(
-            &config,
+        let storage = if self.options.in_memory {
+            "  inmemory: {}\n".to_owned()
+        } else {
             format!(
-                "version: 0.1\n\
-                 log:\n  level: warn\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{}\n  secret: xtask-tests\n",
-                self.dir.join("data"),
-                self.port
-            ),
-        )
-        .unwrap();
+                "  filesystem:\n    rootdirectory: {}\n",
+                self.dir.join("data")
+            )
+        };
+        let mut text = format!(
+            "version: 0.1\n\
+             log:\n  level: warn\n\
+             storage:\n{storage}  delete:\n    enabled: true\n\
+             http:\n  addr: 127.0.0.1:{}\n  secret: xtask-tests\n",
+            self.port
+        );
+        if let Some((user, password)) = &self.options.login {
+            // bcrypt is all distribution accepts; cost 5 because it checks every request.
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", "-C", "5", user, password])
+                .output()
+                .map_err(|e| format!("cannot run htpasswd (apt-get install apache2-utils): {e}"))?;
+            let file = self.dir.join("htpasswd");
+            fs::write(&file, out.stdout).unwrap();
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: xtask-tests\n    path: {file}\n"
+            ));
+        }
+        fs::write(&config, text).unwrap();
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -117,7 +150,8 @@ impl Registry {
                     fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default()
                 ));
             }
-            if matches!(self.http("GET", "/v2/", &[]), Ok((200, _, _))) {
+            // 401 is an auth registry's answer to a request without credentials.
+            if matches!(self.http("GET", "/v2/", &[]), Ok((200 | 401, _, _))) {
                 return Ok(());
             }
             if Instant::now() > deadline {
