@@ -37,15 +37,22 @@ impl MergeCmd {
         let builder = self.builder.as_deref();
         let previous = publish::check_tag(&rep, builder, &release, self.force)?;
 
-        // Resolve every source to its platform manifests, so the index lists them in
-        // platform order whatever order the runners finished in.
+        // Resolve every source to the platforms it holds, so the index lists them in
+        // platform order whatever order the runners finished in. A source is passed on
+        // whole, by digest: an index keeps its attestation manifests (provenance, SBOM)
+        // beside its platforms that way.
         let mut manifests: BTreeMap<Platform, (ImageRef, String)> = BTreeMap::new();
+        let mut by_first: BTreeMap<Platform, ImageRef> = BTreeMap::new();
         for src in &sources {
-            for (platform, digest) in platforms_of(builder, src)? {
-                if let Some((other, _)) = manifests.get(&platform) {
+            let (whole, platforms) = platforms_of(builder, src)?;
+            for (platform, _) in &platforms {
+                if let Some((other, _)) = manifests.get(platform) {
                     bail!("{platform} is in both {other} and {src}: give one image per platform");
                 }
-                manifests.insert(platform, (src.clone(), digest));
+                manifests.insert(*platform, (src.clone(), whole.clone()));
+            }
+            if let Some((first, _)) = platforms.iter().min() {
+                by_first.insert(*first, src.with_digest(&whole));
             }
         }
         let missing: Vec<String> = Platform::ALL
@@ -56,10 +63,7 @@ impl MergeCmd {
         if !missing.is_empty() {
             bail!("no source provides {}: pass one image per platform (e.g. {release}-amd64 {release}-arm64)", missing.join(", "));
         }
-        let refs: Vec<ImageRef> = manifests
-            .values()
-            .map(|(src, digest)| src.with_digest(digest))
-            .collect();
+        let refs: Vec<ImageRef> = by_first.into_values().collect();
         let candidate = publish::candidate(&release);
         rep.run(
             "index",
@@ -86,6 +90,7 @@ impl MergeCmd {
                     "reference": release.to_string(),
                     "index_digest": verified.index_digest,
                     "platforms": platforms,
+                    "attestations": verified.attestations.iter().map(|(p, t)| (p.to_string(), json!(t))).collect::<serde_json::Map<_, _>>(),
                 }))?
             );
         } else {
@@ -98,9 +103,12 @@ impl MergeCmd {
     }
 }
 
-/// The (platform, manifest digest) pairs an image provides: an index's entries, or a
-/// single manifest's platform read from its config.
-fn platforms_of(builder: Option<&str>, src: &ImageRef) -> Result<Vec<(Platform, String)>> {
+/// The digest of the whole source and the (platform, manifest digest) pairs it provides:
+/// an index's entries, or a single manifest's platform read from its config.
+fn platforms_of(
+    builder: Option<&str>,
+    src: &ImageRef,
+) -> Result<(String, Vec<(Platform, String)>)> {
     let (raw, digest) = match docker::inspect_raw(builder, src)? {
         Remote::Found { raw, digest } => (raw, digest),
         Remote::NotFound => bail!("source {src} does not exist in its registry"),
@@ -114,14 +122,15 @@ fn platforms_of(builder: Option<&str>, src: &ImageRef) -> Result<Vec<(Platform, 
             config["architecture"].as_str().unwrap_or("?")
         );
         let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
-        return Ok(vec![(p, digest)]);
+        return Ok((digest.clone(), vec![(p, digest)]));
     }
-    index
+    let platforms = index
         .images()
         .into_iter()
         .map(|(name, digest)| {
             let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
             Ok((p, digest.to_owned()))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((digest, platforms))
 }

@@ -5,7 +5,7 @@
 use std::fs;
 use std::process::Command;
 
-use crate::support::registry::{docker_ready, Registry};
+use crate::support::registry::{docker_ready, Options, Registry};
 use crate::support::*;
 use camino::Utf8PathBuf;
 use serde_json::Value;
@@ -303,24 +303,6 @@ fn missing_target_fails_doctor_and_setup_repairs_it_once() {
     let _ = fs::remove_dir_all(&home);
 }
 
-fn dist_platform(target: &Utf8PathBuf, image: &str, platform: &str) -> Value {
-    let out = run_ok(xtask(
-        target,
-        &[
-            "dist",
-            "--platform",
-            platform,
-            "--push",
-            "--image",
-            image,
-            "--tag",
-            "0.3.0",
-            "--json",
-        ],
-    ));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[test]
 fn two_runners_then_merge() {
     let _s = serial();
@@ -328,9 +310,66 @@ fn two_runners_then_merge() {
         return;
     }
     let Some(reg) = Registry::start() else { return };
+    two_runners(&reg, None);
+}
+
+/// The release workflow on Docker Desktop's builder: each runner's image carries its
+/// provenance, and the merged index keeps it beside its platform.
+#[test]
+fn two_runners_then_merge_with_the_containerd_store() {
+    if !docker_ready() {
+        return;
+    }
+    let Some(host) = containerd_engine() else {
+        return;
+    };
+    let _s = serial();
+    let Some(reg) = Registry::start_with(Options {
+        in_memory: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let merged = two_runners(&reg, Some(&host));
+    for p in ["linux/amd64", "linux/arm64"] {
+        assert!(
+            merged["attestations"][p]
+                .to_string()
+                .contains("slsa.dev/provenance"),
+            "{p} lost its provenance in the merge: {merged:#}"
+        );
+    }
+}
+
+/// Two per-platform `dist --push` runs and a `merge` on the engine at `docker_host`.
+fn two_runners(reg: &Registry, docker_host: Option<&str>) -> Value {
     let image = reg.image("scaleout");
     // One target dir for both "runners": they compile disjoint triples anyway.
     let target = target_dir("dist");
+    let xtask = |target: &Utf8PathBuf, args: &[&str]| {
+        let mut cmd = xtask(target, args);
+        if let Some(h) = docker_host {
+            cmd.env("DOCKER_HOST", h);
+        }
+        cmd
+    };
+    let dist_platform = |target: &Utf8PathBuf, image: &str, platform: &str| -> Value {
+        let out = run_ok(xtask(
+            target,
+            &[
+                "dist",
+                "--platform",
+                platform,
+                "--push",
+                "--image",
+                image,
+                "--tag",
+                "0.3.0",
+                "--json",
+            ],
+        ));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
 
     let arm = dist_platform(&target, &image, "linux/arm64");
     let amd = dist_platform(&target, &image, "linux/amd64");
@@ -401,4 +440,5 @@ fn two_runners_then_merge() {
         &target,
         &["merge", &release, &sources[0], &sources[1], "--force"],
     ));
+    merged
 }

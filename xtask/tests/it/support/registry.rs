@@ -282,6 +282,10 @@ impl Registry {
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
+        if let Some((user, password)) = &self.options.login {
+            let basic = base64(format!("{user}:{password}").as_bytes());
+            req.push_str(&format!("Authorization: Basic {basic}\r\n"));
+        }
         req.push_str("\r\n");
         s.write_all(req.as_bytes())?;
         let mut resp = Vec::new();
@@ -346,4 +350,26 @@ fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(b.get(..size)?);
         b = b.get(size + 2..)?;
     }
+}
+
+/// Standard base64 with padding, as HTTP basic auth and docker's config.json spell it.
+pub fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
