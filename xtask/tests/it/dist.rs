@@ -397,13 +397,24 @@ fn unreachable_registry_fails_clearly_and_publishes_nothing() {
     if !dist_ready() {
         return;
     }
+    let hosts = [None, containerd_engine()];
     let _serial = serial();
+    for host in hosts {
+        unreachable_registry_on(host.as_deref());
+    }
+}
+
+fn unreachable_registry_on(docker_host: Option<&str>) {
     let Some(mut reg) = Registry::start() else {
         return;
     };
     let image = reg.image("offline");
     reg.stop();
-    let err = run_err(dist(&warm_target(), &image, &["--push"]));
+    let mut cmd = dist(&warm_target(), &image, &["--push"]);
+    if let Some(h) = docker_host {
+        cmd.env("DOCKER_HOST", h);
+    }
+    let err = run_err(cmd);
     assert!(
         err.contains(&format!("registry {} is not reachable", reg.addr())),
         "{err}"
@@ -629,4 +640,50 @@ fn local_dist_loads_this_machines_variant() {
             "{candidate} left behind"
         );
     }
+}
+
+/// A local `dist` on Docker Desktop's image store (containerd): each variant loaded,
+/// verified, this machine's tagged, the candidates removed.
+#[test]
+fn local_dist_on_the_containerd_store() {
+    if !dist_ready() {
+        return;
+    }
+    let Some(host) = containerd_engine() else {
+        return;
+    };
+    let Some(arch) = xtask::target::Arch::host() else {
+        eprintln!("SKIPPED: this machine's CPU is neither amd64 nor arm64");
+        return;
+    };
+    let _serial = serial();
+    let image = "127.0.0.1:1/xtask-local-containerd";
+    let inspect = |reference: &str| {
+        let out = Command::new("docker")
+            .args(["image", "inspect", reference])
+            .env("DOCKER_HOST", &host)
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| serde_json::from_slice::<Value>(&out.stdout).unwrap()[0].clone())
+    };
+    let out = run_ok(dist(&warm_target(), image, &["--json"]).env("DOCKER_HOST", &host));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["pushed"], false);
+    let reference = format!("{image}:{TAG}");
+    let config = inspect(&reference).expect("the release tag is in the containerd store");
+    assert_eq!(config["Architecture"], arch.docker());
+    assert_eq!(
+        config["Config"]["Labels"]["org.opencontainers.image.title"],
+        "Host Facts"
+    );
+    for p in Platform::ALL {
+        let candidate = format!("{image}:unverified-{TAG}-{}", p.0.docker());
+        assert!(inspect(&candidate).is_none(), "{candidate} left behind");
+    }
+    let _ = Command::new("docker")
+        .args(["image", "rm", &reference])
+        .env("DOCKER_HOST", &host)
+        .output();
 }
