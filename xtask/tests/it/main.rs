@@ -1,6 +1,7 @@
 //! The end-to-end tests, one binary (the xtask links once): one module per area, shared
 //! fixtures in `support`. They drive the real xtask binary against the real tools.
 
+mod attest;
 mod auth;
 mod backends;
 mod bad_input;

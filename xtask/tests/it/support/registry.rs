@@ -244,6 +244,33 @@ impl Registry {
         }
     }
 
+    /// A manifest or index of repository `name`, by tag or digest, as JSON.
+    pub fn manifest(&self, name: &str, reference: &str) -> serde_json::Value {
+        let accept = [
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.oci.image.manifest.v1+json",
+        ]
+        .join(", ");
+        let (status, _, body) = self
+            .http(
+                "GET",
+                &format!("/v2/{name}/manifests/{reference}"),
+                &[("Accept", &accept)],
+            )
+            .expect("registry not answering");
+        assert_eq!(status, 200, "GET {name}:{reference}");
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    /// A blob of repository `name`.
+    pub fn blob(&self, name: &str, digest: &str) -> Vec<u8> {
+        let (status, _, body) = self
+            .http("GET", &format!("/v2/{name}/blobs/{digest}"), &[])
+            .expect("registry not answering");
+        assert_eq!(status, 200, "GET blob {digest} of {name}");
+        body
+    }
+
     /// Every tag of repository `name`, sorted (empty when the repository does not exist).
     pub fn tags(&self, name: &str) -> Vec<String> {
         let (status, _, body) = self
