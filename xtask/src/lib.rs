@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod fingerprint;
 pub mod flags;
 pub mod labels;
+pub mod loadable;
 pub mod merge;
 pub mod metadata;
 pub mod paths;
