@@ -22,6 +22,7 @@ pub mod progress;
 pub mod publish;
 pub mod reference;
 pub mod setup;
+pub mod smoke;
 pub mod stage;
 pub mod target;
 pub mod ui;
