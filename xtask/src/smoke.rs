@@ -1,20 +1,12 @@
 //! Smoke-run every staged host binary this machine can execute: natively, a foreign Linux
 //! CPU under qemu-user, x86_64 Windows under wine. What cannot run here (Mach-O, ARM64
 //! Windows, a missing emulator) is reported as not run, with the reason, never as passed.
-//!
-//! Wine: Debian bookworm's wine 8.0 has no `bcryptprimitives.dll` at all, and Rust's std
-//! imports `ProcessPrng` from it, so every Rust PE fails to start (exit 53, nothing printed
-//! under WINEDEBUG=-all). A 12 KiB DLL built once with MinGW exports `ProcessPrng` through
-//! advapi32's `SystemFunction036` (RtlGenRandom); each run copies the exe into a scratch
-//! directory beside it. Nothing is written to the staged tree. (A built-in override cannot
-//! help: there is no built-in to override. Wine 9.1 and later ship `ProcessPrng`; with
-//! them the shim is simply loaded instead, which is harmless.)
+//! Wine needs a small shim for Rust binaries: see `wine.rs`.
 
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,10 +16,10 @@ use serde::{Serialize, Serializer};
 
 use crate::loadable::{Cpu, HostOs};
 
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+mod wine;
+use wine::Wine;
 
-/// Creating a wine prefix takes ~10 s here; it gets its own, longer, limit.
-const WINE_INIT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One staged binary and what proves it runs: exit 0 and `expect` somewhere in stdout.
 #[derive(Debug, Clone)]
@@ -173,19 +165,17 @@ pub struct Options {
 /// Runs every case that can run here, one after another.
 pub fn run_all(stage: &Utf8Path, cases: &[Case], tools: &Tools, opts: &Options) -> Vec<Smoked> {
     let mut wine = None;
-    let mut run = |case: &Case| match plan(case.os, case.cpu, tools) {
-        Err(reason) => Outcome::NotRun { reason },
-        Ok(how) => run_one(stage, case, how, &mut wine, tools, opts),
-    };
-    let mut results = Vec::new();
-    for case in cases {
-        let outcome = run(case);
-        results.push(Smoked {
+    let run = |case: &Case| {
+        let outcome = match plan(case.os, case.cpu, tools) {
+            Err(reason) => Outcome::NotRun { reason },
+            Ok(how) => run_one(stage, case, how, &mut wine, tools, opts),
+        };
+        Smoked {
             path: case.path.clone(),
             outcome,
-        });
-    }
-    results
+        }
+    };
+    cases.iter().map(run).collect()
 }
 
 /// `wine` is prepared (shim built, prefix created) on first use, once per `run_all`.
@@ -259,122 +249,6 @@ fn tail(bytes: &[u8]) -> String {
     let s = s.trim();
     let start = s.char_indices().rev().nth(1999).map_or(0, |(i, _)| i);
     s[start..].to_owned()
-}
-
-/// A prepared wine: the shim built and the prefix created.
-struct Wine {
-    loader: Utf8PathBuf,
-    dir: Utf8PathBuf,
-}
-
-const SHIM_C: &str = r#"/* Rust's std on Windows imports ProcessPrng; wine 8 lacks it. */
-#include <windows.h>
-BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG len);
-__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
-    while (len > 0) {
-        ULONG chunk = len > 0x40000000 ? 0x40000000 : (ULONG)len;
-        if (!SystemFunction036(data, chunk)) return FALSE;
-        data += chunk;
-        len -= chunk;
-    }
-    return TRUE;
-}
-"#;
-
-static SCRATCH: AtomicUsize = AtomicUsize::new(0);
-
-impl Wine {
-    fn prepare(loader: &str, tools: &Tools, opts: &Options) -> Result<Wine, String> {
-        let wine = Wine {
-            loader: loader.into(),
-            dir: opts.cache_dir.join("wine"),
-        };
-        wine.build_shim(tools)
-            .map_err(|e| format!("no ProcessPrng shim for wine: {e}"))?;
-        wine.init_prefix()
-            .map_err(|e| format!("cannot create the wine prefix: {e}"))?;
-        Ok(wine)
-    }
-
-    /// Built once per source text; written under a temporary name, then renamed.
-    fn build_shim(&self, tools: &Tools) -> Result<(), String> {
-        let (src, dll) = (
-            self.dir.join("shim.c"),
-            self.dir.join("bcryptprimitives.dll"),
-        );
-        if dll.is_file() && fs::read_to_string(&src).is_ok_and(|s| s == SHIM_C) {
-            return Ok(());
-        }
-        let gcc = tools
-            .mingw_gcc
-            .as_ref()
-            .ok_or("x86_64-w64-mingw32-gcc not found (apt-get install gcc-mingw-w64-x86-64)")?;
-        fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir))?;
-        let tmp = self.dir.join(format!("shim-{}.dll", std::process::id()));
-        fs::write(&src, SHIM_C).map_err(|e| format!("{src}: {e}"))?;
-        let mut cmd = Command::new(gcc);
-        cmd.args([
-            "-shared",
-            "-O2",
-            "-s",
-            "-o",
-            tmp.as_str(),
-            src.as_str(),
-            "-ladvapi32",
-        ]);
-        match spawn(cmd, WINE_INIT_TIMEOUT) {
-            Ok(r) if r.status.is_some_and(|s| s.success()) => {}
-            Ok(r) => return Err(format!("{gcc} failed: {}", tail(&r.stderr))),
-            Err(e) => return Err(format!("cannot run {gcc}: {e}")),
-        }
-        fs::rename(&tmp, &dll).map_err(|e| format!("{dll}: {e}"))
-    }
-
-    fn init_prefix(&self) -> Result<(), String> {
-        let ready = self.dir.join("prefix.ready");
-        if ready.is_file() {
-            return Ok(());
-        }
-        let mut cmd = self.base();
-        cmd.args(["wineboot", "--init"]);
-        match spawn(cmd, WINE_INIT_TIMEOUT) {
-            Ok(r) if r.status.is_some_and(|s| s.success()) => {}
-            Ok(r) => return Err(format!("wineboot failed: {}", tail(&r.stderr))),
-            Err(e) => return Err(format!("cannot run {}: {e}", self.loader)),
-        }
-        fs::write(&ready, "").map_err(|e| format!("{ready}: {e}"))
-    }
-
-    /// The loader with a private prefix, no debug noise, no Mono/Gecko install prompts,
-    /// no window, and the shim preferred over any built-in.
-    fn base(&self) -> Command {
-        let mut cmd = Command::new(&self.loader);
-        cmd.env("WINEPREFIX", self.dir.join("prefix"))
-            .env("WINEDEBUG", "-all")
-            .env("WINEDLLOVERRIDES", "mscoree,mshtml=;bcryptprimitives=n,b")
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY");
-        cmd
-    }
-
-    /// `wine <copy of exe>` in a scratch directory that also holds the shim; the caller
-    /// removes the directory.
-    fn command(&self, exe: &Utf8Path) -> Result<(Command, Utf8PathBuf), String> {
-        let n = SCRATCH.fetch_add(1, Ordering::Relaxed);
-        let scratch = self.dir.join(format!("run-{}-{n}", std::process::id()));
-        let name = exe.file_name().unwrap_or("bin.exe");
-        let copy = || -> io::Result<()> {
-            fs::create_dir_all(&scratch)?;
-            fs::copy(exe, scratch.join(name))?;
-            let shim = "bcryptprimitives.dll";
-            fs::copy(self.dir.join(shim), scratch.join(shim))?;
-            Ok(())
-        };
-        copy().map_err(|e| format!("cannot copy {exe} to {scratch}: {e}"))?;
-        let mut cmd = self.base();
-        cmd.current_dir(&scratch).arg(scratch.join(name));
-        Ok((cmd, scratch))
-    }
 }
 
 /// What one child did. `status` is `None` when it was killed for running too long.
