@@ -549,36 +549,54 @@ fn smoke_fails_a_binary_that_exits_non_zero_or_outlives_its_timeout() {
             "echo '{\"os\":\"linux\"}'; echo 'cannot open /dev/thing' >&2; exit 1",
         ),
         // `sleep` is a grandchild holding the pipes: the whole process group must go.
-        script("hangs", "echo started; sleep 60; echo '{\"os\":\"linux\"}'"),
+        script(
+            "hangs",
+            "echo started; sleep 60 & echo $! >\"$0.pid\"; wait; echo '{\"os\":\"linux\"}'",
+        ),
         script("quiet", "echo hello"),
     ];
-    let opts = smoke::Options {
-        cache_dir: Utf8PathBuf::try_from(scratch("scripts-cache")).unwrap(),
-        timeout: Duration::from_millis(500),
-    };
-    let start = Instant::now();
     let stage = Utf8PathBuf::try_from(stage).unwrap();
-    let results = smoke::run_all(&stage, &cases, &tools, &opts);
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "the timeout did not stop `hangs`"
-    );
-    let details: Vec<String> = results
-        .iter()
-        .map(|r| match &r.outcome {
+    let cache_dir = Utf8PathBuf::try_from(scratch("scripts-cache")).unwrap();
+    let run = |cases: &[Case], timeout: Duration| {
+        let opts = smoke::Options {
+            cache_dir: cache_dir.clone(),
+            timeout,
+        };
+        let results = smoke::run_all(&stage, cases, &tools, &opts);
+        results.into_iter().map(|r| match r.outcome {
             Outcome::Failed {
                 how: How::Native,
                 detail,
-            } => detail.clone(),
+            } => detail,
             other => panic!("{}: expected a native failure, got {other:?}", r.path),
         })
-        .collect();
+    };
+    let mut details: Vec<String> = run(
+        &[cases[0].clone(), cases[2].clone()],
+        smoke::DEFAULT_TIMEOUT,
+    )
+    .collect();
+    let start = Instant::now();
+    details.extend(run(&cases[1..2], Duration::from_secs(2)));
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "the timeout did not stop `hangs`"
+    );
+    // SIGKILL is delivered at once, but the exit takes a moment to finish.
+    let pid = fs::read_to_string(stage.join("hangs.pid")).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let gone = || fs::read_to_string(&stat).map_or(true, |s| s.contains(") Z "));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !gone() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone(), "the grandchild `sleep` survived the timeout");
     assert_eq!(
         details,
         [
             "exited with exit status: 1; stderr: \"cannot open /dev/thing\"",
-            "timed out after 0.5 s and was killed; stdout: \"started\"; stderr: \"\"",
             "stdout lacks \"\\\"os\\\"\"; stdout: \"hello\"",
+            "timed out after 2 s and was killed; stdout: \"started\"; stderr: \"\"",
         ]
     );
 }
