@@ -1,0 +1,503 @@
+//! Smoke-run every staged host binary this machine can execute: natively, a foreign Linux
+//! CPU under qemu-user, x86_64 Windows under wine. What cannot run here (Mach-O, ARM64
+//! Windows, a missing emulator) is reported as not run, with the reason, never as passed.
+//! Wine needs a small shim for Rust binaries: see `wine.rs`.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::{Serialize, Serializer};
+
+use crate::loadable::{Cpu, HostOs};
+
+mod wine;
+use wine::Wine;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One staged binary and what proves it runs: exit 0 and `expect` somewhere in stdout.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Relative to the staged tree.
+    pub path: Utf8PathBuf,
+    pub os: HostOs,
+    pub cpu: Cpu,
+    pub args: Vec<String>,
+    pub expect: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    Native,
+    /// The emulator's path.
+    Qemu(String),
+    /// The wine loader's path.
+    Wine(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Passed {
+        how: How,
+        #[serde(serialize_with = "seconds")]
+        took: Duration,
+    },
+    Failed {
+        how: How,
+        detail: String,
+    },
+    NotRun {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Smoked {
+    pub path: Utf8PathBuf,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// This machine and what it has for running foreign binaries.
+#[derive(Debug, Clone, Default)]
+pub struct Tools {
+    /// `None` on an OS or CPU no host binary is built for.
+    pub host: Option<(HostOs, Cpu)>,
+    pub qemu_x86_64: Option<Utf8PathBuf>,
+    pub qemu_aarch64: Option<Utf8PathBuf>,
+    pub wine: Option<Utf8PathBuf>,
+    /// Builds the `ProcessPrng` shim; not needed once the shim is cached.
+    pub mingw_gcc: Option<Utf8PathBuf>,
+}
+
+impl Tools {
+    pub fn detect() -> Tools {
+        let find = |names: &[&str]| {
+            names.iter().find_map(|n| {
+                let p = which::which(n).ok()?;
+                Utf8PathBuf::from_path_buf(p).ok()
+            })
+        };
+        // Debian's wine64 package puts its loader outside PATH; `wine` is a wrapper that
+        // looks for a 32-bit wine first and nags when there is none.
+        let wine64 = Utf8Path::new("/usr/lib/wine/wine64");
+        Tools {
+            host: host(),
+            qemu_x86_64: find(&["qemu-x86_64-static", "qemu-x86_64"]),
+            qemu_aarch64: find(&["qemu-aarch64-static", "qemu-aarch64"]),
+            wine: (wine64.is_file().then(|| wine64.to_owned()))
+                .or_else(|| find(&["wine64", "wine"])),
+            mingw_gcc: find(&["x86_64-w64-mingw32-gcc"]),
+        }
+    }
+}
+
+fn host() -> Option<(HostOs, Cpu)> {
+    let os = match std::env::consts::OS {
+        "macos" => HostOs::Darwin,
+        "windows" => HostOs::Windows,
+        "linux" => HostOs::Linux,
+        _ => return None,
+    };
+    let cpu = match std::env::consts::ARCH {
+        "x86_64" => Cpu::X86_64,
+        "aarch64" => Cpu::Aarch64,
+        _ => return None,
+    };
+    Some((os, cpu))
+}
+
+/// How a binary for `os`/`cpu` can run on this machine, or why it cannot.
+pub fn plan(os: HostOs, cpu: Cpu, tools: &Tools) -> Result<How, String> {
+    let Some(here) = tools.host else {
+        return Err("this machine is not one the host binaries are built for".into());
+    };
+    if here == (os, cpu) {
+        return Ok(How::Native);
+    }
+    match (os, cpu, here) {
+        (HostOs::Linux, _, (HostOs::Linux, _)) => {
+            let (qemu, pkg) = match cpu {
+                Cpu::X86_64 => (&tools.qemu_x86_64, "qemu-x86_64"),
+                Cpu::Aarch64 => (&tools.qemu_aarch64, "qemu-aarch64"),
+            };
+            match qemu {
+                Some(q) => Ok(How::Qemu(q.to_string())),
+                None => Err(format!(
+                    "{pkg}-static not found (apt-get install qemu-user-static)"
+                )),
+            }
+        }
+        (HostOs::Windows, Cpu::X86_64, (HostOs::Linux, Cpu::X86_64)) => match &tools.wine {
+            Some(w) => Ok(How::Wine(w.to_string())),
+            None => Err("wine not found (apt-get install wine64)".into()),
+        },
+        (HostOs::Windows, Cpu::Aarch64, _) => {
+            Err("nothing here runs ARM64 Windows code (wine runs x86_64 PE here)".into())
+        }
+        (HostOs::Darwin, _, _) => Err(format!("nothing on {} executes Mach-O", here.0)),
+        _ => Err(format!(
+            "no way to run {os} {cpu} code on {} {}",
+            here.0, here.1
+        )),
+    }
+}
+
+/// Where the shim, the wine prefix and scratch copies live (e.g. `target/dist/smoke`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub cache_dir: Utf8PathBuf,
+    pub timeout: Duration,
+}
+
+/// Runs every case that can run here, one after another.
+pub fn run_all(stage: &Utf8Path, cases: &[Case], tools: &Tools, opts: &Options) -> Vec<Smoked> {
+    let mut wine = None;
+    let run = |case: &Case| {
+        let outcome = match plan(case.os, case.cpu, tools) {
+            Err(reason) => Outcome::NotRun { reason },
+            Ok(how) => run_one(stage, case, how, &mut wine, tools, opts),
+        };
+        Smoked {
+            path: case.path.clone(),
+            outcome,
+        }
+    };
+    cases.iter().map(run).collect()
+}
+
+/// `wine` is prepared (shim built, prefix created) on first use, once per `run_all`.
+fn run_one(
+    stage: &Utf8Path,
+    case: &Case,
+    how: How,
+    wine: &mut Option<Result<Wine, String>>,
+    tools: &Tools,
+    opts: &Options,
+) -> Outcome {
+    let exe = stage.join(&case.path);
+    let (mut cmd, scratch) = match &how {
+        How::Native => (Command::new(&exe), None),
+        How::Qemu(qemu) => {
+            let mut cmd = Command::new(qemu);
+            cmd.arg(&exe);
+            (cmd, None)
+        }
+        How::Wine(loader) => {
+            let wine = wine.get_or_insert_with(|| Wine::prepare(loader, tools, opts));
+            match wine
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|w| w.command(&exe))
+            {
+                Ok((cmd, scratch)) => (cmd, Some(scratch)),
+                Err(reason) => return Outcome::NotRun { reason },
+            }
+        }
+    };
+    cmd.args(&case.args);
+    let ran = spawn(cmd, opts.timeout);
+    if let Some(dir) = scratch {
+        let _ = fs::remove_dir_all(dir);
+    }
+    judge(how, ran, &case.expect, opts.timeout)
+}
+
+fn judge(how: How, ran: io::Result<Ran>, expect: &str, timeout: Duration) -> Outcome {
+    let ran = match ran {
+        Ok(r) => r,
+        Err(e) => {
+            let detail = format!("cannot start it: {e}");
+            return Outcome::Failed { how, detail };
+        }
+    };
+    let (stdout, stderr) = (tail(&ran.stdout), tail(&ran.stderr));
+    let detail = match ran.status {
+        None => format!(
+            "timed out after {} s and was killed; stdout: {stdout:?}; stderr: {stderr:?}",
+            timeout.as_secs_f64()
+        ),
+        Some(s) if !s.success() => format!("exited with {s}; stderr: {stderr:?}"),
+        Some(_) if !String::from_utf8_lossy(&ran.stdout).contains(expect) => {
+            format!("stdout lacks {expect:?}; stdout: {stdout:?}")
+        }
+        Some(_) => {
+            return Outcome::Passed {
+                how,
+                took: ran.took,
+            }
+        }
+    };
+    Outcome::Failed { how, detail }
+}
+
+/// The last 2000 characters, trimmed: enough to see why, short enough for one line.
+fn tail(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    let s = s.trim();
+    let start = s.char_indices().rev().nth(1999).map_or(0, |(i, _)| i);
+    s[start..].to_owned()
+}
+
+/// What one child did. `status` is `None` when it was killed for running too long.
+struct Ran {
+    status: Option<ExitStatus>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    took: Duration,
+}
+
+/// How long to wait for the pipes to close after the child ended: a grandchild (a lingering
+/// wineserver, something the binary forked) may hold them open.
+const PIPE_GRACE: Duration = Duration::from_millis(500);
+
+/// The one place this module starts a process: no stdin, output captured, killed with its
+/// whole process group after `timeout`.
+fn spawn(mut cmd: Command, timeout: Duration) -> io::Result<Ran> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let start = Instant::now();
+    let mut child = cmd.spawn()?;
+    let stdout = Drain::start(child.stdout.take());
+    let stderr = Drain::start(child.stderr.take());
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if start.elapsed() >= timeout {
+            kill_group(&mut child);
+            child.wait()?;
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let took = start.elapsed();
+    Ok(Ran {
+        status,
+        stdout: stdout.finish(),
+        stderr: stderr.finish(),
+        took,
+    })
+}
+
+#[cfg(unix)]
+fn kill_group(child: &mut std::process::Child) {
+    // The child leads its own group (process_group(0)), so this reaches what it forked.
+    let pgid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+    if unsafe { libc::kill(-pgid, libc::SIGKILL) } != 0 {
+        let _ = child.kill();
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(child: &mut std::process::Child) {
+    let _ = child.kill();
+}
+
+/// Reads a pipe on a thread so a chatty child never blocks on a full pipe.
+struct Drain {
+    buf: Arc<Mutex<Vec<u8>>>,
+    eof: mpsc::Receiver<()>,
+}
+
+impl Drain {
+    fn start(pipe: Option<impl Read + Send + 'static>) -> Drain {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let (tx, eof) = mpsc::channel();
+        if let Some(mut pipe) = pipe {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                    buf.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(&chunk[..n]);
+                }
+                let _ = tx.send(());
+            });
+        }
+        Drain { buf, eof }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        let _ = self.eof.recv_timeout(PIPE_GRACE);
+        let buf = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        buf.clone()
+    }
+}
+
+impl fmt::Display for Smoked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = |h: &How| match h {
+            How::Native => "natively".to_owned(),
+            How::Qemu(q) => format!("under {q}"),
+            How::Wine(w) => format!("under {w}"),
+        };
+        match &self.outcome {
+            Outcome::Passed { how: h, took } => {
+                write!(
+                    f,
+                    "{}: passed {} in {:.2} s",
+                    self.path,
+                    how(h),
+                    took.as_secs_f64()
+                )
+            }
+            Outcome::Failed { how: h, detail } => {
+                write!(f, "{}: FAILED {}: {detail}", self.path, how(h))
+            }
+            Outcome::NotRun { reason } => write!(f, "{}: not run: {reason}", self.path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linux_x86_64(qemu: bool, wine: bool) -> Tools {
+        Tools {
+            host: Some((HostOs::Linux, Cpu::X86_64)),
+            qemu_aarch64: qemu.then(|| "/usr/bin/qemu-aarch64-static".into()),
+            wine: wine.then(|| "/usr/lib/wine/wine64".into()),
+            ..Tools::default()
+        }
+    }
+
+    #[test]
+    fn each_binary_runs_natively_under_an_emulator_or_not_at_all() {
+        let t = linux_x86_64(true, true);
+        assert_eq!(plan(HostOs::Linux, Cpu::X86_64, &t), Ok(How::Native));
+        assert_eq!(
+            plan(HostOs::Linux, Cpu::Aarch64, &t),
+            Ok(How::Qemu("/usr/bin/qemu-aarch64-static".into()))
+        );
+        assert_eq!(
+            plan(HostOs::Windows, Cpu::X86_64, &t),
+            Ok(How::Wine("/usr/lib/wine/wine64".into()))
+        );
+        assert_eq!(
+            plan(HostOs::Windows, Cpu::Aarch64, &t),
+            Err("nothing here runs ARM64 Windows code (wine runs x86_64 PE here)".into())
+        );
+        for cpu in [Cpu::X86_64, Cpu::Aarch64] {
+            assert_eq!(
+                plan(HostOs::Darwin, cpu, &t),
+                Err("nothing on linux executes Mach-O".into())
+            );
+        }
+        let bare = linux_x86_64(false, false);
+        assert_eq!(
+            plan(HostOs::Linux, Cpu::Aarch64, &bare),
+            Err("qemu-aarch64-static not found (apt-get install qemu-user-static)".into())
+        );
+        assert_eq!(
+            plan(HostOs::Windows, Cpu::X86_64, &bare),
+            Err("wine not found (apt-get install wine64)".into())
+        );
+        let mac = Tools {
+            host: Some((HostOs::Darwin, Cpu::Aarch64)),
+            ..Tools::default()
+        };
+        assert_eq!(plan(HostOs::Darwin, Cpu::Aarch64, &mac), Ok(How::Native));
+        assert!(plan(HostOs::Linux, Cpu::Aarch64, &mac).is_err());
+    }
+
+    fn ran(code: Option<i32>, stdout: &str, stderr: &str) -> io::Result<Ran> {
+        #[cfg(unix)]
+        let status = code.map(|c| std::os::unix::process::ExitStatusExt::from_raw(c << 8));
+        #[cfg(windows)]
+        let status = code.map(|c| std::os::windows::process::ExitStatusExt::from_raw(c as u32));
+        Ok(Ran {
+            status,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            took: Duration::from_millis(1500),
+        })
+    }
+
+    #[test]
+    fn passing_needs_exit_0_and_the_expected_output() {
+        let t = Duration::from_secs(30);
+        let judge = |r| judge(How::Native, r, "\"os\"", t);
+        assert_eq!(
+            judge(ran(Some(0), "{\"os\":\"linux\"}\n", "")),
+            Outcome::Passed {
+                how: How::Native,
+                took: Duration::from_millis(1500)
+            }
+        );
+        let failed = |detail: &str| Outcome::Failed {
+            how: How::Native,
+            detail: detail.into(),
+        };
+        assert_eq!(
+            judge(ran(Some(0), "hello", "")),
+            failed("stdout lacks \"\\\"os\\\"\"; stdout: \"hello\"")
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            judge(ran(Some(1), "{\"os\"}", "boom\n")),
+            failed("exited with exit status: 1; stderr: \"boom\"")
+        );
+        assert_eq!(
+            judge(ran(None, "started", "")),
+            failed("timed out after 30 s and was killed; stdout: \"started\"; stderr: \"\"")
+        );
+        let missing = judge(Err(io::Error::from(io::ErrorKind::NotFound)));
+        assert!(
+            matches!(missing, Outcome::Failed { detail, .. } if detail.starts_with("cannot start it:"))
+        );
+    }
+
+    #[test]
+    fn long_output_keeps_its_end() {
+        let long = format!("{}END", "x".repeat(5000));
+        assert_eq!(tail(long.as_bytes()).len(), 2000);
+        assert!(tail(long.as_bytes()).ends_with("END"));
+        assert_eq!(tail("  é\n".as_bytes()), "é");
+    }
+
+    #[test]
+    fn results_serialize_as_flat_json() {
+        let results = [
+            Smoked {
+                path: "linux/host-bin".into(),
+                outcome: Outcome::Passed {
+                    how: How::Qemu("/usr/bin/qemu-aarch64-static".into()),
+                    took: Duration::from_micros(812_345),
+                },
+            },
+            Smoked {
+                path: "darwin/host-bin".into(),
+                outcome: Outcome::NotRun {
+                    reason: "nothing on linux executes Mach-O".into(),
+                },
+            },
+        ];
+        assert_eq!(
+            serde_json::to_string(&results).unwrap(),
+            r#"[{"path":"linux/host-bin","outcome":"passed","how":{"qemu":"/usr/bin/qemu-aarch64-static"},"took":0.812},{"path":"darwin/host-bin","outcome":"not_run","reason":"nothing on linux executes Mach-O"}]"#
+        );
+        assert_eq!(
+            results[0].to_string(),
+            "linux/host-bin: passed under /usr/bin/qemu-aarch64-static in 0.81 s"
+        );
+    }
+}
