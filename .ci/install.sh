@@ -56,6 +56,9 @@ if ! node_ok; then
     || { echo "Node.js from $NODE_DIR does not answer as node/npm on PATH ($PATH)" >&2; exit 1; }
 fi
 
+# --- emulators for the smoke runs (qemu-user for foreign Linux CPUs, wine for x86_64 Windows)
+bash "$(dirname "$0")/install-emulators.sh"
+
 # --- buildx from trixie (bookworm's docker.io has no buildx plugin). The trixie list is
 # used only for this download, never added to the system's sources.
 if ! docker buildx version >/dev/null 2>&1; then

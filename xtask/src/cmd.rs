@@ -5,7 +5,11 @@
 //! what it printed.
 
 use std::fmt;
-use std::process::ExitStatus;
+use std::io::{self, Read};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -17,6 +21,8 @@ pub struct Cmd {
     pub program: String,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Variables removed from the environment the child inherits.
+    pub unset: Vec<String>,
 }
 
 /// What a finished command printed.
@@ -33,6 +39,7 @@ impl Cmd {
             program: program.to_owned(),
             args: args.into_iter().map(Into::into).collect(),
             env: Vec::new(),
+            unset: Vec::new(),
         }
     }
 
@@ -51,14 +58,21 @@ impl Cmd {
         self
     }
 
+    pub fn env_remove(mut self, key: &str) -> Cmd {
+        self.unset.push(key.to_owned());
+        self
+    }
+
     /// The one place a process is set up: workspace root, the command's own environment
     /// on top of ours, no stdin (a child that prompts must fail, not hang CI).
     fn expression(&self) -> duct::Expression {
+        let e = self
+            .unset
+            .iter()
+            .fold(duct::cmd(&self.program, &self.args), |e, k| e.env_remove(k));
         self.env
             .iter()
-            .fold(duct::cmd(&self.program, &self.args), |e, (k, v)| {
-                e.env(k, v)
-            })
+            .fold(e, |e, (k, v)| e.env(k, v))
             .dir(paths::root())
             .stdin_null()
             .unchecked()
@@ -136,6 +150,48 @@ impl Cmd {
             .with_context(|| self.cannot_start())
     }
 
+    /// Runs it with a time limit, output captured: after `timeout` it is killed with its
+    /// whole process group (what it forked, e.g. a wineserver, dies too). `Err` only when
+    /// it cannot start. For binaries under test, whose every outcome is data.
+    pub fn run_timed(&self, timeout: Duration) -> io::Result<Timed> {
+        let mut cmd = std::process::Command::new(&self.program);
+        cmd.args(&self.args)
+            .current_dir(paths::root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for k in &self.unset {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let start = Instant::now();
+        let mut child = cmd.spawn()?;
+        let stdout = Drain::start(child.stdout.take());
+        let stderr = Drain::start(child.stderr.take());
+        let status = loop {
+            if let Some(s) = child.try_wait()? {
+                break Some(s);
+            }
+            if start.elapsed() >= timeout {
+                kill_group(&mut child);
+                child.wait()?;
+                break None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let took = start.elapsed();
+        Ok(Timed {
+            status,
+            stdout: stdout.finish(),
+            stderr: stderr.finish(),
+            took,
+        })
+    }
+
     /// The error every runner gives for a non-zero exit.
     pub fn failed(&self, status: ExitStatus, output: &str) -> anyhow::Error {
         if output.is_empty() {
@@ -146,8 +202,76 @@ impl Cmd {
     }
 }
 
+/// What a command run under a time limit did. `status` is `None` when it was killed for
+/// running too long.
+#[derive(Debug)]
+pub struct Timed {
+    pub status: Option<ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub took: Duration,
+}
+
+/// How long to wait for the pipes to close after the child ended: a grandchild (a lingering
+/// wineserver, something the binary forked) may hold them open.
+const PIPE_GRACE: Duration = Duration::from_millis(500);
+
+#[cfg(unix)]
+fn kill_group(child: &mut std::process::Child) {
+    // The child leads its own group (process_group(0)): `kill -- -PGID` reaches what it forked.
+    let group = format!("-{}", child.id());
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !killed {
+        let _ = child.kill();
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(child: &mut std::process::Child) {
+    let _ = child.kill();
+}
+
+/// Reads a pipe on a thread so a chatty child never blocks on a full pipe.
+struct Drain {
+    buf: Arc<Mutex<Vec<u8>>>,
+    eof: mpsc::Receiver<()>,
+}
+
+impl Drain {
+    fn start(pipe: Option<impl Read + Send + 'static>) -> Drain {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let (tx, eof) = mpsc::channel();
+        if let Some(mut pipe) = pipe {
+            let buf = buf.clone();
+            thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                    buf.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(&chunk[..n]);
+                }
+                let _ = tx.send(());
+            });
+        }
+        Drain { buf, eof }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        let _ = self.eof.recv_timeout(PIPE_GRACE);
+        let buf = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        buf.clone()
+    }
+}
+
 impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.unset.is_empty() {
+            write!(f, "env -u {} ", self.unset.join(" -u "))?;
+        }
         for (k, v) in &self.env {
             write!(f, "{k}={v} ")?;
         }

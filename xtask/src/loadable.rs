@@ -1,6 +1,6 @@
 //! Loadability: will this host binary start on the OS Docker Desktop runs it on?
 //!
-//! Format and CPU are not enough (DESIGN.md, "Loadability"): Apple silicon kills unsigned
+//! Format and CPU are not enough: Apple silicon kills unsigned
 //! arm64 code, a dylib outside the OS is missing on the user's Mac, a MinGW DLL is missing
 //! on a stock Windows, a GUI-subsystem exe has no console for Docker Desktop to read, a
 //! binary built for a newer OS than the user's refuses to start, and a dynamic ELF has no

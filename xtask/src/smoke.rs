@@ -5,15 +5,13 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Read};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::io;
+use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Serialize, Serializer};
 
+use crate::cmd::{Cmd, Timed};
 use crate::loadable::{Cpu, HostOs};
 
 mod wine;
@@ -188,13 +186,9 @@ fn run_one(
     opts: &Options,
 ) -> Outcome {
     let exe = stage.join(&case.path);
-    let (mut cmd, scratch) = match &how {
-        How::Native => (Command::new(&exe), None),
-        How::Qemu(qemu) => {
-            let mut cmd = Command::new(qemu);
-            cmd.arg(&exe);
-            (cmd, None)
-        }
+    let (cmd, scratch) = match &how {
+        How::Native => (Cmd::new(exe.as_str(), Vec::<String>::new()), None),
+        How::Qemu(qemu) => (Cmd::new(qemu, [exe.as_str()]), None),
         How::Wine(loader) => {
             let wine = wine.get_or_insert_with(|| Wine::prepare(loader, tools, opts));
             match wine
@@ -207,15 +201,16 @@ fn run_one(
             }
         }
     };
-    cmd.args(&case.args);
-    let ran = spawn(cmd, opts.timeout);
+    let ran = cmd
+        .args_from(case.args.iter().cloned())
+        .run_timed(opts.timeout);
     if let Some(dir) = scratch {
         let _ = fs::remove_dir_all(dir);
     }
     judge(how, ran, &case.expect, opts.timeout)
 }
 
-fn judge(how: How, ran: io::Result<Ran>, expect: &str, timeout: Duration) -> Outcome {
+fn judge(how: How, ran: io::Result<Timed>, expect: &str, timeout: Duration) -> Outcome {
     let ran = match ran {
         Ok(r) => r,
         Err(e) => {
@@ -249,97 +244,6 @@ fn tail(bytes: &[u8]) -> String {
     let s = s.trim();
     let start = s.char_indices().rev().nth(1999).map_or(0, |(i, _)| i);
     s[start..].to_owned()
-}
-
-/// What one child did. `status` is `None` when it was killed for running too long.
-struct Ran {
-    status: Option<ExitStatus>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    took: Duration,
-}
-
-/// How long to wait for the pipes to close after the child ended: a grandchild (a lingering
-/// wineserver, something the binary forked) may hold them open.
-const PIPE_GRACE: Duration = Duration::from_millis(500);
-
-/// The one place this module starts a process: no stdin, output captured, killed with its
-/// whole process group after `timeout`.
-fn spawn(mut cmd: Command, timeout: Duration) -> io::Result<Ran> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let start = Instant::now();
-    let mut child = cmd.spawn()?;
-    let stdout = Drain::start(child.stdout.take());
-    let stderr = Drain::start(child.stderr.take());
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break Some(s);
-        }
-        if start.elapsed() >= timeout {
-            kill_group(&mut child);
-            child.wait()?;
-            break None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let took = start.elapsed();
-    Ok(Ran {
-        status,
-        stdout: stdout.finish(),
-        stderr: stderr.finish(),
-        took,
-    })
-}
-
-#[cfg(unix)]
-fn kill_group(child: &mut std::process::Child) {
-    // The child leads its own group (process_group(0)), so this reaches what it forked.
-    let pgid = child.id() as libc::pid_t;
-    // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
-    if unsafe { libc::kill(-pgid, libc::SIGKILL) } != 0 {
-        let _ = child.kill();
-    }
-}
-
-#[cfg(not(unix))]
-fn kill_group(child: &mut std::process::Child) {
-    let _ = child.kill();
-}
-
-/// Reads a pipe on a thread so a chatty child never blocks on a full pipe.
-struct Drain {
-    buf: Arc<Mutex<Vec<u8>>>,
-    eof: mpsc::Receiver<()>,
-}
-
-impl Drain {
-    fn start(pipe: Option<impl Read + Send + 'static>) -> Drain {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let (tx, eof) = mpsc::channel();
-        if let Some(mut pipe) = pipe {
-            let buf = buf.clone();
-            thread::spawn(move || {
-                let mut chunk = [0u8; 8192];
-                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-                    buf.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend(&chunk[..n]);
-                }
-                let _ = tx.send(());
-            });
-        }
-        Drain { buf, eof }
-    }
-
-    fn finish(self) -> Vec<u8> {
-        let _ = self.eof.recv_timeout(PIPE_GRACE);
-        let buf = self.buf.lock().unwrap_or_else(|e| e.into_inner());
-        buf.clone()
-    }
 }
 
 impl fmt::Display for Smoked {
@@ -419,12 +323,12 @@ mod tests {
         assert!(plan(HostOs::Linux, Cpu::Aarch64, &mac).is_err());
     }
 
-    fn ran(code: Option<i32>, stdout: &str, stderr: &str) -> io::Result<Ran> {
+    fn ran(code: Option<i32>, stdout: &str, stderr: &str) -> io::Result<Timed> {
         #[cfg(unix)]
         let status = code.map(|c| std::os::unix::process::ExitStatusExt::from_raw(c << 8));
         #[cfg(windows)]
         let status = code.map(|c| std::os::windows::process::ExitStatusExt::from_raw(c as u32));
-        Ok(Ran {
+        Ok(Timed {
             status,
             stdout: stdout.into(),
             stderr: stderr.into(),

@@ -10,13 +10,13 @@
 
 use std::fs;
 use std::io;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::{spawn, tail, Options, Tools};
+use super::{tail, Options, Tools};
+use crate::cmd::Cmd;
 
 /// Creating a wine prefix takes ~7 s here; it gets its own, longer, limit.
 const INIT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -72,17 +72,19 @@ impl Wine {
         fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir))?;
         let tmp = self.dir.join(format!("shim-{}.dll", std::process::id()));
         fs::write(&src, SHIM_C).map_err(|e| format!("{src}: {e}"))?;
-        let mut cmd = Command::new(gcc);
-        cmd.args([
-            "-shared",
-            "-O2",
-            "-s",
-            "-o",
-            tmp.as_str(),
-            src.as_str(),
-            "-ladvapi32",
-        ]);
-        match spawn(cmd, INIT_TIMEOUT) {
+        let cmd = Cmd::new(
+            gcc.as_str(),
+            [
+                "-shared",
+                "-O2",
+                "-s",
+                "-o",
+                tmp.as_str(),
+                src.as_str(),
+                "-ladvapi32",
+            ],
+        );
+        match cmd.run_timed(INIT_TIMEOUT) {
             Ok(r) if r.status.is_some_and(|s| s.success()) => {}
             Ok(r) => return Err(format!("{gcc} failed: {}", tail(&r.stderr))),
             Err(e) => return Err(format!("cannot run {gcc}: {e}")),
@@ -95,9 +97,8 @@ impl Wine {
         if ready.is_file() {
             return Ok(());
         }
-        let mut cmd = self.base();
-        cmd.args(["wineboot", "--init"]);
-        match spawn(cmd, INIT_TIMEOUT) {
+        let cmd = self.base().args_from(["wineboot", "--init"]);
+        match cmd.run_timed(INIT_TIMEOUT) {
             Ok(r) if r.status.is_some_and(|s| s.success()) => {}
             Ok(r) => return Err(format!("wineboot failed: {}", tail(&r.stderr))),
             Err(e) => return Err(format!("cannot run {}: {e}", self.loader)),
@@ -107,19 +108,18 @@ impl Wine {
 
     /// The loader with a private prefix, no debug noise, no Mono/Gecko install prompts,
     /// no window, and the shim preferred over any built-in.
-    fn base(&self) -> Command {
-        let mut cmd = Command::new(&self.loader);
-        cmd.env("WINEPREFIX", self.dir.join("prefix"))
+    fn base(&self) -> Cmd {
+        Cmd::new(self.loader.as_str(), Vec::<String>::new())
+            .env("WINEPREFIX", self.dir.join("prefix").as_str())
             .env("WINEDEBUG", "-all")
             .env("WINEDLLOVERRIDES", "mscoree,mshtml=;bcryptprimitives=n,b")
             .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY");
-        cmd
+            .env_remove("WAYLAND_DISPLAY")
     }
 
     /// `wine <copy of exe>` in a scratch directory that also holds the shim; the caller
     /// removes the directory.
-    pub(super) fn command(&self, exe: &Utf8Path) -> Result<(Command, Utf8PathBuf), String> {
+    pub(super) fn command(&self, exe: &Utf8Path) -> Result<(Cmd, Utf8PathBuf), String> {
         let n = SCRATCH.fetch_add(1, Ordering::Relaxed);
         let scratch = self.dir.join(format!("run-{}-{n}", std::process::id()));
         let name = exe.file_name().unwrap_or("bin.exe");
@@ -131,8 +131,7 @@ impl Wine {
             Ok(())
         };
         copy().map_err(|e| format!("cannot copy {exe} to {scratch}: {e}"))?;
-        let mut cmd = self.base();
-        cmd.current_dir(&scratch).arg(scratch.join(name));
-        Ok((cmd, scratch))
+        // The shim is found beside the exe: Windows looks in the exe's directory first.
+        Ok((self.base().arg(scratch.join(name).as_str()), scratch))
     }
 }

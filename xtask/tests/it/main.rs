@@ -8,6 +8,7 @@ mod bad_input;
 mod checkout;
 mod desktop;
 mod dist;
+mod loadable;
 mod onboarding;
 mod portability;
 mod stage;

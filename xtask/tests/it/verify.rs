@@ -7,29 +7,16 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use crate::support::registry::Registry;
 use crate::support::*;
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use xtask::labels::Labels;
 use xtask::target::{Arch, Platform};
 
 const AMD64: Platform = Platform(Arch::Amd64);
 const ARM64: Platform = Platform(Arch::Arm64);
 const TAG: &str = "0.1.0";
-
-/// A good staged tree (`stage --toolchain zigbuild`), made once per test run in a
-/// target directory of its own; every case copies it.
-fn staged() -> &'static Utf8Path {
-    static STAGE: OnceLock<Utf8PathBuf> = OnceLock::new();
-    STAGE.get_or_init(|| {
-        let _s = serial();
-        let target = target_dir("verify");
-        run_ok(xtask(&target, &["stage", "--toolchain", "zigbuild"]));
-        target.join("dist/stage")
-    })
-}
 
 struct Case {
     name: &'static str,
@@ -43,7 +30,7 @@ impl Case {
         if !dist_ready() {
             return None;
         }
-        let stage = staged();
+        let stage = staged().expect("dist_ready checked zig");
         let reg = Registry::start()?;
         let dir = target_dir("verify-cases").join(name);
         let _ = fs::remove_dir_all(&dir);

@@ -147,6 +147,24 @@ pub fn dist_ready() -> bool {
     registry::docker_ready() && zig_ready() && node_ready()
 }
 
+/// A good staged tree (`stage --toolchain zigbuild`, both platforms), made once per test
+/// run in a target directory of its own and shared by the tests that only read it;
+/// `None` without zig (outside CI).
+pub fn staged() -> Option<&'static Utf8Path> {
+    static STAGE: std::sync::OnceLock<Option<Utf8PathBuf>> = std::sync::OnceLock::new();
+    STAGE
+        .get_or_init(|| {
+            if !(zig_ready() && node_ready()) {
+                return None;
+            }
+            let _s = serial();
+            let target = target_dir("verify");
+            run_ok(xtask(&target, &["stage", "--toolchain", "zigbuild"]));
+            Some(target.join("dist/stage"))
+        })
+        .as_deref()
+}
+
 /// Every file below `dir` with its bytes, mode and mtime: two equal snapshots mean
 /// byte-identical trees.
 pub fn snapshot(dir: &Utf8Path) -> BTreeMap<String, (Vec<u8>, u32, std::time::SystemTime)> {

@@ -1,11 +1,7 @@
 //! Real binaries, built here with zig, MinGW and gcc, each breaking one loadability rule,
 //! checked for the exact problem line; the real host-bin for all six targets passes; and
 //! the smoke runner really runs what this machine can (natively, qemu-user, wine).
-//!
-//! Self-contained (no `mod common`) so it can move into a single test binary as is.
 //! Under `CI` a missing zig, MinGW, gcc, qemu or wine fails the test instead of skipping.
-
-#![cfg(unix)] // builds with gcc, runs qemu and wine: a Linux test
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -17,6 +13,8 @@ use std::time::{Duration, Instant};
 use camino::Utf8PathBuf;
 use xtask::loadable::{check, Cpu, Floors, HostOs};
 use xtask::smoke::{self, Case, How, Outcome, Smoked, Tools};
+
+use crate::support::{require, staged};
 
 /// The six staged targets: triple, OS, CPU, image platform.
 const TARGETS: [(&str, HostOs, Cpu, &str); 6] = [
@@ -57,17 +55,6 @@ const TARGETS: [(&str, HostOs, Cpu, &str); 6] = [
         "linux-arm64",
     ),
 ];
-
-/// A prerequisite the test cannot run without: under `CI` its absence fails the test (a
-/// skipped test checks nothing); elsewhere the test is skipped with a note.
-fn require(what: &str, ok: bool, fix: &str) -> bool {
-    if !ok {
-        let msg = format!("missing prerequisite: {what}; fix: {fix}");
-        assert!(std::env::var_os("CI").is_none(), "{msg}");
-        eprintln!("SKIPPED: {msg}");
-    }
-    ok
-}
 
 fn works(program: &str, args: &[&str]) -> bool {
     Command::new(program)
@@ -363,31 +350,26 @@ fn the_real_host_bin_passes_for_all_six_targets_and_no_cut_of_it_panics() {
     }
 }
 
-/// host-bin for all six targets, built once per test run into `target/it/loadable/build`.
+/// The real host-bin for all six targets, as `stage` built them (the suite's shared
+/// staged tree), laid out as `<triple>/release/<exe>` like cargo's target directory.
 fn host_bins() -> Option<&'static Path> {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let ready = zig_ready()
-        && require(
-            "cargo-zigbuild",
-            works("cargo-zigbuild", &["--version"]),
-            "pip install cargo-zigbuild",
-        );
-    if !ready {
-        return None;
-    }
-    let dir = BUILT.get_or_init(|| {
+    static LAID: OnceLock<Option<PathBuf>> = OnceLock::new();
+    LAID.get_or_init(|| {
+        let stage = staged()?;
         let dir = root().join("target/it/loadable/build");
-        let mut cmd = Command::new("cargo");
-        cmd.args(["zigbuild", "--locked", "--release", "-p", "host-bin"])
-            .env("CARGO_TARGET_DIR", &dir)
-            .current_dir(root());
-        for (triple, ..) in TARGETS {
-            cmd.args(["--target", triple]);
+        for (triple, os, _, platform) in TARGETS {
+            let (os_dir, exe) = match os {
+                HostOs::Darwin => ("darwin", "host-bin"),
+                HostOs::Windows => ("windows", "host-bin.exe"),
+                HostOs::Linux => ("linux", "host-bin"),
+            };
+            let to = dir.join(triple).join("release");
+            fs::create_dir_all(&to).unwrap();
+            fs::copy(stage.join(platform).join(os_dir).join(exe), to.join(exe)).unwrap();
         }
-        run(&mut cmd);
-        dir
-    });
-    Some(dir)
+        Some(dir)
+    })
+    .as_deref()
 }
 
 fn smoke_tools_ready(tools: &Tools) -> bool {
