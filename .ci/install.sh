@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts everything `cargo xtask` and its tests need on a fresh
-# Debian bookworm machine (see shared DESIGN.md, "Real components"). Idempotent:
+# Debian bookworm machine (README.md, "Prerequisites"). Idempotent:
 # every step checks first, so re-running it on a provisioned machine takes seconds.
 set -euo pipefail
 
