@@ -13,9 +13,11 @@ use crate::docker::{Attest, Builder, Strategy};
 use crate::doctor::{self, Item};
 use crate::flags::DistCmd;
 use crate::image::{self, ImagePlan, Job, LocalVariant, Step};
+use crate::loadable::Floors;
 use crate::progress::Reporter;
 use crate::publish::{self, Record};
 use crate::reference::ImageRef;
+use crate::smoke::{self, Smoked};
 use crate::target::Platform;
 use crate::verify::{self, check_variant, Verified};
 use crate::{codegen, paths, stage};
@@ -99,15 +101,90 @@ pub fn run(opts: &DistOptions) -> Result<()> {
     stage::run(&rep, &prepared)?;
 
     let staged = staged_digest()?;
+    let smoked = smoke_run(&rep, &prepared, &staged)?;
     let verified = match unchanged(opts, &release, &staged, previous.as_deref()) {
         Some(v) => {
             rep.println(format!("{release} already holds this exact build"));
             v
         }
-        None => execute(&rep, builder, &plan, previous.as_deref())?,
+        None => execute(
+            &rep,
+            builder,
+            &plan,
+            previous.as_deref(),
+            &prepared.ws.floors,
+        )?,
     };
     Record::save(&release, &staged, &verified)?;
-    report(opts, &release, &verified)
+    report(opts, &release, &verified, &smoked)
+}
+
+/// Runs every staged binary this machine can (natively, qemu-user, wine) with its smoke
+/// arguments, before any image is built; fails if one does not pass. A staged tree that
+/// passed before (same digest) is not run again.
+fn smoke_run(rep: &Reporter, prepared: &Prepared, staged: &str) -> Result<serde_json::Value> {
+    let dir = paths::dist_dir().join("smoke");
+    let record = dir.join(format!("passed-{}.json", &staged[..16]));
+    if let Ok(text) = std::fs::read_to_string(&record) {
+        if let Ok(results) = serde_json::from_str(&text) {
+            rep.println("smoke: skipped, this exact staged tree passed before");
+            return Ok(results);
+        }
+    }
+    let tools = smoke::Tools::detect();
+    let options = smoke::Options {
+        cache_dir: dir.clone(),
+        timeout: smoke::DEFAULT_TIMEOUT,
+    };
+    let mut results = serde_json::Map::new();
+    let mut failed = Vec::new();
+    for stage in &prepared.plan.stages {
+        let p = stage.platform;
+        let mut cases = Vec::new();
+        let mut unconfigured = Vec::new();
+        for b in &prepared.ext.binaries {
+            match prepared.ws.smoke.get(&b.bin) {
+                Some((args, expect)) => cases.push(smoke::Case {
+                    path: b.path.clone().into(),
+                    os: b.os.into(),
+                    cpu: p.0.into(),
+                    args: args.clone(),
+                    expect: expect.clone(),
+                }),
+                None => unconfigured.push(Smoked {
+                    path: b.path.clone().into(),
+                    outcome: smoke::Outcome::NotRun {
+                        reason: format!(
+                            "no smoke arguments for `{}`: add [workspace.metadata.extension.smoke.{}] to Cargo.toml",
+                            b.bin, b.bin
+                        ),
+                    },
+                }),
+            }
+        }
+        let root = paths::stage_dir().join(p.stage_name());
+        let mut ran = smoke::run_all(&root, &cases, &tools, &options);
+        ran.extend(unconfigured);
+        for s in &ran {
+            rep.println(format!("smoke {p}: {s}"));
+            if matches!(s.outcome, smoke::Outcome::Failed { .. }) {
+                failed.push(format!("{p}: {s}"));
+            }
+        }
+        results.insert(p.to_string(), json!(ran));
+    }
+    let results = serde_json::Value::Object(results);
+    if !failed.is_empty() {
+        bail!(
+            "{} staged binary(ies) failed their smoke run; nothing was built or published:\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        );
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+    std::fs::write(&record, serde_json::to_string(&results)?)
+        .with_context(|| format!("cannot write {record}"))?;
+    Ok(results)
 }
 
 /// `IMAGE:TAG`, or `IMAGE:TAG-ARCH` for one platform of a release built on its own (one
@@ -224,6 +301,7 @@ fn execute(
     builder: Option<&str>,
     plan: &ImagePlan,
     previous: Option<&str>,
+    floors: &Floors,
 ) -> Result<Verified> {
     let work = image::work_dir();
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {work}"))?;
@@ -237,12 +315,18 @@ fn execute(
                 platforms,
             } => {
                 let stage = paths::stage_dir();
-                let v =
-                    publish::verify_candidate(rep, builder, candidate, Some(&stage), platforms)?;
+                let v = publish::verify_candidate(
+                    rep,
+                    builder,
+                    candidate,
+                    Some(&stage),
+                    platforms,
+                    floors,
+                )?;
                 known.insert(image::VERIFIED.to_owned(), v.index_digest.clone());
                 verified = Some(v);
             }
-            Step::VerifyLocal(variants) => verified = Some(verify_local(rep, variants)?),
+            Step::VerifyLocal(variants) => verified = Some(verify_local(rep, variants, floors)?),
             Step::ConfirmTag { release } => {
                 let digest = known
                     .get(image::VERIFIED)
@@ -310,7 +394,7 @@ fn run_job(
 }
 
 /// Checks each locally loaded variant's config and exported tree.
-fn verify_local(rep: &Reporter, variants: &[LocalVariant]) -> Result<Verified> {
+fn verify_local(rep: &Reporter, variants: &[LocalVariant], floors: &Floors) -> Result<Verified> {
     let mut problems = Vec::new();
     let mut digests = BTreeMap::new();
     for v in variants {
@@ -321,7 +405,13 @@ fn verify_local(rep: &Reporter, variants: &[LocalVariant]) -> Result<Verified> {
         let sums = paths::stage_dir()
             .join(v.platform.stage_name())
             .join(CHECKSUMS);
-        problems.extend(check_variant(v.platform, &config[0], &v.fs, Some(&sums)));
+        problems.extend(check_variant(
+            v.platform,
+            &config[0],
+            &v.fs,
+            Some(&sums),
+            floors,
+        ));
         let id = config[0]["Id"].as_str().unwrap_or_default().to_owned();
         digests.insert(v.platform, id);
     }
@@ -339,9 +429,15 @@ fn verify_local(rep: &Reporter, variants: &[LocalVariant]) -> Result<Verified> {
     })
 }
 
-fn report(opts: &DistOptions, release: &ImageRef, v: &Verified) -> Result<()> {
+fn report(
+    opts: &DistOptions,
+    release: &ImageRef,
+    v: &Verified,
+    smoked: &serde_json::Value,
+) -> Result<()> {
     if opts.json {
-        let summary = summary(release, v, &opts.build.platforms, opts.push)?;
+        let mut summary = summary(release, v, &opts.build.platforms, opts.push)?;
+        summary["smoke"] = smoked.clone();
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }

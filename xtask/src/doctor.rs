@@ -12,7 +12,7 @@ use crate::docker::{self, Builder, Remote, Strategy};
 use crate::flags::DoctorCmd;
 use crate::reference::ImageRef;
 use crate::target::TARGETS;
-use crate::{paths, pins, ui, workspace};
+use crate::{paths, pins, smoke, ui, workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,9 +81,10 @@ pub enum Item {
     Registry,
     Node,
     Disk,
+    Emulators,
 }
 
-pub const ALL: [Item; 11] = [
+pub const ALL: [Item; 12] = [
     Item::Rust,
     Item::Targets,
     Item::Zig,
@@ -95,6 +96,7 @@ pub const ALL: [Item; 11] = [
     Item::Registry,
     Item::Node,
     Item::Disk,
+    Item::Emulators,
 ];
 
 /// What the checks are about: the builder and the image whose registry must answer.
@@ -162,6 +164,7 @@ pub fn check(item: Item, ctx: &Context) -> Check {
             ),
         },
         Item::Disk => disk(),
+        Item::Emulators => emulators(),
     }
 }
 
@@ -396,6 +399,42 @@ fn registry(ctx: &Context) -> Check {
                 }
             }
         }
+    }
+}
+
+/// What the smoke runs need to execute the binaries of the other CPU and of Windows here.
+/// Optional: without them those binaries are listed as not run, with the reason.
+fn emulators() -> Check {
+    let tools = smoke::Tools::detect();
+    let mut missing = Vec::new();
+    let mut found = Vec::new();
+    for (name, have) in [
+        (
+            "qemu-user (the other Linux CPU)",
+            tools.qemu_aarch64.as_ref().or(tools.qemu_x86_64.as_ref()),
+        ),
+        ("wine (x86_64 Windows)", tools.wine.as_ref()),
+        (
+            "x86_64-w64-mingw32-gcc (wine's ProcessPrng shim)",
+            tools.mingw_gcc.as_ref(),
+        ),
+    ] {
+        match have {
+            Some(p) => found.push(p.to_string()),
+            None => missing.push(name),
+        }
+    }
+    if missing.is_empty() {
+        return Check::pass("emulators", found.join(", "));
+    }
+    Check {
+        name: "emulators",
+        status: Status::Warn,
+        found: format!(
+            "missing {} (optional: dist lists the binaries it cannot run here)",
+            missing.join(", ")
+        ),
+        fix: Some("bash .ci/install-emulators.sh (apt-get install qemu-user-static wine64 gcc-mingw-w64-x86-64)".into()),
     }
 }
 

@@ -6,13 +6,15 @@
 //!
 //! - **Leaf**: [`cmd`] (the command value and the one runner), [`digest`] (walks,
 //!   SHA-256, modes, `SHA256SUMS`), [`paths`], [`pins`] (pinned tool versions), [`target`] (the target matrix) with
-//!   [`binfmt`] (executable headers), [`reference`] (image references), [`progress`]
-//!   (live output of running commands).
+//!   [`binfmt`] (executable headers) and [`loadable`] (will a binary load on its OS:
+//!   signatures, imported libraries, minimum OS, universal binaries), [`reference`]
+//!   (image references), [`progress`] (live output of running commands).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
 //!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
 //!   [`docker`] (buildx commands, builders, registries).
 //! - **Pipeline steps**: [`plan`] (host builds and staged paths as data), [`build`],
-//!   [`fingerprint`], [`ui`], [`stage`], [`image`] (the image steps as data),
+//!   [`fingerprint`], [`ui`], [`stage`], [`smoke`] (run what this machine can),
+//!   [`image`] (the image steps as data),
 //!   [`verify`], [`publish`].
 //! - **Commands**: [`flags`] (the command line, turned into option values at each
 //!   command's edge), [`dist`], [`merge`], [`desktop`], [`doctor`], [`setup`],
@@ -137,6 +139,7 @@ mod tests {
         let leaf = [
             "cmd",
             "digest",
+            "loadable",
             "paths",
             "target",
             "binfmt",

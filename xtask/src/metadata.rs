@@ -10,18 +10,44 @@ use serde::Deserialize;
 
 use crate::target::Os;
 
-/// The parts of Docker's extension metadata the pipeline acts on. Other keys (`vm`, ...)
-/// are Docker Desktop's business and pass through untouched.
+/// Docker's extension metadata. Unknown keys are errors, as in Docker's own validator
+/// (its schema rejects additional properties): a `"hosts"` for `"host"` would otherwise
+/// install an extension with no host binaries at all.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Metadata {
     pub icon: String,
     #[serde(default)]
     pub ui: BTreeMap<String, UiEntry>,
     #[serde(default)]
+    pub vm: Option<Vm>,
+    #[serde(default)]
     pub host: Option<Host>,
 }
 
+/// The backend that runs in Docker Desktop's VM: an image or a compose file.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vm {
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub composefile: Option<String>,
+    #[serde(default)]
+    pub exposes: Option<Exposes>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exposes {
+    pub socket: String,
+}
+
+/// What `vm.image` names when the backend is the extension's own image.
+pub const OWN_IMAGE: &str = "${DESKTOP_PLUGIN_IMAGE}";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UiEntry {
     pub title: String,
     pub root: String,
@@ -29,6 +55,7 @@ pub struct UiEntry {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Host {
     /// Each element maps OS keys to path lists; the keys are checked by hand so an
     /// unknown one can be reported with its location.
@@ -90,6 +117,10 @@ impl Extension {
         let mut errors = Vec::new();
         let binaries = host_binaries(&metadata, workspace_bins, &mut errors);
         let ui_root = ui_root(&metadata, &mut errors);
+        let mut notes = Vec::new();
+        if let Some(vm) = &metadata.vm {
+            check_vm(vm, &mut errors, &mut notes);
+        }
         let dir = file.parent().map_or_else(|| ".".into(), Utf8Path::to_owned);
         if !is_plain_relative(&metadata.icon) {
             errors.push(format!(
@@ -105,12 +136,13 @@ impl Extension {
             );
         }
         let named: BTreeSet<&str> = binaries.iter().map(|b| b.bin.as_str()).collect();
-        let warnings = workspace_bins
+        let mut warnings: Vec<String> = workspace_bins
             .into_iter()
             .flatten()
             .filter(|b| !named.contains(b.as_str()))
             .map(|b| format!("{file}: the workspace builds binary `{b}` but `host.binaries` never names it; it is not shipped"))
             .collect();
+        warnings.extend(notes.into_iter().map(|n| format!("{file}: {n}")));
         Ok(Extension {
             file: file.to_owned(),
             dir,
@@ -119,6 +151,19 @@ impl Extension {
             ui_root,
             warnings,
         })
+    }
+
+    /// The files inside the image that `vm` names (its compose file), relative.
+    pub fn vm_files(&self) -> Vec<String> {
+        let compose = self
+            .metadata
+            .vm
+            .as_ref()
+            .and_then(|v| v.composefile.as_deref());
+        compose
+            .map(|c| c.trim_start_matches('/').to_owned())
+            .into_iter()
+            .collect()
     }
 
     /// The OSes that have at least one binary: only their triples need building.
@@ -206,6 +251,32 @@ fn check_path(
     Ok(bin.to_owned())
 }
 
+/// `vm`: an image or a compose file (Docker's rule), the compose file inside the image.
+/// An image other than the extension's own is legal, but nothing here can check it.
+fn check_vm(vm: &Vm, errors: &mut Vec<String>, notes: &mut Vec<String>) {
+    match (&vm.image, &vm.composefile) {
+        (None, None) => errors.push(
+            "`vm`: expected `image` or `composefile` (the backend to run), found neither"
+                .to_owned(),
+        ),
+        (Some(_), Some(_)) => {
+            errors.push("`vm`: expected `image` or `composefile`, found both".to_owned())
+        }
+        (Some(image), None) if image != OWN_IMAGE => notes.push(format!(
+            "`vm.image` is `{image}`, another image than this extension's own ({OWN_IMAGE}): \
+             Docker Desktop pulls it at install time, and nothing here verifies it"
+        )),
+        _ => {}
+    }
+    if let Some(c) = &vm.composefile {
+        if !is_plain_relative(c.trim_start_matches('/')) {
+            errors.push(format!(
+                "`vm.composefile`: expected a file inside the image like `docker-compose.yaml`, found `{c}`"
+            ));
+        }
+    }
+}
+
 fn ui_root(meta: &Metadata, errors: &mut Vec<String>) -> Option<String> {
     let mut root: Option<&str> = None;
     for (name, entry) in &meta.ui {
@@ -269,6 +340,40 @@ mod tests {
 
     fn err(text: &str) -> String {
         format!("{:#}", parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_as_in_dockers_validator() {
+        let text = r#"{"icon": "icon.svg", "hosts": {"binaries": []}}"#;
+        let e = err(text);
+        assert!(
+            e.contains("unknown field `hosts`") && e.contains("`host`"),
+            "{e}"
+        );
+        let text = r#"{"icon": "icon.svg", "vm": {"image": "x", "expose": {}}}"#;
+        assert!(err(text).contains("unknown field `expose`"));
+    }
+
+    #[test]
+    fn vm_needs_an_image_or_a_compose_file_and_notes_a_foreign_image() {
+        assert!(err(r#"{"icon": "icon.svg", "vm": {}}"#).contains("found neither"));
+        let ext =
+            parse(r#"{"icon": "icon.svg", "vm": {"composefile": "docker-compose.yaml"}}"#).unwrap();
+        assert_eq!(ext.vm_files(), ["docker-compose.yaml"]);
+        let ext = parse(r#"{"icon": "icon.svg", "vm": {"image": "nginx:1"}}"#).unwrap();
+        assert!(
+            ext.warnings
+                .iter()
+                .any(|w| w.contains("`vm.image` is `nginx:1`")),
+            "{:?}",
+            ext.warnings
+        );
+        let own = format!(r#"{{"icon": "icon.svg", "vm": {{"image": "{OWN_IMAGE}"}}}}"#);
+        assert!(parse(&own)
+            .unwrap()
+            .warnings
+            .iter()
+            .all(|w| !w.contains("vm.image")));
     }
 
     #[test]

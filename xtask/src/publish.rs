@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cmd::Cmd;
 use crate::docker::{self, Remote};
+use crate::loadable::Floors;
 use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::ImageRef;
@@ -136,6 +137,7 @@ pub fn verify_candidate(
     candidate: &ImageRef,
     staged: Option<&Utf8Path>,
     platforms: &[Platform],
+    floors: &Floors,
 ) -> Result<Verified> {
     let candidate_digest = match docker::inspect_raw(builder, candidate)? {
         Remote::Found { digest, .. } => digest,
@@ -147,6 +149,7 @@ pub fn verify_candidate(
         &candidate.with_digest(&candidate_digest),
         staged,
         platforms,
+        floors,
     )
 }
 
@@ -188,8 +191,9 @@ pub fn promote(
     release: &ImageRef,
     platforms: &[Platform],
     previous: Option<&str>,
+    floors: &Floors,
 ) -> Result<Verified> {
-    let checked = verify_candidate(rep, builder, candidate, None, platforms)?;
+    let checked = verify_candidate(rep, builder, candidate, None, platforms, floors)?;
     rep.run(
         "release tag",
         &tag(builder, release, &checked.index_digest),

@@ -12,6 +12,7 @@ use crate::binfmt::{self, Linkage};
 use crate::build::{self, BuildOptions};
 use crate::digest::{self, set_mode, walk_files, CHECKSUMS};
 use crate::flags::StageCmd;
+use crate::loadable::{self, Floors};
 use crate::plan::{PlatformStage, Source};
 use crate::progress::Reporter;
 use crate::target::Os;
@@ -51,7 +52,7 @@ pub fn run(rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
             (Err(b), Err(u)) => bail!("{b:#}\nand the UI build failed too: {u:#}"),
         }
         let root = paths::stage_dir();
-        stage_all(&plan.stages, &root, epoch)?;
+        stage_all(&plan.stages, &root, epoch, &prepared.ws.floors)?;
         for s in &plan.stages {
             rep.println(format!(
                 "staged {} -> {}",
@@ -74,7 +75,12 @@ pub fn run(rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
 }
 
 /// Stages every platform of the plan into `stage_root`, replacing what was there.
-pub fn stage_all(stages: &[PlatformStage], stage_root: &Utf8Path, epoch: SystemTime) -> Result<()> {
+pub fn stage_all(
+    stages: &[PlatformStage],
+    stage_root: &Utf8Path,
+    epoch: SystemTime,
+    floors: &Floors,
+) -> Result<()> {
     let parent = stage_root
         .parent()
         .context("stage directory has no parent")?;
@@ -83,7 +89,7 @@ pub fn stage_all(stages: &[PlatformStage], stage_root: &Utf8Path, epoch: SystemT
     let tmp = parent.join(format!(".stage-tmp-{}", std::process::id()));
     let result = (|| {
         for s in stages {
-            stage_platform(s, &tmp.join(s.platform.stage_name()))?;
+            stage_platform(s, &tmp.join(s.platform.stage_name()), floors)?;
         }
         normalise_modes(&tmp)?;
         normalise_mtimes(&tmp, epoch)
@@ -144,7 +150,7 @@ fn swap_into_place(new: &Utf8Path, dest: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-fn stage_platform(s: &PlatformStage, root: &Utf8Path) -> Result<()> {
+fn stage_platform(s: &PlatformStage, root: &Utf8Path, floors: &Floors) -> Result<()> {
     let mut sums = digest::Sums::new();
     for (dest, src) in &s.entries {
         let to = root.join(dest);
@@ -174,8 +180,20 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path) -> Result<()> {
                         s.platform
                     );
                 }
+                let bytes = fs::read(path).with_context(|| format!("cannot read {path}"))?;
+                let report = loadable::check(&bytes, target.os.into(), target.arch.into(), floors);
+                if !report.is_ok() {
+                    let problems: Vec<String> =
+                        report.problems.iter().map(ToString::to_string).collect();
+                    bail!(
+                        "{path} (for /{dest} in {}) would not load on {}:\n  {}",
+                        s.platform,
+                        target.os.dir(),
+                        problems.join("\n  ")
+                    );
+                }
                 copy_file(path, &to, 0o755)?;
-                sums.insert(dest.clone(), digest::sha256_hex(&to)?);
+                sums.insert(dest.clone(), digest::sha256_bytes_hex(&bytes));
             }
         }
     }

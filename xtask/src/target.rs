@@ -6,6 +6,7 @@ use std::fmt;
 use anyhow::{bail, Result};
 
 use crate::binfmt::{Cpu, Format};
+use crate::loadable;
 
 /// A host OS the extension ships binaries for; also the directory name in the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -79,6 +80,25 @@ impl Arch {
             "x86_64" => Some(Arch::Amd64),
             "aarch64" => Some(Arch::Arm64),
             _ => None,
+        }
+    }
+}
+
+impl From<Os> for loadable::HostOs {
+    fn from(os: Os) -> loadable::HostOs {
+        match os {
+            Os::Darwin => loadable::HostOs::Darwin,
+            Os::Windows => loadable::HostOs::Windows,
+            Os::Linux => loadable::HostOs::Linux,
+        }
+    }
+}
+
+impl From<Arch> for loadable::Cpu {
+    fn from(arch: Arch) -> loadable::Cpu {
+        match arch {
+            Arch::Amd64 => loadable::Cpu::X86_64,
+            Arch::Arm64 => loadable::Cpu::Aarch64,
         }
     }
 }

@@ -9,28 +9,32 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 
 use crate::binfmt;
-use crate::digest::{self, sha256_hex, CHECKSUMS};
+use crate::digest::{self, CHECKSUMS};
 use crate::docker::{self, Index, Output, Remote};
 use crate::doctor::{self, Item};
 use crate::flags::VerifyCmd;
 use crate::labels::{self, Labels};
-use crate::metadata::Extension;
+use crate::loadable::{self, Floors};
+use crate::metadata::{Extension, HostBinary};
 use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::{check_release_tag, ImageRef};
 use crate::target::{Arch, Os, Platform};
+use crate::workspace;
 
 impl VerifyCmd {
     pub fn run(self) -> Result<()> {
         let reference = ImageRef::parse(&self.image)?;
         doctor::require(&[Item::Docker, Item::Buildx], &doctor::Context::default())?;
         let rep = Reporter::new(self.verbose);
+        let floors = workspace::load()?.floors;
         let v = verify_remote(
             &rep,
             self.builder.as_deref(),
             &reference,
             None,
             &Platform::ALL,
+            &floors,
         )?;
         println!("{reference}: verified index {}", v.index_digest);
         for (p, d) in &v.platforms {
@@ -67,6 +71,7 @@ pub fn verify_remote(
     reference: &ImageRef,
     staged: Option<&Utf8Path>,
     expected: &[Platform],
+    floors: &Floors,
 ) -> Result<Verified> {
     let mut problems = Vec::new();
     if let Some(tag) = &reference.tag {
@@ -102,7 +107,13 @@ pub fn verify_remote(
                     let config = docker::image_config(builder, &manifest)?;
                     let fs = export_fs(rep, builder, &manifest, *platform, work)?;
                     let sums = staged.map(|s| s.join(platform.stage_name()).join(CHECKSUMS));
-                    Ok(check_variant(*platform, &config, &fs, sums.as_deref()))
+                    Ok(check_variant(
+                        *platform,
+                        &config,
+                        &fs,
+                        sums.as_deref(),
+                        floors,
+                    ))
                 })
             })
             .collect();
@@ -233,12 +244,14 @@ fn listed(variants: &[(Platform, String)]) -> String {
         .join(", ")
 }
 
-/// Checks one variant: its config and its exported file system.
+/// Checks one variant: its config and its exported file system. `floors` are the oldest
+/// macOS and Windows its host binaries must start on.
 pub fn check_variant(
     platform: Platform,
     config: &Value,
     fs: &Utf8Path,
     staged_sums: Option<&Utf8Path>,
+    floors: &Floors,
 ) -> Vec<String> {
     let mut out = Vec::new();
     let mut problem = |s: String| out.push(format!("{platform}: {s}"));
@@ -250,8 +263,7 @@ pub fn check_variant(
             platform.0.docker()
         ));
     }
-    let labels: Labels = config_labels(config);
-    for p in labels::check(&labels) {
+    for p in labels::check(&config_labels(config)) {
         problem(p);
     }
 
@@ -267,60 +279,22 @@ pub fn check_variant(
             return out;
         }
     };
-    if let Some(root) = &ext.ui_root {
-        for (name, entry) in &ext.metadata.ui {
-            let entry_point = fs.join(root).join(&entry.src);
-            if !entry_point.is_file() {
-                problem(format!(
-                    "/{root}/{}: UI entry point of `ui.{name}` is missing",
-                    entry.src
-                ));
-            }
-        }
+    for w in &ext.warnings {
+        eprintln!("note: {platform}: {}", w.replace(fs.as_str(), ""));
     }
+    named_files(&ext, fs).into_iter().for_each(&mut problem);
     let sums = digest::read_sums(&fs.join(CHECKSUMS));
-    for b in &ext.binaries {
-        let path = fs.join(&b.path);
-        let (format, cpu) = (b.os.format(), platform.0.cpu());
-        match binfmt::sniff_file(&path) {
-            Err(_) if !path.exists() => {
-                problem(format!("/{}: named in metadata.json but absent", b.path))
-            }
-            Err(e) => problem(format!(
-                "/{}: expected {format} {cpu}, found: {}",
-                b.path,
-                root_cause(&e)
-            )),
-            Ok(info) if info.format != format || info.cpu != cpu => problem(format!(
-                "/{}: expected {format} {cpu}, found {info}",
-                b.path
-            )),
-            Ok(_) => {}
-        }
-        match digest::mode(&path) {
-            Some(m) if b.os != Os::Windows && m & 0o111 == 0 => problem(format!(
-                "/{}: expected an executable file (mode 0755), found mode {m:o}",
-                b.path
-            )),
-            _ => {}
-        }
-        match (&sums, path.exists()) {
-            (Some(sums), true) => match sums.get(&b.path) {
-                None => problem(format!("/{}: not listed in /{CHECKSUMS}", b.path)),
-                Some(want) => {
-                    let have = sha256_hex(&path).unwrap_or_default();
-                    if *want != have {
-                        problem(format!(
-                            "/{}: checksum {have} does not match /{CHECKSUMS} ({want})",
-                            b.path
-                        ));
-                    }
-                }
-            },
-            (None, _) if staged_sums.is_some() => problem(format!("/{CHECKSUMS}: missing")),
-            _ => {}
-        }
+    if sums.is_none() && staged_sums.is_some() && !ext.binaries.is_empty() {
+        problem(format!("/{CHECKSUMS}: missing"));
     }
+    for b in &ext.binaries {
+        binary(platform, b, fs, sums.as_ref(), floors)
+            .into_iter()
+            .for_each(&mut problem);
+    }
+    unnamed_binaries(&ext, fs)
+        .into_iter()
+        .for_each(&mut problem);
     if let (Some(staged), Some(sums)) = (staged_sums, &sums) {
         match digest::read_sums(staged) {
             Some(want) if want == *sums => {}
@@ -328,6 +302,106 @@ pub fn check_variant(
                 "/{CHECKSUMS}: the image's binaries are not the ones staged in {staged}"
             )),
             None => problem(format!("cannot read the staged checksums {staged}")),
+        }
+    }
+    out
+}
+
+/// Every file metadata.json names besides the binaries: UI entry points, the VM's
+/// compose file.
+fn named_files(ext: &Extension, fs: &Utf8Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(root) = &ext.ui_root {
+        for (name, entry) in &ext.metadata.ui {
+            if !fs.join(root).join(&entry.src).is_file() {
+                out.push(format!(
+                    "/{root}/{}: UI entry point of `ui.{name}` is missing",
+                    entry.src
+                ));
+            }
+        }
+    }
+    for f in ext.vm_files() {
+        if !fs.join(&f).is_file() {
+            out.push(format!("/{f}: named by `vm.composefile` but absent"));
+        }
+    }
+    out
+}
+
+/// One host binary: present, the right format and CPU, loadable on its OS, executable,
+/// and the one `SHA256SUMS` lists.
+fn binary(
+    platform: Platform,
+    b: &HostBinary,
+    fs: &Utf8Path,
+    sums: Option<&digest::Sums>,
+    floors: &Floors,
+) -> Vec<String> {
+    let path = fs.join(&b.path);
+    let at = format!("/{}", b.path);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return vec![format!("{at}: named in metadata.json but absent")];
+    };
+    let mut out = Vec::new();
+    let (format, cpu) = (b.os.format(), platform.0.cpu());
+    let report = loadable::check(&bytes, b.os.into(), platform.0.into(), floors);
+    match binfmt::sniff(&bytes) {
+        Ok(info) if info.format != format || info.cpu != cpu => {
+            out.push(format!("{at}: expected {format} {cpu}, found {info}"))
+        }
+        // A universal Mach-O is a sniffing error but a valid Mac binary: loadability
+        // decides (it holds the variant's CPU, and each slice is checked).
+        Err(e)
+            if report
+                .problems
+                .iter()
+                .any(|p| matches!(p.rule, "format" | "cpu")) =>
+        {
+            out.push(format!("{at}: expected {format} {cpu}, found: {e}"))
+        }
+        _ => out.extend(report.problems.iter().map(|p| format!("{at}: {p}"))),
+    }
+    match digest::mode(&path) {
+        Some(m) if b.os != Os::Windows && m & 0o111 == 0 => out.push(format!(
+            "{at}: expected an executable file (mode 0755), found mode {m:o}"
+        )),
+        _ => {}
+    }
+    if let Some(sums) = sums {
+        match sums.get(&b.path) {
+            None => out.push(format!("{at}: not listed in /{CHECKSUMS}")),
+            Some(want) => {
+                let have = digest::sha256_bytes_hex(&bytes);
+                if *want != have {
+                    out.push(format!(
+                        "{at}: checksum {have} does not match /{CHECKSUMS} ({want})"
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Files under `/darwin`, `/windows` and `/linux` that metadata.json does not name: they
+/// ship but never reach a user (usually a typo in a path).
+fn unnamed_binaries(ext: &Extension, fs: &Utf8Path) -> Vec<String> {
+    let named: Vec<&str> = ext.binaries.iter().map(|b| b.path.as_str()).collect();
+    let mut out = Vec::new();
+    for os in Os::ALL {
+        let dir = fs.join(os.dir());
+        if !dir.is_dir() {
+            continue;
+        }
+        for file in digest::walk_files(&dir).unwrap_or_default() {
+            let rel = file.strip_prefix(fs).map_or(file.as_str(), |r| r.as_str());
+            if !named.contains(&rel) {
+                out.push(format!(
+                    "/{rel}: shipped under /{} but metadata.json's host.binaries does not name it (it never reaches a user)",
+                    os.dir()
+                ));
+            }
         }
     }
     out
@@ -356,10 +430,6 @@ fn config_labels(config: &Value) -> Labels {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn root_cause(e: &anyhow::Error) -> String {
-    e.root_cause().to_string()
 }
 
 /// The architecture of an image variant Docker would run on this machine.

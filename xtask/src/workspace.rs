@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::cmd::Cmd;
+use crate::loadable::Floors;
 use crate::reference::ImageRef;
 
 /// Packages whose binaries are tooling, never shipped in the image.
@@ -47,6 +48,12 @@ pub struct Workspace {
     pub version: String,
     /// `[workspace.metadata.extension] image`, the default image name.
     pub image: Option<String>,
+    /// Binary name -> (arguments, expected stdout) of its smoke run:
+    /// `[workspace.metadata.extension.smoke.NAME] args / expect`.
+    pub smoke: BTreeMap<String, (Vec<String>, String)>,
+    /// The oldest macOS and Windows the host binaries must start on:
+    /// `[workspace.metadata.extension] min-macos` / `min-windows`, else Docker Desktop's.
+    pub floors: Floors,
 }
 
 pub fn load() -> Result<Workspace> {
@@ -64,15 +71,18 @@ pub fn load() -> Result<Workspace> {
     .context("`cargo metadata` failed: is Cargo.toml valid?")?;
     let meta: CargoMetadata =
         serde_json::from_str(&json).context("cannot parse `cargo metadata` output")?;
+    let extension = meta
+        .metadata
+        .as_ref()
+        .map(|m| m["extension"].clone())
+        .unwrap_or_default();
     let mut ws = Workspace {
         bins: BTreeMap::new(),
         package_dirs: Vec::new(),
         version: String::new(),
-        image: meta
-            .metadata
-            .as_ref()
-            .and_then(|m| m["extension"]["image"].as_str())
-            .map(str::to_owned),
+        image: extension["image"].as_str().map(str::to_owned),
+        floors: floors(&extension)?,
+        smoke: smoke(&extension)?,
     };
     let mut hosts: Vec<Package> = meta
         .packages
@@ -96,6 +106,53 @@ pub fn load() -> Result<Workspace> {
         }
     }
     Ok(ws)
+}
+
+/// `[workspace.metadata.extension.smoke.NAME]`: `args` (strings) and `expect`.
+fn smoke(extension: &serde_json::Value) -> Result<BTreeMap<String, (Vec<String>, String)>> {
+    let mut out = BTreeMap::new();
+    for (name, v) in extension["smoke"].as_object().into_iter().flatten() {
+        let args: Option<Vec<String>> = v["args"]
+            .as_array()
+            .and_then(|a| a.iter().map(|x| x.as_str().map(str::to_owned)).collect());
+        match (args, v["expect"].as_str()) {
+            (Some(args), Some(expect)) => out.insert(name.clone(), (args, expect.to_owned())),
+            _ => bail!(
+                "Cargo.toml: [workspace.metadata.extension.smoke.{name}]: expected `args` (a list of strings) and `expect` (a string), found {v}"
+            ),
+        };
+    }
+    Ok(out)
+}
+
+/// `min-macos` / `min-windows` (`"14.0"`) over Docker Desktop's own floors.
+fn floors(extension: &serde_json::Value) -> Result<Floors> {
+    let mut floors = Floors::default();
+    let version = |key: &str| -> Result<Option<(u32, u32)>> {
+        let Some(v) = extension.get(key) else {
+            return Ok(None);
+        };
+        let parsed = v.as_str().and_then(|s| {
+            let (major, minor) = s.split_once('.').unwrap_or((s, "0"));
+            Some((major.parse().ok()?, minor.parse().ok()?))
+        });
+        match parsed {
+            Some(p) => Ok(Some(p)),
+            None => bail!(
+                "Cargo.toml: [workspace.metadata.extension] {key}: expected a version like \"14.0\", found {v}"
+            ),
+        }
+    };
+    if let Some(v) = version("min-macos")? {
+        floors.macos = v;
+    }
+    if let Some((major, minor)) = version("min-windows")? {
+        floors.windows = (
+            u16::try_from(major).unwrap_or(u16::MAX),
+            u16::try_from(minor).unwrap_or(u16::MAX),
+        );
+    }
+    Ok(floors)
 }
 
 impl Workspace {
@@ -220,6 +277,24 @@ fn rustc_version(rustc_v: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn floors_from_cargo_toml() {
+        let ext = serde_json::json!({"min-macos": "13.5", "min-windows": "10"});
+        let f = super::floors(&ext).unwrap();
+        assert_eq!((f.macos, f.windows), ((13, 5), (10, 0)));
+        assert_eq!(
+            super::floors(&serde_json::json!({})).unwrap(),
+            Default::default()
+        );
+        let e = super::floors(&serde_json::json!({"min-macos": 14}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("min-macos: expected a version like \"14.0\", found 14"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn source_date_epoch_is_parsed_or_named() {
         assert_eq!(super::parse_epoch(" 1700000000\n").unwrap(), 1_700_000_000);
         let e = super::parse_epoch("yesterday").unwrap_err().to_string();
@@ -233,6 +308,8 @@ mod tests {
             package_dirs: Vec::new(),
             version: "0.1.0".into(),
             image: Some("docker.io/acme/ext".into()),
+            floors: Default::default(),
+            smoke: Default::default(),
         };
         assert_eq!(
             ws.release(None, None).unwrap().to_string(),

@@ -240,7 +240,9 @@ fn publish_and_check(reg: &Registry, docker_host: Option<&str>, strategy: &str) 
         "platforms": platforms,
         "attestations": json["attestations"],
         "checksums": checksums,
+        "smoke": json["smoke"],
     });
+    smoke_ran_what_this_machine_can(&json["smoke"]);
     assert_eq!(json, want, "--json output vs the registry");
     let attested = json["attestations"].as_object().unwrap();
     assert_eq!(
@@ -266,6 +268,31 @@ fn publish_and_check(reg: &Registry, docker_host: Option<&str>, strategy: &str) 
         );
     }
     json
+}
+
+/// `--json`'s smoke record: every binary this x86_64 Linux machine can run passed (host-bin
+/// natively, aarch64 under qemu-user, x86_64 Windows under wine), the rest say why not.
+fn smoke_ran_what_this_machine_can(smoke: &Value) {
+    if xtask::target::Arch::host() != Some(xtask::target::Arch::Amd64) {
+        return;
+    }
+    let outcome = |p: &str, path: &str| -> String {
+        let entry = smoke[p]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["path"] == path))
+            .unwrap_or_else(|| panic!("no smoke result for {p} {path}: {smoke:#}"));
+        entry["outcome"].as_str().unwrap().to_owned()
+    };
+    for (p, path, want) in [
+        ("linux/amd64", "linux/host-bin", "passed"),
+        ("linux/amd64", "windows/host-bin.exe", "passed"),
+        ("linux/amd64", "darwin/host-bin", "not_run"),
+        ("linux/arm64", "linux/host-bin", "passed"),
+        ("linux/arm64", "windows/host-bin.exe", "not_run"),
+        ("linux/arm64", "darwin/host-bin", "not_run"),
+    ] {
+        assert_eq!(outcome(p, path), want, "{p} {path}: {smoke:#}");
+    }
 }
 
 /// Every image command `--dry-run` printed ran, in that order, with its placeholders
