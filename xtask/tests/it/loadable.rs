@@ -6,7 +6,6 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,8 @@ use camino::Utf8PathBuf;
 use xtask::loadable::{check, Cpu, Floors, HostOs};
 use xtask::smoke::{self, Case, How, Outcome, Smoked, Tools};
 
-use crate::support::{require, staged};
+use crate::support::binaries::*;
+use crate::support::{require, root, staged};
 
 /// The six staged targets: triple, OS, CPU, image platform.
 const TARGETS: [(&str, HostOs, Cpu, &str); 6] = [
@@ -56,63 +56,6 @@ const TARGETS: [(&str, HostOs, Cpu, &str); 6] = [
     ),
 ];
 
-fn works(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn zig_ready() -> bool {
-    require(
-        "zig",
-        works("python3", &["-m", "ziglang", "version"]),
-        "pip install ziglang==0.14.1",
-    )
-}
-
-fn mingw_ready() -> bool {
-    require(
-        "x86_64-w64-mingw32-gcc",
-        works("x86_64-w64-mingw32-gcc", &["--version"]),
-        "apt-get install gcc-mingw-w64-x86-64",
-    )
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// An empty directory of this test's own under `target/it/loadable`.
-fn scratch(name: &str) -> PathBuf {
-    let dir = root().join("target/it/loadable").join(name);
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn zig_cc(dir: &Path, args: &[&str]) {
-    run(Command::new("python3")
-        .args(["-m", "ziglang", "cc"])
-        .args(args)
-        .current_dir(dir));
-}
-
 fn problems(path: &Path, os: HostOs, cpu: Cpu) -> Vec<String> {
     let bytes = fs::read(path).unwrap();
     let report = check(&bytes, os, cpu, &Floors::default());
@@ -127,58 +70,25 @@ const UNSIGNED: &str = "code signature: expected LC_CODE_SIGNATURE (Apple silico
 
 #[test]
 fn a_mach_o_linking_a_homebrew_dylib_or_built_for_a_newer_macos_is_reported() {
-    if !zig_ready() {
+    let Some(app) = homebrew_macho("loadable-homebrew", "aarch64-macos") else {
         return;
-    }
-    let dir = scratch("homebrew");
-    fs::write(dir.join("foo.c"), "int foo(void) { return 42; }\n").unwrap();
-    fs::write(
-        dir.join("main.c"),
-        "int foo(void);\nint main(void) { return foo(); }\n",
-    )
-    .unwrap();
-    zig_cc(
-        &dir,
-        &[
-            "-target",
-            "aarch64-macos",
-            "-shared",
-            "-o",
-            "libfoo.dylib",
-            "foo.c",
-            "-Wl,-install_name,/opt/homebrew/lib/libfoo.dylib",
-        ],
-    );
-    zig_cc(
-        &dir,
-        &[
-            "-target",
-            "aarch64-macos",
-            "-o",
-            "app",
-            "main.c",
-            "libfoo.dylib",
-        ],
-    );
+    };
     assert_eq!(
-        problems(&dir.join("app"), HostOs::Darwin, Cpu::Aarch64),
+        problems(app.as_std_path(), HostOs::Darwin, Cpu::Aarch64),
         [BREW]
     );
-
-    fs::write(dir.join("hello.c"), "int main(void) { return 0; }\n").unwrap();
-    zig_cc(
-        &dir,
-        &["-target", "aarch64-macos.15.0", "-o", "new", "hello.c"],
-    );
+    let Some(new) = newer_macos("loadable-newer") else {
+        return;
+    };
     assert_eq!(
-        problems(&dir.join("new"), HostOs::Darwin, Cpu::Aarch64),
+        problems(new.as_std_path(), HostOs::Darwin, Cpu::Aarch64),
         ["minimum macOS: expected 14.0 or older, found 15.0"]
     );
     let floors = Floors {
         macos: (15, 0),
         ..Floors::default()
     };
-    let bytes = fs::read(dir.join("new")).unwrap();
+    let bytes = fs::read(&new).unwrap();
     assert!(check(&bytes, HostOs::Darwin, Cpu::Aarch64, &floors).is_ok());
 }
 
@@ -186,64 +96,14 @@ fn a_mach_o_linking_a_homebrew_dylib_or_built_for_a_newer_macos_is_reported() {
 fn an_arm64_host_bin_without_its_code_signature_is_reported() {
     let Some(bins) = host_bins() else { return };
     let signed = fs::read(bins.join("aarch64-apple-darwin/release/host-bin")).unwrap();
-    let dir = scratch("unsigned");
+    let dir = scratch("loadable-unsigned");
     let unsigned = dir.join("host-bin");
-    fs::write(&unsigned, drop_load_command(&signed, 0x1d)).unwrap();
+    fs::write(&unsigned, drop_load_command(&signed, LC_CODE_SIGNATURE)).unwrap();
     assert_eq!(
-        problems(&unsigned, HostOs::Darwin, Cpu::Aarch64),
+        problems(unsigned.as_std_path(), HostOs::Darwin, Cpu::Aarch64),
         [UNSIGNED]
     );
 }
-
-/// Removes every load command `cmd` from a thin little-endian 64-bit Mach-O: the later
-/// commands move up, ncmds and sizeofcmds shrink, the freed bytes become zero.
-fn drop_load_command(macho: &[u8], cmd: u32) -> Vec<u8> {
-    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
-    assert_eq!(
-        u32_at(macho, 0),
-        0xfeed_facf,
-        "a 64-bit little-endian Mach-O"
-    );
-    let (ncmds, sizeofcmds) = (u32_at(macho, 16), u32_at(macho, 20) as usize);
-    let (mut kept, mut kept_n, mut at) = (Vec::new(), 0u32, 32);
-    for _ in 0..ncmds {
-        let size = u32_at(macho, at + 4) as usize;
-        if u32_at(macho, at) != cmd {
-            kept.extend_from_slice(&macho[at..at + size]);
-            kept_n += 1;
-        }
-        at += size;
-    }
-    assert!(kept_n < ncmds, "no load command {cmd:#x} to drop");
-    let mut out = macho.to_vec();
-    out[16..20].copy_from_slice(&kept_n.to_le_bytes());
-    out[20..24].copy_from_slice(&(kept.len() as u32).to_le_bytes());
-    out[32..32 + sizeofcmds].fill(0);
-    out[32..32 + kept.len()].copy_from_slice(&kept);
-    out
-}
-
-/// A universal binary: big-endian FAT_MAGIC header, then each slice aligned to 2^14.
-fn fat(slices: &[(u32, &[u8])]) -> Vec<u8> {
-    let align = 1usize << 14;
-    let mut out = 0xcafe_babe_u32.to_be_bytes().to_vec();
-    out.extend((slices.len() as u32).to_be_bytes());
-    let mut offset = align;
-    for (cputype, bytes) in slices {
-        for word in [*cputype, 0, offset as u32, bytes.len() as u32, 14] {
-            out.extend(word.to_be_bytes());
-        }
-        offset = (offset + bytes.len()).next_multiple_of(align);
-    }
-    for (_, bytes) in slices {
-        out.resize(out.len().next_multiple_of(align), 0);
-        out.extend_from_slice(bytes);
-    }
-    out
-}
-
-const CPU_TYPE_X86_64: u32 = 0x0100_0007;
-const CPU_TYPE_ARM64: u32 = 0x0100_000c;
 
 #[test]
 fn a_universal_host_bin_is_accepted_for_each_cpu_it_holds() {
@@ -264,24 +124,10 @@ fn a_universal_host_bin_is_accepted_for_each_cpu_it_holds() {
 
 #[test]
 fn a_pe_needing_mingw_runtime_or_a_gui_subsystem_is_reported() {
-    if !mingw_ready() {
+    let Some(dir) = mingw_exes("loadable-pe") else {
         return;
-    }
-    let dir = scratch("pe");
-    fs::write(
-        dir.join("threads.c"),
-        "#include <pthread.h>\nstatic void *f(void *a) { return a; }\n\
-         int main(void) { pthread_t t; pthread_create(&t, 0, f, 0); return pthread_join(t, 0); }\n",
-    )
-    .unwrap();
-    fs::write(dir.join("hello.c"), "int main(void) { return 0; }\n").unwrap();
-    let gcc = |args: &[&str]| {
-        run(Command::new("x86_64-w64-mingw32-gcc")
-            .args(args)
-            .current_dir(&dir))
     };
-    gcc(&["-pthread", "-o", "threads.exe", "threads.c"]);
-    gcc(&["-mwindows", "-o", "gui.exe", "hello.c"]);
+    let dir = dir.into_std_path_buf();
     assert_eq!(
         problems(&dir.join("threads.exe"), HostOs::Windows, Cpu::X86_64),
         [
@@ -301,20 +147,15 @@ fn a_pe_needing_mingw_runtime_or_a_gui_subsystem_is_reported() {
 
 #[test]
 fn a_dynamic_elf_is_reported_with_its_interpreter() {
-    if !require("gcc", works("gcc", &["--version"]), "apt-get install gcc") {
+    let Some(hello) = dynamic_elf("loadable-elf") else {
         return;
-    }
-    let dir = scratch("elf");
-    fs::write(dir.join("hello.c"), "int main(void) { return 0; }\n").unwrap();
-    run(Command::new("gcc")
-        .args(["-o", "hello", "hello.c"])
-        .current_dir(&dir));
+    };
     let (found, os, cpu) = match std::env::consts::ARCH {
         "aarch64" => ("/lib/ld-linux-aarch64.so.1", HostOs::Linux, Cpu::Aarch64),
         _ => ("/lib64/ld-linux-x86-64.so.2", HostOs::Linux, Cpu::X86_64),
     };
     assert_eq!(
-        problems(&dir.join("hello"), os, cpu),
+        problems(hello.as_std_path(), os, cpu),
         [format!(
             "static: expected a static executable (no PT_INTERP), found a dynamic one with \
              interpreter {found}"
@@ -367,7 +208,7 @@ fn host_bins() -> Option<&'static Path> {
             fs::create_dir_all(&to).unwrap();
             fs::copy(stage.join(platform).join(os_dir).join(exe), to.join(exe)).unwrap();
         }
-        Some(dir)
+        Some(dir.into_std_path_buf())
     })
     .as_deref()
 }
@@ -409,7 +250,7 @@ fn stage_host_bins(bins: &Path) -> (Utf8PathBuf, Vec<Case>) {
             expect: format!("\"os\":\"{os}\""),
         });
     }
-    (Utf8PathBuf::try_from(stage).unwrap(), cases)
+    (stage, cases)
 }
 
 #[test]
@@ -424,7 +265,7 @@ fn smoke_runs_each_host_bin_this_machine_can_and_says_why_not_for_the_rest() {
         return;
     }
     let (stage, cases) = stage_host_bins(bins);
-    let cache = Utf8PathBuf::try_from(scratch("smoke-cache")).unwrap();
+    let cache = scratch("smoke-cache");
     let opts = smoke::Options {
         cache_dir: cache,
         timeout: smoke::DEFAULT_TIMEOUT,
@@ -537,8 +378,7 @@ fn smoke_fails_a_binary_that_exits_non_zero_or_outlives_its_timeout() {
         ),
         script("quiet", "echo hello"),
     ];
-    let stage = Utf8PathBuf::try_from(stage).unwrap();
-    let cache_dir = Utf8PathBuf::try_from(scratch("scripts-cache")).unwrap();
+    let cache_dir = scratch("scripts-cache");
     let run = |cases: &[Case], timeout: Duration| {
         let opts = smoke::Options {
             cache_dir: cache_dir.clone(),

@@ -209,4 +209,5 @@ pub fn metadata_variant(name: &str, text: &str) -> Utf8PathBuf {
     fs::write(dir.join("metadata.json"), text).unwrap();
     dir.join("metadata.json")
 }
+pub mod binaries;
 pub mod registry;
