@@ -8,6 +8,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use crate::support::binaries::*;
 use crate::support::registry::Registry;
 use crate::support::*;
 use camino::Utf8PathBuf;
@@ -293,5 +294,156 @@ fn ui_entry_point_missing() {
     case.rejected(
         &Platform::ALL,
         &["linux/amd64: /ui/index.html: UI entry point of `ui.dashboard-tab` is missing"],
+    );
+}
+
+impl Case {
+    /// Puts `bytes` at `rel` in one variant and lists their checksum in its SHA256SUMS,
+    /// so that only the rule under test can fail.
+    fn replace(&self, p: Platform, rel: &str, bytes: &[u8]) {
+        let path = self.path(p, rel);
+        fs::write(&path, bytes).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        let sums = self.path(p, "SHA256SUMS");
+        let text: String = fs::read_to_string(&sums)
+            .unwrap()
+            .lines()
+            .map(|l| match l.split_once("  ") {
+                Some((_, f)) if f == rel => {
+                    format!("{}  {f}\n", xtask::digest::sha256_bytes_hex(bytes))
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        fs::write(&sums, text).unwrap();
+    }
+}
+
+/// Where this machine's own (gcc-built) ELF belongs.
+fn host_platform() -> Platform {
+    match std::env::consts::ARCH {
+        "aarch64" => ARM64,
+        _ => AMD64,
+    }
+}
+
+/// Binaries that would not load on their OS, one rule each, in a pushed image: verify
+/// names each with its variant, path, rule, expected and found.
+#[test]
+fn binaries_that_would_not_load() {
+    let Some(case) = Case::new("would-not-load") else {
+        return;
+    };
+    let (Some(brew), Some(pe), Some(elf)) = (
+        homebrew_macho("verify-homebrew", "x86_64-macos"),
+        mingw_exes("verify-pe"),
+        dynamic_elf("verify-elf"),
+    ) else {
+        return;
+    };
+    let signed = fs::read(case.path(ARM64, "darwin/host-bin")).unwrap();
+    let unsigned = drop_load_command(&signed, LC_CODE_SIGNATURE);
+    case.replace(ARM64, "darwin/host-bin", &unsigned);
+    case.replace(AMD64, "darwin/host-bin", &fs::read(brew).unwrap());
+    case.replace(
+        AMD64,
+        "windows/host-bin.exe",
+        &fs::read(pe.join("threads.exe")).unwrap(),
+    );
+    let elf_at = host_platform();
+    case.replace(elf_at, "linux/host-bin", &fs::read(elf).unwrap());
+    let interpreter = match elf_at {
+        ARM64 => "/lib/ld-linux-aarch64.so.1",
+        _ => "/lib64/ld-linux-x86-64.so.2",
+    };
+    case.rejected(
+        &Platform::ALL,
+        &[
+            "linux/arm64: /darwin/host-bin: code signature: expected LC_CODE_SIGNATURE (Apple silicon kills unsigned arm64 code; ad-hoc is enough), found none",
+            "linux/amd64: /darwin/host-bin: dylib: expected a system library under /usr/lib/ or /System/Library/, found /opt/homebrew/lib/libfoo.dylib",
+            "linux/amd64: /windows/host-bin.exe: DLL: expected a DLL every Windows 10 has (system DLL or api-ms-win-*/ext-ms-* API set), found libwinpthread-1.dll (MinGW's runtime: link it statically)",
+            &format!("{elf_at}: /linux/host-bin: static: expected a static executable (no PT_INTERP), found a dynamic one with interpreter {interpreter}"),
+        ],
+    );
+}
+
+/// A GUI-subsystem PE, a Mach-O for a newer macOS than Docker Desktop's floor, and a
+/// binary no metadata entry names.
+#[test]
+fn gui_pe_newer_macos_and_an_unnamed_binary() {
+    let Some(case) = Case::new("gui-newer-unnamed") else {
+        return;
+    };
+    let (Some(pe), Some(new)) = (mingw_exes("verify-gui"), newer_macos("verify-newer")) else {
+        return;
+    };
+    case.replace(
+        AMD64,
+        "windows/host-bin.exe",
+        &fs::read(pe.join("gui.exe")).unwrap(),
+    );
+    case.replace(ARM64, "darwin/host-bin", &fs::read(new).unwrap());
+    fs::copy(
+        case.path(ARM64, "linux/host-bin"),
+        case.path(ARM64, "linux/extra-tool"),
+    )
+    .unwrap();
+    case.rejected(
+        &Platform::ALL,
+        &[
+            "linux/amd64: /windows/host-bin.exe: subsystem: expected console (IMAGE_SUBSYSTEM_WINDOWS_CUI), found GUI (IMAGE_SUBSYSTEM_WINDOWS_GUI; a host binary is a command-line program whose stdout ddClient.extension.host.cli.exec reads)",
+            "linux/arm64: /darwin/host-bin: minimum macOS: expected 14.0 or older, found 15.0",
+            "linux/arm64: /linux/extra-tool: shipped under /linux but metadata.json's host.binaries does not name it (it never reaches a user)",
+        ],
+    );
+}
+
+/// metadata.json as strict as Docker's validator: an unknown key (`hosts` for `host`)
+/// and a compose file it names but the image lacks.
+#[test]
+fn metadata_with_an_unknown_key_or_a_missing_compose_file() {
+    let Some(case) = Case::new("metadata-strict") else {
+        return;
+    };
+    let edit = |p: Platform, f: &dyn Fn(&mut serde_json::Value)| {
+        let path = case.path(p, "metadata.json");
+        let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        f(&mut v);
+        fs::write(&path, v.to_string()).unwrap();
+    };
+    edit(ARM64, &|v| {
+        let host = v.as_object_mut().unwrap().remove("host").unwrap();
+        v["hosts"] = host;
+    });
+    edit(AMD64, &|v| {
+        v["vm"] = serde_json::json!({"composefile": "docker-compose.yaml"});
+    });
+    case.rejected(
+        &Platform::ALL,
+        &[
+            "linux/arm64: /metadata.json: … unknown field `hosts`, expected one of `icon`, `ui`, `vm`, `host`",
+            "linux/amd64: /docker-compose.yaml: named by `vm.composefile` but absent",
+        ],
+    );
+}
+
+/// A universal Mach-O holding both CPUs is a valid Mac binary in either variant.
+#[test]
+fn a_universal_mach_o_is_accepted() {
+    let Some(case) = Case::new("universal") else {
+        return;
+    };
+    let x86 = fs::read(case.path(AMD64, "darwin/host-bin")).unwrap();
+    let arm = fs::read(case.path(ARM64, "darwin/host-bin")).unwrap();
+    let both = fat(&[(CPU_TYPE_X86_64, &x86), (CPU_TYPE_ARM64, &arm)]);
+    for p in Platform::ALL {
+        case.replace(p, "darwin/host-bin", &both);
+    }
+    let reference = case.publish(&Platform::ALL);
+    let out = case.verify(&reference);
+    assert!(
+        out.status.success(),
+        "a universal binary was rejected:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
