@@ -398,9 +398,10 @@ fn an_existing_tag_is_refused_unless_forced() {
     );
 
     // A different build with --force does replace it, verified like any other: here a
-    // metadata.json with one more (ignored) key, so the image content differs.
+    // metadata.json whose tab has another title, so the image content differs.
     let ours = fs::read_to_string(root().join("extension/metadata.json")).unwrap();
-    let changed = ours.replacen('{', "{\n  \"x-xtask-test\": \"force replaces\",", 1);
+    let changed = ours.replacen("\"title\": \"", "\"title\": \"Forced ", 1);
+    assert_ne!(changed, ours);
     let meta = metadata_variant("force-replaces", &changed);
     let out = run_ok(dist(
         &target,
