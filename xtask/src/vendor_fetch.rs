@@ -1,0 +1,644 @@
+//! Downloads pinned artifacts into a content-addressed cache shared by every checkout of
+//! the user, verifies them by SHA-256 before anything reads them, and extracts the member.
+//!
+//! Layout under the cache directory (`XTASK_VENDOR_CACHE`, else the user's cache dir):
+//! `sha256/<hex>` verified downloads, `extracted/<hex>/<member>` binaries taken out of
+//! archives, `tmp/` downloads in flight (same file system, so a rename publishes them
+//! atomically), `locks/<hex>.lock` one lock per artifact, so two processes sharing the
+//! cache download it once. A download that fails, is cut short or hashes wrong never
+//! leaves `tmp/`.
+//!
+//! The network is the system's `curl` (macOS, Windows 10+ as curl.exe, every Linux dev
+//! machine): it honours HTTPS_PROXY/NO_PROXY and uses the system's root certificates, and
+//! costs no build time, where an HTTP crate with TLS costs many seconds of every cold build.
+//! Redirects are followed here, hop by hop, so the HTTPS-only rule (loopback excepted,
+//! for tests and local mirrors) holds for every hop.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use sha2::{Digest, Sha256};
+
+use crate::vendor::{Artifact, Upstream};
+use crate::vendor_archive::{self, Format};
+
+/// How downloads behave; [`FetchOptions::from_env`] reads the environment once, at the edge.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Use only the cache (`--offline`, `CARGO_NET_OFFLINE=true`).
+    pub offline: bool,
+    /// Largest download, and largest extracted member, in bytes.
+    pub max_bytes: u64,
+    /// curl's `--retry`: 5xx (500/502/503/504, 408, 429) and timeouts, with exponential backoff.
+    pub retries: u32,
+    pub connect_timeout_secs: u32,
+    /// A transfer slower than 1 byte/s for this long counts as a timeout (and is retried).
+    pub stall_secs: u32,
+    /// URL prefix rewrites, longest first: `XTASK_VENDOR_MIRROR`.
+    pub mirrors: Vec<(String, String)>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            offline: false,
+            max_bytes: 512 << 20,
+            retries: 3,
+            connect_timeout_secs: 30,
+            stall_secs: 60,
+            mirrors: Vec::new(),
+        }
+    }
+}
+
+impl FetchOptions {
+    /// `CARGO_NET_OFFLINE=true`, `XTASK_VENDOR_MAX_BYTES=N`, and
+    /// `XTASK_VENDOR_MIRROR="https://dl.k8s.io=https://mirror.corp/k8s https://get.helm.sh=..."`
+    /// (pairs separated by spaces or commas). Content is addressed by hash, so a mirror can
+    /// only serve the bytes the pins name.
+    pub fn from_env() -> Result<FetchOptions> {
+        let mut o = FetchOptions::default();
+        o.offline = std::env::var("CARGO_NET_OFFLINE").is_ok_and(|v| v == "true");
+        if let Ok(v) = std::env::var("XTASK_VENDOR_MAX_BYTES") {
+            o.max_bytes = v
+                .parse()
+                .with_context(|| format!("XTASK_VENDOR_MAX_BYTES={v}: not a number of bytes"))?;
+        }
+        if let Ok(v) = std::env::var("XTASK_VENDOR_MIRROR") {
+            o.mirrors = parse_mirrors(&v).context("XTASK_VENDOR_MIRROR")?;
+        }
+        Ok(o)
+    }
+
+    /// The URL actually fetched for an upstream one.
+    pub fn mirrored(&self, url: &str) -> String {
+        for (from, to) in &self.mirrors {
+            if let Some(rest) = url.strip_prefix(from.as_str()) {
+                return format!("{to}{rest}");
+            }
+        }
+        url.to_owned()
+    }
+}
+
+pub fn parse_mirrors(spec: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for pair in spec.split([' ', ',', '\n']).filter(|s| !s.is_empty()) {
+        let Some((from, to)) = pair.split_once('=') else {
+            bail!("`{pair}` is not PREFIX=REPLACEMENT");
+        };
+        for u in [from, to] {
+            if host(u).is_none() {
+                bail!("`{u}` in `{pair}` is not an http(s):// URL");
+            }
+        }
+        out.push((from.to_owned(), to.to_owned()));
+    }
+    out.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+    Ok(out)
+}
+
+/// What [`Cache::fetch`] did, for the caller's progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Already in the cache (and re-verified).
+    Cached {
+        path: Utf8PathBuf,
+    },
+    Downloading {
+        url: String,
+    },
+    Downloaded {
+        url: String,
+        bytes: u64,
+    },
+}
+
+pub struct Cache {
+    dir: Utf8PathBuf,
+    opts: FetchOptions,
+}
+
+impl Cache {
+    pub fn new(dir: impl Into<Utf8PathBuf>, opts: FetchOptions) -> Cache {
+        Cache {
+            dir: dir.into(),
+            opts,
+        }
+    }
+
+    /// `XTASK_VENDOR_CACHE`, else `$XDG_CACHE_HOME/xtask-vendor`, else the platform's
+    /// per-user cache dir (`~/Library/Caches`, `%LOCALAPPDATA%`, `~/.cache`).
+    pub fn default_dir() -> Result<Utf8PathBuf> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(d) = env("XTASK_VENDOR_CACHE") {
+            return Ok(d.into());
+        }
+        let base = if let Some(x) = env("XDG_CACHE_HOME") {
+            x.into()
+        } else if cfg!(windows) {
+            Utf8PathBuf::from(
+                env("LOCALAPPDATA").context("LOCALAPPDATA is not set; set XTASK_VENDOR_CACHE")?,
+            )
+        } else {
+            let home =
+                Utf8PathBuf::from(env("HOME").context("HOME is not set; set XTASK_VENDOR_CACHE")?);
+            if cfg!(target_os = "macos") {
+                home.join("Library/Caches")
+            } else {
+                home.join(".cache")
+            }
+        };
+        Ok(base.join("xtask-vendor"))
+    }
+
+    pub fn dir(&self) -> &Utf8Path {
+        &self.dir
+    }
+
+    pub fn options(&self) -> &FetchOptions {
+        &self.opts
+    }
+
+    pub fn blob_path(&self, sha256: &str) -> Utf8PathBuf {
+        self.dir.join("sha256").join(sha256)
+    }
+
+    /// The verified binary for `a`, inside the cache; the caller copies it and sets 0755.
+    pub fn fetch(&self, a: &Artifact, on: &mut dyn FnMut(Event)) -> Result<Utf8PathBuf> {
+        let url = self.opts.mirrored(&a.upstream.url);
+        let context = || {
+            let mut s = format!("cannot fetch {} for {}", a.name, a.platform);
+            if a.upstream.built_for != a.platform {
+                s += &format!(" (its {} build)", a.upstream.built_for);
+            }
+            s += &format!(" from {url}");
+            if url != a.upstream.url {
+                s += &format!(" (mirror of {})", a.upstream.url);
+            }
+            s
+        };
+        self.fetch_inner(a, &url, on).with_context(context)
+    }
+
+    fn fetch_inner(
+        &self,
+        a: &Artifact,
+        url: &str,
+        on: &mut dyn FnMut(Event),
+    ) -> Result<Utf8PathBuf> {
+        let up = &a.upstream;
+        let out = match &up.member {
+            Some(m) => self.dir.join("extracted").join(&a.sha256).join(m),
+            None if up.format == Format::Raw => self.blob_path(&a.sha256),
+            None => self
+                .dir
+                .join("extracted")
+                .join(&a.sha256)
+                .join(a.file_name()),
+        };
+        // An extracted file exists only if its verified archive did (it is renamed in last).
+        if up.format != Format::Raw && out.is_file() {
+            on(Event::Cached { path: out.clone() });
+            return Ok(out);
+        }
+        let _lock = self.lock(&a.sha256)?;
+        let blob = self.blob(&a.sha256, url, on)?;
+        if up.format == Format::Raw {
+            return Ok(blob);
+        }
+        let tmp = self.tmp_path()?;
+        let result = vendor_archive::extract(
+            blob.as_std_path(),
+            up.format,
+            up.member.as_deref(),
+            tmp.as_std_path(),
+            self.opts.max_bytes,
+        );
+        if let Err(e) = result.and_then(|()| make_executable(&tmp)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        fs::create_dir_all(out.parent().expect("below the cache dir"))?;
+        fs::rename(&tmp, &out).with_context(|| format!("cannot move {tmp} to {out}"))?;
+        Ok(out)
+    }
+
+    /// The verified download `sha256/<hex>`: re-hashed when present, else downloaded.
+    /// The caller holds the artifact's lock.
+    fn blob(&self, sha256: &str, url: &str, on: &mut dyn FnMut(Event)) -> Result<Utf8PathBuf> {
+        let path = self.blob_path(sha256);
+        if path.is_file() {
+            if sha256_file(&path)? == sha256 {
+                on(Event::Cached { path: path.clone() });
+                return Ok(path);
+            }
+            // Someone edited the cache; a fresh download replaces it.
+            fs::remove_file(&path).with_context(|| format!("cannot remove corrupt {path}"))?;
+        }
+        if self.opts.offline {
+            bail!(
+                "not in the cache ({path}) and offline (--offline or CARGO_NET_OFFLINE=true); \
+                 run `cargo xtask vendor fetch` while online, or point XTASK_VENDOR_CACHE at a filled cache"
+            );
+        }
+        let (tmp, found) = self.download_verified(url, on)?;
+        if found != sha256 {
+            let _ = fs::remove_file(&tmp);
+            bail!(
+                "checksum mismatch: expected sha256 {sha256}, found {found}; nothing was cached \
+                 (upstream changed the file, or the pin is wrong: `cargo xtask vendor lock` re-pins)"
+            );
+        }
+        fs::create_dir_all(path.parent().expect("below the cache dir"))?;
+        fs::rename(&tmp, &path).with_context(|| format!("cannot move {tmp} to {path}"))?;
+        Ok(path)
+    }
+
+    /// Downloads `url` to a temp file in the cache and hashes it; the caller renames or removes it.
+    fn download_verified(
+        &self,
+        url: &str,
+        on: &mut dyn FnMut(Event),
+    ) -> Result<(Utf8PathBuf, String)> {
+        ensure_curl()?;
+        let tmp = self.tmp_path()?;
+        on(Event::Downloading {
+            url: url.to_owned(),
+        });
+        let result = download(url, &tmp, &self.opts, self.opts.max_bytes).and_then(|bytes| {
+            on(Event::Downloaded {
+                url: url.to_owned(),
+                bytes,
+            });
+            sha256_file(&tmp)
+        });
+        match result {
+            Ok(hash) => Ok((tmp, hash)),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// For `vendor lock` without a checksum file: downloads `up`, keeps it in the cache
+    /// under its hash (so the next fetch is free), checks the member, returns the hash.
+    pub fn pin_by_download(&self, up: &Upstream, on: &mut dyn FnMut(Event)) -> Result<String> {
+        let url = self.opts.mirrored(&up.url);
+        (|| {
+            if self.opts.offline {
+                bail!("`vendor lock` needs the network, but offline mode is on");
+            }
+            let (tmp, hash) = self.download_verified(&url, on)?;
+            let _lock = self.lock(&hash)?;
+            let path = self.blob_path(&hash);
+            fs::create_dir_all(path.parent().expect("below the cache dir"))?;
+            fs::rename(&tmp, &path)?;
+            if up.format != Format::Raw {
+                let probe = self.tmp_path()?;
+                let r = vendor_archive::extract(
+                    path.as_std_path(),
+                    up.format,
+                    up.member.as_deref(),
+                    probe.as_std_path(),
+                    self.opts.max_bytes,
+                );
+                let _ = fs::remove_file(&probe);
+                r?;
+            }
+            Ok(hash)
+        })()
+        .with_context(|| format!("cannot pin {url}"))
+    }
+
+    /// A small text file (a published checksum), not cached.
+    pub fn read_text(&self, url: &str) -> Result<String> {
+        let url = self.opts.mirrored(url);
+        (|| {
+            if self.opts.offline {
+                bail!("`vendor lock` needs the network, but offline mode is on");
+            }
+            ensure_curl()?;
+            let tmp = self.tmp_path()?;
+            let r = download(&url, &tmp, &self.opts, 1 << 20)
+                .and_then(|_| fs::read_to_string(&tmp).context("not UTF-8 text"));
+            let _ = fs::remove_file(&tmp);
+            r
+        })()
+        .with_context(|| format!("cannot read {url}"))
+    }
+
+    fn tmp_path(&self) -> Result<Utf8PathBuf> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = self.dir.join("tmp");
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create the cache dir {dir}"))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        Ok(dir.join(format!("{}-{n}-{nanos}.part", std::process::id())))
+    }
+
+    /// An exclusive lock on one artifact, held until the file is dropped.
+    fn lock(&self, sha256: &str) -> Result<File> {
+        let dir = self.dir.join("locks");
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create the cache dir {dir}"))?;
+        let path = dir.join(format!("{sha256}.lock"));
+        let f = File::create(&path).with_context(|| format!("cannot create {path}"))?;
+        f.lock().with_context(|| format!("cannot lock {path}"))?;
+        Ok(f)
+    }
+}
+
+pub fn sha256_file(path: &Utf8Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| format!("cannot open {path}"))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn make_executable(path: &Utf8Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755))?;
+    }
+    let _ = path;
+    Ok(())
+}
+
+/// The host of an `http://` or `https://` URL (brackets kept for IPv6), else `None`.
+pub fn host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let hostport = authority.rsplit('@').next()?;
+    let host = if hostport.starts_with('[') {
+        &hostport[..=hostport.find(']')?]
+    } else {
+        hostport.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    h == "localhost"
+        || h == "[::1]"
+        || h.strip_prefix("127.").is_some_and(|r| {
+            r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok())
+        })
+}
+
+/// HTTPS everywhere; plain HTTP only to this machine (tests, a local mirror).
+fn check_url(url: &str) -> Result<bool> {
+    let Some(h) = host(url) else {
+        bail!("`{url}` is not an https:// URL");
+    };
+    let loopback = is_loopback(h);
+    if url.starts_with("http://") && !loopback {
+        bail!("`{url}` is not HTTPS; plain HTTP is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost)");
+    }
+    Ok(loopback)
+}
+
+const MAX_REDIRECTS: usize = 10;
+
+/// Downloads `url` to `to`, following redirects while each hop passes [`check_url`].
+/// Returns the size. Every failure is one sentence about the URL.
+fn download(url: &str, to: &Utf8Path, opts: &FetchOptions, limit: u64) -> Result<u64> {
+    let mut url = url.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let loopback = check_url(&url)?;
+        let out =
+            run_curl(curl_args(&url, to, opts, limit, loopback)).context("cannot run `curl`")?;
+        let report = String::from_utf8_lossy(&out.stdout);
+        let mut w = report.trim().splitn(3, ' ');
+        let code: u16 = w.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let size: u64 = w.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let redirect = w.next().unwrap_or("").trim().to_owned();
+        let exit = out.status.code().unwrap_or(-1);
+        if exit != 0 {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            bail!("{}", curl_failure(exit, code, limit, opts, stderr.trim()));
+        }
+        match code {
+            200..=299 => {
+                let actual = fs::metadata(to)?.len();
+                if actual != size {
+                    bail!("download truncated: curl reported {size} bytes, {actual} arrived");
+                }
+                if actual > limit {
+                    bail!("download exceeds the limit of {limit} bytes (XTASK_VENDOR_MAX_BYTES raises it)");
+                }
+                return Ok(actual);
+            }
+            300..=399 if !redirect.is_empty() => {
+                if let Err(e) = check_url(&redirect) {
+                    bail!("redirected to {redirect}, refused: {e:#}");
+                }
+                url = redirect;
+            }
+            _ => bail!("unexpected HTTP status {code}"),
+        }
+    }
+    bail!("more than {MAX_REDIRECTS} redirects")
+}
+
+/// curl's argv for one hop (no `--location`: [`download`] follows redirects itself).
+fn curl_args(
+    url: &str,
+    to: &Utf8Path,
+    o: &FetchOptions,
+    limit: u64,
+    loopback: bool,
+) -> Vec<OsString> {
+    let mut a: Vec<String> = vec![
+        // Ignore ~/.curlrc: an `insecure` or `location` there would undo the rules here.
+        "-q".into(),
+        "--silent".into(),
+        "--show-error".into(),
+        "--fail".into(),
+        "--proto".into(),
+        if loopback { "=http,https" } else { "=https" }.into(),
+        "--max-filesize".into(),
+        limit.to_string(),
+        "--retry".into(),
+        o.retries.to_string(),
+        "--retry-max-time".into(),
+        "300".into(),
+        "--connect-timeout".into(),
+        o.connect_timeout_secs.to_string(),
+        "--speed-limit".into(),
+        "1".into(),
+        "--speed-time".into(),
+        o.stall_secs.to_string(),
+        "--output".into(),
+        to.to_string(),
+        "--write-out".into(),
+        "%{http_code} %{size_download} %{redirect_url}".into(),
+    ];
+    if loopback {
+        // A local mirror never goes through the corporate proxy.
+        a.extend(["--noproxy".into(), "*".into()]);
+    }
+    a.extend(["--".into(), url.into()]);
+    a.into_iter().map(OsString::from).collect()
+}
+
+/// The one place this module starts a process.
+fn run_curl(args: Vec<OsString>) -> io::Result<Output> {
+    Command::new("curl").args(args).output()
+}
+
+fn curl_failure(exit: i32, code: u16, limit: u64, o: &FetchOptions, stderr: &str) -> String {
+    let tries = o.retries + 1;
+    match exit {
+        22 if code == 404 => "HTTP 404 (not found): check the version and the URL template".into(),
+        22 if code >= 500 => format!("HTTP {code} (server error), {tries} attempt(s) with backoff"),
+        22 => format!("HTTP {code}"),
+        63 => format!("download exceeds the limit of {limit} bytes (XTASK_VENDOR_MAX_BYTES raises it)"),
+        18 => "download truncated: the server closed the connection before the announced size (curl exit 18)".into(),
+        28 => format!("timed out, {tries} attempt(s) with backoff ({stderr})"),
+        6 => format!("cannot resolve the host ({stderr}); behind a proxy, set HTTPS_PROXY"),
+        7 => format!("cannot connect ({stderr})"),
+        35 | 51 | 53 | 54 | 58 | 59 | 60 | 66 | 77 | 80 | 82 | 83 | 90 | 91 => {
+            format!("TLS failed (curl exit {exit}: {stderr}); the system's root certificates are used")
+        }
+        1 => format!("protocol refused (curl exit 1: {stderr})"),
+        _ => format!("curl exit {exit}: {stderr}"),
+    }
+}
+
+/// Fails once per process, with an install hint, when `curl` cannot run.
+pub fn ensure_curl() -> Result<()> {
+    static VERSION: OnceLock<Result<String, String>> = OnceLock::new();
+    let v = VERSION.get_or_init(|| {
+        match run_curl(vec!["--version".into()]) {
+            Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned()),
+            _ => Err("`curl` is needed to download vendored binaries but does not run; install it \
+                      (apt-get install curl, dnf install curl; it ships with macOS and Windows 10+)"
+                .to_owned()),
+        }
+    });
+    v.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The hash for `file_name` in a published checksum file: a bare hex (`kubectl.sha256`),
+/// `hex  name` (`helm-...tar.gz.sha256sum`), or `sha256sum` lines for several files
+/// (`checksums.txt`), where the line naming `file_name` counts.
+pub fn parse_checksum_file(text: &str, file_name: &str) -> Result<String, String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut found = None;
+    for line in &lines {
+        let mut parts = line.split_whitespace();
+        let hex = parts.next().unwrap_or("").to_ascii_lowercase();
+        let name = parts.next().map(|n| n.trim_start_matches('*'));
+        if !crate::vendor::is_sha256(&hex) {
+            continue;
+        }
+        match name {
+            None if lines.len() == 1 => found = Some(hex),
+            Some(n) if n.rsplit('/').next() == Some(file_name) => found = Some(hex),
+            Some(_) if lines.len() == 1 => found = Some(hex),
+            _ => {}
+        }
+    }
+    found.ok_or_else(|| format!("no SHA-256 for `{file_name}` in the checksum file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_loopback() {
+        assert_eq!(host("https://dl.k8s.io/release"), Some("dl.k8s.io"));
+        assert_eq!(host("http://127.0.0.1:8080/x"), Some("127.0.0.1"));
+        assert_eq!(host("http://u:p@[::1]:80/x"), Some("[::1]"));
+        assert_eq!(host("ftp://x/y"), None);
+        assert!(is_loopback("127.9.8.7") && is_loopback("LOCALHOST") && is_loopback("[::1]"));
+        assert!(!is_loopback("127.0.0.1.evil.com") && !is_loopback("10.0.0.1"));
+        assert!(check_url("http://127.0.0.1:1/x").unwrap());
+        assert!(!check_url("https://get.helm.sh/x").unwrap());
+        let e = check_url("http://get.helm.sh/x").unwrap_err().to_string();
+        assert!(
+            e.contains("not HTTPS; plain HTTP is allowed only for loopback hosts"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn mirrors_rewrite_the_longest_prefix() {
+        let mut o = FetchOptions::default();
+        o.mirrors = parse_mirrors("https://dl.k8s.io=http://127.0.0.1:9/k8s,https://dl.k8s.io/release/v1=http://127.0.0.1:9/v1").unwrap();
+        assert_eq!(
+            o.mirrored("https://dl.k8s.io/release/v1.31.2/x"),
+            "http://127.0.0.1:9/v1.31.2/x"
+        );
+        assert_eq!(
+            o.mirrored("https://dl.k8s.io/other"),
+            "http://127.0.0.1:9/k8s/other"
+        );
+        assert_eq!(o.mirrored("https://get.helm.sh/h"), "https://get.helm.sh/h");
+        assert!(parse_mirrors("https://a").is_err());
+    }
+
+    #[test]
+    fn checksum_files() {
+        let hex = "a".repeat(64);
+        assert_eq!(
+            parse_checksum_file(&format!("{hex}\n"), "kubectl"),
+            Ok(hex.clone())
+        );
+        assert_eq!(
+            parse_checksum_file(
+                &format!("{hex}  helm-v3-linux-amd64.tar.gz\n"),
+                "helm-v3-linux-amd64.tar.gz"
+            ),
+            Ok(hex.clone())
+        );
+        let many = format!("{}  a.zip\n{hex} *b.tar.gz\n", "b".repeat(64));
+        assert_eq!(parse_checksum_file(&many, "b.tar.gz"), Ok(hex.clone()));
+        assert!(parse_checksum_file(&many, "c.zip").is_err());
+        assert!(parse_checksum_file("<html>404</html>", "x").is_err());
+    }
+
+    #[test]
+    fn https_only_except_loopback_in_curl_args() {
+        let o = FetchOptions::default();
+        let args = |l| {
+            curl_args("u", Utf8Path::new("t"), &o, 9, l)
+                .into_iter()
+                .map(|a| a.into_string().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(args(false).contains("--proto =https --max-filesize 9"));
+        assert!(!args(false).contains("--noproxy") && !args(false).contains("--location"));
+        assert!(args(true).contains("--proto =http,https") && args(true).contains("--noproxy *"));
+    }
+}
