@@ -17,7 +17,8 @@ use crate::vendor::{Manifest, Platform};
 use crate::vendor_fetch::{self, Cache, Event};
 
 /// What to lock. `platforms`: those the extension ships (the caller derives them from
-/// `metadata.json`); pins already in the file are refreshed too, fallbacks are skipped.
+/// `metadata.json`); pins already in the file are refreshed too; a platform with a
+/// fallback gets its stand-in pinned.
 #[derive(Debug, Clone, Default)]
 pub struct LockRequest<'a> {
     pub name: Option<&'a str>,
@@ -96,7 +97,7 @@ pub fn lock(
                     .into_iter()
                     .filter(|&p| manifest.pin(name, p).is_some()),
             )
-            .filter(|&p| manifest.fallback(name, p).is_none())
+            .map(|p| manifest.fallback(name, p).unwrap_or(p))
             .collect();
         for platform in targets {
             let up = manifest.locate(name, platform)?;
