@@ -63,8 +63,10 @@ impl FetchOptions {
     /// (pairs separated by spaces or commas). Content is addressed by hash, so a mirror can
     /// only serve the bytes the pins name.
     pub fn from_env() -> Result<FetchOptions> {
-        let mut o = FetchOptions::default();
-        o.offline = std::env::var("CARGO_NET_OFFLINE").is_ok_and(|v| v == "true");
+        let mut o = FetchOptions {
+            offline: std::env::var("CARGO_NET_OFFLINE").is_ok_and(|v| v == "true"),
+            ..FetchOptions::default()
+        };
         if let Ok(v) = std::env::var("XTASK_VENDOR_MAX_BYTES") {
             o.max_bytes = v
                 .parse()
@@ -193,51 +195,77 @@ impl Cache {
         url: &str,
         on: &mut dyn FnMut(Event),
     ) -> Result<Utf8PathBuf> {
-        let up = &a.upstream;
-        let out = match &up.member {
-            Some(m) => self.dir.join("extracted").join(&a.sha256).join(m),
-            None if up.format == Format::Raw => self.blob_path(&a.sha256),
-            None => self
-                .dir
-                .join("extracted")
-                .join(&a.sha256)
-                .join(a.file_name()),
-        };
-        // An extracted file exists only if its verified archive did (it is renamed in last).
-        if up.format != Format::Raw && out.is_file() {
+        let out = self.out_path(&a.sha256, &a.upstream, &a.file_name());
+        // An extracted file exists only once its archive was verified and unpacked.
+        if a.upstream.format != Format::Raw && out.is_file() {
             on(Event::Cached { path: out.clone() });
             return Ok(out);
         }
         let _lock = self.lock(&a.sha256)?;
-        let blob = self.blob(&a.sha256, url, on)?;
-        if up.format == Format::Raw {
-            return Ok(blob);
+        let verified = self.verified(&a.sha256, url, on)?;
+        self.finish(verified, &a.sha256, &a.upstream, &out)
+    }
+
+    /// Where the usable binary lives: the download itself, or what was taken out of it.
+    fn out_path(&self, sha256: &str, up: &Upstream, file_name: &str) -> Utf8PathBuf {
+        match (&up.member, up.format) {
+            (None, Format::Raw) => self.blob_path(sha256),
+            (Some(m), _) => self.dir.join("extracted").join(sha256).join(m),
+            (None, _) => self.dir.join("extracted").join(sha256).join(file_name),
         }
+    }
+
+    /// Unpacks (if needed) into `out`, then moves a fresh download into the cache: an
+    /// archive without a usable member leaves nothing behind.
+    fn finish(
+        &self,
+        verified: Verified,
+        sha256: &str,
+        up: &Upstream,
+        out: &Utf8Path,
+    ) -> Result<Utf8PathBuf> {
+        let unpacked = if up.format == Format::Raw {
+            Ok(())
+        } else {
+            self.unpack(verified.path(), up, out)
+        };
+        if let Err(e) = unpacked {
+            verified.discard();
+            return Err(e);
+        }
+        if let Verified::Fresh(tmp) = verified {
+            let blob = self.blob_path(sha256);
+            fs::create_dir_all(blob.parent().expect("below the cache dir"))?;
+            fs::rename(&tmp, &blob).with_context(|| format!("cannot move {tmp} to {blob}"))?;
+        }
+        Ok(out.to_owned())
+    }
+
+    fn unpack(&self, archive: &Utf8Path, up: &Upstream, out: &Utf8Path) -> Result<()> {
         let tmp = self.tmp_path()?;
-        let result = vendor_archive::extract(
-            blob.as_std_path(),
+        let extracted = vendor_archive::extract(
+            archive.as_std_path(),
             up.format,
             up.member.as_deref(),
             tmp.as_std_path(),
             self.opts.max_bytes,
         );
-        if let Err(e) = result.and_then(|()| make_executable(&tmp)) {
+        if let Err(e) = extracted.and_then(|()| make_executable(&tmp)) {
             let _ = fs::remove_file(&tmp);
             return Err(e);
         }
         fs::create_dir_all(out.parent().expect("below the cache dir"))?;
-        fs::rename(&tmp, &out).with_context(|| format!("cannot move {tmp} to {out}"))?;
-        Ok(out)
+        fs::rename(&tmp, out).with_context(|| format!("cannot move {tmp} to {out}"))
     }
 
-    /// The verified download `sha256/<hex>`: re-hashed when present, else downloaded.
-    /// The caller holds the artifact's lock.
-    fn blob(&self, sha256: &str, url: &str, on: &mut dyn FnMut(Event)) -> Result<Utf8PathBuf> {
+    /// The artifact, checked against its pin: the cached copy (re-hashed) or a fresh
+    /// download. The caller holds the artifact's lock.
+    fn verified(&self, sha256: &str, url: &str, on: &mut dyn FnMut(Event)) -> Result<Verified> {
         let path = self.blob_path(sha256);
         if path.is_file() {
             if sha256_file(&path)? == sha256 {
                 on(Event::Cached { path: path.clone() });
-                return Ok(path);
+                return Ok(Verified::Cached(path));
             }
             // Someone edited the cache; a fresh download replaces it.
             fs::remove_file(&path).with_context(|| format!("cannot remove corrupt {path}"))?;
@@ -256,9 +284,7 @@ impl Cache {
                  (upstream changed the file, or the pin is wrong: `cargo xtask vendor lock` re-pins)"
             );
         }
-        fs::create_dir_all(path.parent().expect("below the cache dir"))?;
-        fs::rename(&tmp, &path).with_context(|| format!("cannot move {tmp} to {path}"))?;
-        Ok(path)
+        Ok(Verified::Fresh(tmp))
     }
 
     /// Downloads `url` to a temp file in the cache and hashes it; the caller renames or removes it.
@@ -288,8 +314,8 @@ impl Cache {
         }
     }
 
-    /// For `vendor lock` without a checksum file: downloads `up`, keeps it in the cache
-    /// under its hash (so the next fetch is free), checks the member, returns the hash.
+    /// For `vendor lock` without a checksum file: downloads `up`, hashes it, checks that
+    /// its member unpacks, and keeps both in the cache (so the next fetch is free).
     pub fn pin_by_download(&self, up: &Upstream, on: &mut dyn FnMut(Event)) -> Result<String> {
         let url = self.opts.mirrored(&up.url);
         (|| {
@@ -298,21 +324,9 @@ impl Cache {
             }
             let (tmp, hash) = self.download_verified(&url, on)?;
             let _lock = self.lock(&hash)?;
-            let path = self.blob_path(&hash);
-            fs::create_dir_all(path.parent().expect("below the cache dir"))?;
-            fs::rename(&tmp, &path)?;
-            if up.format != Format::Raw {
-                let probe = self.tmp_path()?;
-                let r = vendor_archive::extract(
-                    path.as_std_path(),
-                    up.format,
-                    up.member.as_deref(),
-                    probe.as_std_path(),
-                    self.opts.max_bytes,
-                );
-                let _ = fs::remove_file(&probe);
-                r?;
-            }
+            let file_name = url.rsplit('/').next().unwrap_or("binary");
+            let out = self.out_path(&hash, up, file_name);
+            self.finish(Verified::Fresh(tmp), &hash, up, &out)?;
             Ok(hash)
         })()
         .with_context(|| format!("cannot pin {url}"))
@@ -354,6 +368,27 @@ impl Cache {
         let f = File::create(&path).with_context(|| format!("cannot create {path}"))?;
         f.lock().with_context(|| format!("cannot lock {path}"))?;
         Ok(f)
+    }
+}
+
+/// A download that matched its pin: already in the cache, or still in `tmp/`.
+enum Verified {
+    Cached(Utf8PathBuf),
+    Fresh(Utf8PathBuf),
+}
+
+impl Verified {
+    fn path(&self) -> &Utf8Path {
+        match self {
+            Verified::Cached(p) | Verified::Fresh(p) => p,
+        }
+    }
+
+    /// Drops a fresh download; a cached one stays (it matched its pin).
+    fn discard(self) {
+        if let Verified::Fresh(tmp) = self {
+            let _ = fs::remove_file(tmp);
+        }
     }
 }
 
@@ -593,8 +628,10 @@ mod tests {
 
     #[test]
     fn mirrors_rewrite_the_longest_prefix() {
-        let mut o = FetchOptions::default();
-        o.mirrors = parse_mirrors("https://dl.k8s.io=http://127.0.0.1:9/k8s,https://dl.k8s.io/release/v1=http://127.0.0.1:9/v1").unwrap();
+        let o = FetchOptions {
+            mirrors: parse_mirrors("https://dl.k8s.io=http://127.0.0.1:9/k8s,https://dl.k8s.io/release/v1=http://127.0.0.1:9/v1").unwrap(),
+            ..FetchOptions::default()
+        };
         assert_eq!(
             o.mirrored("https://dl.k8s.io/release/v1.31.2/x"),
             "http://127.0.0.1:9/v1.31.2/x"
