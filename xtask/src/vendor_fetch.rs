@@ -202,6 +202,11 @@ impl Cache {
             return Ok(out);
         }
         let _lock = self.lock(&a.sha256)?;
+        // Another process may have unpacked it while we waited for the lock.
+        if a.upstream.format != Format::Raw && out.is_file() {
+            on(Event::Cached { path: out.clone() });
+            return Ok(out);
+        }
         let verified = self.verified(&a.sha256, url, on)?;
         self.finish(verified, &a.sha256, &a.upstream, &out)
     }
@@ -474,6 +479,10 @@ fn download(url: &str, to: &Utf8Path, opts: &FetchOptions, limit: u64) -> Result
         }
         match code {
             200..=299 => {
+                // curl creates no file for an empty body.
+                if !to.exists() {
+                    File::create(to)?;
+                }
                 let actual = fs::metadata(to)?.len();
                 if actual != size {
                     bail!("download truncated: curl reported {size} bytes, {actual} arrived");

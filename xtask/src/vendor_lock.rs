@@ -101,16 +101,21 @@ pub fn lock(
             .collect();
         for platform in targets {
             let up = manifest.locate(name, platform)?;
-            let hash = match &up.checksum_url {
-                Some(url) => {
-                    let text = cache.read_text(url)?;
+            let pinned = match &up.checksum_url {
+                Some(url) => cache.read_text(url).and_then(|text| {
                     let file = up.url.split(['?', '#']).next().unwrap_or(&up.url);
                     let file = file.rsplit('/').next().unwrap_or(file);
                     vendor_fetch::parse_checksum_file(&text, file)
-                        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?
-                }
-                None => cache.pin_by_download(&up, on)?,
+                        .map_err(|e| anyhow::anyhow!("{url}: {e}"))
+                }),
+                None => cache.pin_by_download(&up, on),
             };
+            let hash = pinned.with_context(|| {
+                format!(
+                    "cannot pin {name} for {platform} (if upstream has no {platform} build, \
+                     declare {name}.fallback.{platform} or leave {platform} out of metadata.json)"
+                )
+            })?;
             let old = manifest.pin(name, platform).map(str::to_owned);
             if old.as_deref() != Some(hash.as_str()) {
                 set_pin(&mut doc, name, platform, &hash);

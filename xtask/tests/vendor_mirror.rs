@@ -689,6 +689,24 @@ fn lock_downloads_without_a_checksum_file_and_refreshes_a_version() {
         after.starts_with("# kubectl for the UI's cluster page\n") && after.contains("\n# pins\n")
     );
 
+    // A version upstream does not have: a clear error, and the file is left as it was.
+    let req = LockRequest {
+        name: Some("kubectl"),
+        version: Some("9.9.9"),
+        platforms: &[],
+    };
+    let err = format!("{:#}", lock(&path, &req, &cache, &mut |_| {}).unwrap_err());
+    assert!(
+        err.starts_with(
+            "cannot pin kubectl for linux-amd64 (if upstream has no linux-amd64 build, \
+             declare kubectl.fallback.linux-amd64 or leave linux-amd64 out of metadata.json): \
+             cannot pin http://127.0.0.1:"
+        ),
+        "{err}"
+    );
+    assert!(err.ends_with("/k8s/release/v9.9.9/bin/linux/amd64/kubectl: HTTP 404 (not found): check the version and the URL template"), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), after);
+
     let err = lock(
         &path,
         &LockRequest {
