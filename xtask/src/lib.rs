@@ -28,5 +28,7 @@ pub mod vendor;
 pub mod vendor_archive;
 pub mod vendor_fetch;
 pub mod vendor_lock;
+pub mod vendor_platform;
+pub mod vendor_toml;
 pub mod verify;
 pub mod workspace;

@@ -24,106 +24,24 @@
 //!
 //! The ideas come from aqua (`replacements`, `overrides`, `format`), mise's lock file (one
 //! checksum per platform, filled by a command), cargo-binstall (templated URL and member)
-//! and Bazel's `http_archive` (sha256 first, then extract). This module only reads and
-//! checks: `vendor_fetch` downloads, `vendor_lock` writes pins. It depends on nothing else
-//! in the crate, so the caller maps its own target table onto [`Platform`].
+//! and Bazel's `http_archive` (sha256 first, then extract).
+//!
+//! The `vendor_*` modules depend on nothing else in the crate (the caller maps its own
+//! target table onto [`Platform`]), and on each other in one direction:
+//! `vendor_platform`, `vendor_archive` <- `vendor_toml` (tables to entries) <- `vendor`
+//! (this: what one platform gets, checks against metadata) <- `vendor_fetch` (download,
+//! cache) <- `vendor_lock` (writes pins).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use toml_edit::{DocumentMut, Item, TableLike};
+use toml_edit::DocumentMut;
 
 use crate::vendor_archive::{self, Format};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Os {
-    // Alphabetical, so sorted platforms read as pin keys do.
-    Darwin,
-    Linux,
-    Windows,
-}
-
-impl Os {
-    pub const ALL: [Os; 3] = [Os::Darwin, Os::Linux, Os::Windows];
-
-    /// The name in `metadata.json`, in pin keys and in `{os}`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Os::Darwin => "darwin",
-            Os::Windows => "windows",
-            Os::Linux => "linux",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Os> {
-        Os::ALL.into_iter().find(|os| os.name() == s)
-    }
-
-    pub fn exe(self) -> &'static str {
-        if self == Os::Windows {
-            ".exe"
-        } else {
-            ""
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Arch {
-    Amd64,
-    Arm64,
-}
-
-impl Arch {
-    pub const ALL: [Arch; 2] = [Arch::Amd64, Arch::Arm64];
-
-    /// Docker's name (`TARGETARCH`), and `{arch}`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::Amd64 => "amd64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Arch> {
-        Arch::ALL.into_iter().find(|a| a.name() == s)
-    }
-}
-
-/// An OS-ARCH pair, written `darwin-arm64` as in `[NAME.sha256]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Platform {
-    pub os: Os,
-    pub arch: Arch,
-}
-
-impl Platform {
-    pub const ALL: [Platform; 6] = [
-        Platform::new(Os::Darwin, Arch::Amd64),
-        Platform::new(Os::Darwin, Arch::Arm64),
-        Platform::new(Os::Linux, Arch::Amd64),
-        Platform::new(Os::Linux, Arch::Arm64),
-        Platform::new(Os::Windows, Arch::Amd64),
-        Platform::new(Os::Windows, Arch::Arm64),
-    ];
-
-    pub const fn new(os: Os, arch: Arch) -> Platform {
-        Platform { os, arch }
-    }
-
-    pub fn parse(s: &str) -> Option<Platform> {
-        let (os, arch) = s.split_once('-')?;
-        Some(Platform::new(Os::parse(os)?, Arch::parse(arch)?))
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.os.name(), self.arch.name())
-    }
-}
+use crate::vendor_platform::Vars;
+pub use crate::vendor_platform::{is_sha256, Arch, Os, Platform};
+use crate::vendor_toml::{self, Entry, Source};
 
 /// Where one platform's build comes from, before it is pinned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,28 +102,6 @@ impl Artifact {
     }
 }
 
-/// The fields an override table may change.
-#[derive(Debug, Clone, Default)]
-struct Source {
-    url: Option<String>,
-    format: Option<Format>,
-    member: Option<String>,
-    checksum_url: Option<String>,
-    replacements: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone)]
-struct Entry {
-    version: String,
-    base: Source,
-    /// Keyed by `windows` or `windows-arm64`; the OS-ARCH one wins.
-    overrides: BTreeMap<String, Source>,
-    sha256: BTreeMap<Platform, String>,
-    fallback: BTreeMap<Platform, Platform>,
-    smoke: Option<Vec<String>>,
-    smoke_expect: Option<String>,
-}
-
 /// A parsed `vendor.toml`. Every error names the file and the key (`kubectl.sha256.linux-arm64`).
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -213,21 +109,6 @@ pub struct Manifest {
     /// In file order.
     entries: Vec<(String, Entry)>,
 }
-
-const ENTRY_KEYS: &[&str] = &[
-    "version",
-    "url",
-    "format",
-    "member",
-    "checksum_url",
-    "replacements",
-    "sha256",
-    "fallback",
-    "smoke",
-    "smoke_expect",
-];
-const OVERRIDE_KEYS: &[&str] = &["url", "format", "member", "checksum_url", "replacements"];
-const PLACEHOLDERS: &[&str] = &["name", "version", "os", "arch", "exe"];
 
 impl Manifest {
     pub fn load(path: &Utf8Path) -> Result<Manifest> {
@@ -240,21 +121,7 @@ impl Manifest {
         let doc: DocumentMut = text
             .parse()
             .map_err(|e| anyhow::anyhow!("{path}: not valid TOML: {e}"))?;
-        let mut problems = Vec::new();
-        let mut entries = Vec::new();
-        for (name, item) in doc.iter() {
-            let mut p = Problems {
-                path,
-                list: &mut problems,
-            };
-            let Some(table) = item.as_table_like() else {
-                p.at(name, "must be a table (`[name]`), one per binary");
-                continue;
-            };
-            if let Some(e) = parse_entry(&mut p, name, table) {
-                entries.push((name.to_owned(), e));
-            }
-        }
+        let (entries, mut problems) = vendor_toml::parse_entries(path, &doc);
         let manifest = Manifest {
             path: path.to_owned(),
             entries,
@@ -506,299 +373,6 @@ fn replacements(e: &Entry, p: Platform) -> BTreeMap<String, String> {
         r.extend(s.replacements.clone());
     }
     r
-}
-
-/// The values placeholders expand to, with `replacements` applied to `{os}` and `{arch}`.
-struct Vars<'a> {
-    name: &'a str,
-    version: &'a str,
-    os: String,
-    arch: String,
-    exe: &'static str,
-}
-
-impl<'a> Vars<'a> {
-    fn new(name: &'a str, version: &'a str, p: Platform, repl: &BTreeMap<String, String>) -> Self {
-        let map = |s: &str| repl.get(s).cloned().unwrap_or_else(|| s.to_owned());
-        Vars {
-            name,
-            version,
-            os: map(p.os.name()),
-            arch: map(p.arch.name()),
-            exe: p.os.exe(),
-        }
-    }
-
-    /// Fills `{placeholders}`; `{url}` only where `url` is given (in `checksum_url`).
-    fn render(&self, template: &str, url: Option<&str>) -> Result<String, String> {
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let close = rest[open..]
-                .find('}')
-                .ok_or_else(|| format!("`{template}` has a `{{` without `}}`"))?;
-            let key = &rest[open + 1..open + close];
-            out.push_str(match key {
-                "name" => self.name,
-                "version" => self.version,
-                "os" => &self.os,
-                "arch" => &self.arch,
-                "exe" => self.exe,
-                "url" if url.is_some() => url.unwrap_or_default(),
-                _ => {
-                    let known = PLACEHOLDERS.join("}, {");
-                    let extra = if url.is_some() { ", {url}" } else { "" };
-                    return Err(format!(
-                        "unknown placeholder `{{{key}}}` in `{template}` (known: {{{known}}}{extra})"
-                    ));
-                }
-            });
-            rest = &rest[open + close + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
-}
-
-struct Problems<'a> {
-    path: &'a Utf8Path,
-    list: &'a mut Vec<String>,
-}
-
-impl Problems<'_> {
-    fn at(&mut self, key: &str, msg: &str) {
-        self.list.push(format!("{}: {key}: {msg}", self.path));
-    }
-
-    fn string(&mut self, key: &str, item: &Item) -> Option<String> {
-        match item.as_str() {
-            Some(s) => Some(s.to_owned()),
-            None => {
-                self.at(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// A template: a string whose placeholders are all known.
-    fn template(&mut self, key: &str, item: &Item, url_ok: bool) -> Option<String> {
-        let s = self.string(key, item)?;
-        let probe = Vars::new("", "", Platform::ALL[0], &BTreeMap::new());
-        match probe.render(&s, url_ok.then_some("")) {
-            Ok(_) => Some(s),
-            Err(m) => {
-                self.at(key, &m);
-                None
-            }
-        }
-    }
-
-    fn source(&mut self, prefix: &str, t: &dyn TableLike, keys: &[&str]) -> Source {
-        let mut s = Source::default();
-        for (k, item) in t.iter() {
-            let key = format!("{prefix}.{k}");
-            match k {
-                "url" => s.url = self.template(&key, item, false),
-                "member" => s.member = self.template(&key, item, false),
-                "checksum_url" => s.checksum_url = self.template(&key, item, true),
-                "format" => {
-                    s.format = self.string(&key, item).and_then(|f| {
-                        let parsed = Format::parse(&f);
-                        if parsed.is_none() {
-                            self.at(&key, &format!("`{f}` is not one of {}", Format::NAMES));
-                        }
-                        parsed
-                    })
-                }
-                "replacements" => s.replacements = self.replacements(&key, item),
-                _ if keys.contains(&k) => {}
-                _ => self.at(&key, &format!("unknown key (known: {})", keys.join(", "))),
-            }
-        }
-        s
-    }
-
-    fn replacements(&mut self, key: &str, item: &Item) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        let Some(t) = item.as_table_like() else {
-            self.at(
-                key,
-                "must be a table like { darwin = \"macOS\", amd64 = \"x86_64\" }",
-            );
-            return out;
-        };
-        for (k, v) in t.iter() {
-            let sub = format!("{key}.{k}");
-            if Os::parse(k).is_none() && Arch::parse(k).is_none() {
-                self.at(&sub, "replaces only darwin, windows, linux, amd64 or arm64");
-            } else if let Some(v) = self.string(&sub, v) {
-                out.insert(k.to_owned(), v);
-            }
-        }
-        out
-    }
-
-    fn platform_map(&mut self, key: &str, item: &Item) -> Vec<(Platform, String)> {
-        let Some(t) = item.as_table_like() else {
-            self.at(
-                key,
-                "must be a table keyed by OS-ARCH (darwin-amd64, ..., windows-arm64)",
-            );
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (k, v) in t.iter() {
-            let sub = format!("{key}.{k}");
-            match Platform::parse(k) {
-                None => self.at(
-                    &sub,
-                    "not an OS-ARCH pair (darwin|windows|linux)-(amd64|arm64)",
-                ),
-                Some(p) => {
-                    if let Some(v) = self.string(&sub, v) {
-                        out.push((p, v));
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-fn parse_entry(p: &mut Problems<'_>, name: &str, t: &dyn TableLike) -> Option<Entry> {
-    let errors_before = p.list.len();
-    if name.is_empty()
-        || name.contains(['/', '\\', ':'])
-        || name.to_ascii_lowercase().ends_with(".exe")
-    {
-        p.at(
-            name,
-            "a binary's file name: no slashes, and no .exe (added on Windows)",
-        );
-    }
-    let overrides_keys: Vec<String> = Os::ALL
-        .iter()
-        .map(|o| o.name().to_owned())
-        .chain(Platform::ALL.iter().map(Platform::to_string))
-        .collect();
-    let mut keys: Vec<&str> = ENTRY_KEYS.to_vec();
-    keys.extend(overrides_keys.iter().map(String::as_str));
-    let base = p.source(name, t, &keys);
-    let version = match t.get("version") {
-        Some(v) => p.string(&format!("{name}.version"), v),
-        None => {
-            p.at(&format!("{name}.version"), "missing");
-            None
-        }
-    };
-    if base.url.is_none() && t.get("url").is_none() {
-        p.at(&format!("{name}.url"), "missing");
-    }
-    let mut overrides = BTreeMap::new();
-    for k in &overrides_keys {
-        if let Some(item) = t.get(k) {
-            let key = format!("{name}.{k}");
-            match item.as_table_like() {
-                Some(ot) => {
-                    overrides.insert(k.clone(), p.source(&key, ot, OVERRIDE_KEYS));
-                }
-                None => p.at(
-                    &key,
-                    "must be a table overriding url, format, member, checksum_url or replacements",
-                ),
-            }
-        }
-    }
-    let mut sha256 = BTreeMap::new();
-    if let Some(item) = t.get("sha256") {
-        for (platform, hex) in p.platform_map(&format!("{name}.sha256"), item) {
-            if is_sha256(&hex) {
-                sha256.insert(platform, hex);
-            } else {
-                p.at(&format!("{name}.sha256.{platform}"), &format!(
-                    "`{hex}` is not a SHA-256 (64 lowercase hex digits); run `cargo xtask vendor lock {name}`"
-                ));
-            }
-        }
-    }
-    let mut fallback = BTreeMap::new();
-    if let Some(item) = t.get("fallback") {
-        for (to, from) in p.platform_map(&format!("{name}.fallback"), item) {
-            let key = format!("{name}.fallback.{to}");
-            match fallback_problem(name, to, &from, &sha256) {
-                Ok(from) => {
-                    fallback.insert(to, from);
-                }
-                Err(m) => p.at(&key, &m),
-            }
-        }
-    }
-    let smoke = match t.get("smoke") {
-        None => None,
-        Some(item) => {
-            let key = format!("{name}.smoke");
-            let args: Option<Vec<String>> = item
-                .as_array()
-                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect());
-            if args.is_none() {
-                p.at(
-                    &key,
-                    "must be an array of strings, e.g. [\"version\", \"--client\"]",
-                );
-            }
-            for a in args.iter().flatten() {
-                p.template(&key, &toml_edit::value(a.as_str()), false);
-            }
-            args
-        }
-    };
-    let smoke_expect = t
-        .get("smoke_expect")
-        .and_then(|i| p.template(&format!("{name}.smoke_expect"), i, false));
-    if p.list.len() > errors_before {
-        return None;
-    }
-    Some(Entry {
-        version: version?,
-        base,
-        overrides,
-        sha256,
-        fallback,
-        smoke,
-        smoke_expect,
-    })
-}
-
-/// A fallback must be explicit and plausible: same OS, an amd64 build standing in for
-/// arm64 where the OS emulates it. (The stand-in's pin is checked where it is needed.)
-fn fallback_problem(
-    name: &str,
-    to: Platform,
-    from: &str,
-    pins: &BTreeMap<Platform, String>,
-) -> Result<Platform, String> {
-    let Some(from) = Platform::parse(from) else {
-        return Err(format!("`{from}` is not an OS-ARCH pair"));
-    };
-    if from.os != to.os {
-        return Err(format!("{to} cannot run a {from} build (another OS)"));
-    }
-    if to.os == Os::Linux || !(to.arch == Arch::Arm64 && from.arch == Arch::Amd64) {
-        return Err(format!(
-            "{to} cannot run a {from} build; only Windows and macOS on arm64 emulate amd64"
-        ));
-    }
-    if pins.contains_key(&to) {
-        return Err(format!(
-            "{name}.sha256.{to} is pinned too; keep one of them"
-        ));
-    }
-    Ok(from)
-}
-
-pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 #[cfg(test)]
