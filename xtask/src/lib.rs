@@ -26,6 +26,7 @@ pub mod target;
 pub mod ui;
 pub mod vendor;
 pub mod vendor_archive;
+pub mod vendor_curl;
 pub mod vendor_fetch;
 pub mod vendor_lock;
 pub mod vendor_platform;

@@ -28,9 +28,9 @@
 //!
 //! The `vendor_*` modules depend on nothing else in the crate (the caller maps its own
 //! target table onto [`Platform`]), and on each other in one direction:
-//! `vendor_platform`, `vendor_archive` <- `vendor_toml` (tables to entries) <- `vendor`
-//! (this: what one platform gets, checks against metadata) <- `vendor_fetch` (download,
-//! cache) <- `vendor_lock` (writes pins).
+//! `vendor_platform`, `vendor_archive`, `vendor_curl` (leaves) <- `vendor_toml` (tables to
+//! entries) <- `vendor` (this: what one platform gets, checks against metadata) <-
+//! `vendor_fetch` (the cache) <- `vendor_lock` (writes pins).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -6,20 +6,12 @@
 //! archives, `tmp/` downloads in flight (same file system, so a rename publishes them
 //! atomically), `locks/<hex>.lock` one lock per artifact, so two processes sharing the
 //! cache download it once. A download that fails, is cut short or hashes wrong never
-//! leaves `tmp/`.
-//!
-//! The network is the system's `curl` (macOS, Windows 10+ as curl.exe, every Linux dev
-//! machine): it honours HTTPS_PROXY/NO_PROXY and uses the system's root certificates, and
-//! costs no build time, where an HTTP crate with TLS costs many seconds of every cold build.
-//! Redirects are followed here, hop by hop, so the HTTPS-only rule (loopback excepted,
-//! for tests and local mirrors) holds for every hop.
+//! leaves `tmp/`; a download whose archive lacks a usable member never leaves it either.
+//! The network is `vendor_curl`.
 
-use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::{self, Read};
-use std::process::{Command, Output};
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -27,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::vendor::{Artifact, Upstream};
 use crate::vendor_archive::{self, Format};
+use crate::vendor_curl::{download, ensure_curl, host, Patience};
 
 /// How downloads behave; [`FetchOptions::from_env`] reads the environment once, at the edge.
 #[derive(Debug, Clone)]
@@ -35,10 +28,9 @@ pub struct FetchOptions {
     pub offline: bool,
     /// Largest download, and largest extracted member, in bytes.
     pub max_bytes: u64,
-    /// curl's `--retry`: 5xx (500/502/503/504, 408, 429) and timeouts, with exponential backoff.
+    /// These three: see [`Patience`].
     pub retries: u32,
     pub connect_timeout_secs: u32,
-    /// A transfer slower than 1 byte/s for this long counts as a timeout (and is retried).
     pub stall_secs: u32,
     /// URL prefix rewrites, longest first: `XTASK_VENDOR_MIRROR`.
     pub mirrors: Vec<(String, String)>,
@@ -76,6 +68,14 @@ impl FetchOptions {
             o.mirrors = parse_mirrors(&v).context("XTASK_VENDOR_MIRROR")?;
         }
         Ok(o)
+    }
+
+    pub fn patience(&self) -> Patience {
+        Patience {
+            retries: self.retries,
+            connect_timeout_secs: self.connect_timeout_secs,
+            stall_secs: self.stall_secs,
+        }
     }
 
     /// The URL actually fetched for an upstream one.
@@ -303,13 +303,14 @@ impl Cache {
         on(Event::Downloading {
             url: url.to_owned(),
         });
-        let result = download(url, &tmp, &self.opts, self.opts.max_bytes).and_then(|bytes| {
-            on(Event::Downloaded {
-                url: url.to_owned(),
-                bytes,
+        let result =
+            download(url, &tmp, self.opts.max_bytes, &self.opts.patience()).and_then(|bytes| {
+                on(Event::Downloaded {
+                    url: url.to_owned(),
+                    bytes,
+                });
+                sha256_file(&tmp)
             });
-            sha256_file(&tmp)
-        });
         match result {
             Ok(hash) => Ok((tmp, hash)),
             Err(e) => {
@@ -346,7 +347,7 @@ impl Cache {
             }
             ensure_curl()?;
             let tmp = self.tmp_path()?;
-            let r = download(&url, &tmp, &self.opts, 1 << 20)
+            let r = download(&url, &tmp, 1 << 20, &self.opts.patience())
                 .and_then(|_| fs::read_to_string(&tmp).context("not UTF-8 text"));
             let _ = fs::remove_file(&tmp);
             r
@@ -421,172 +422,6 @@ fn make_executable(path: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// The host of an `http://` or `https://` URL (brackets kept for IPv6), else `None`.
-pub fn host(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let hostport = authority.rsplit('@').next()?;
-    let host = if hostport.starts_with('[') {
-        &hostport[..=hostport.find(']')?]
-    } else {
-        hostport.split(':').next()?
-    };
-    (!host.is_empty()).then_some(host)
-}
-
-pub fn is_loopback(host: &str) -> bool {
-    let h = host.to_ascii_lowercase();
-    h == "localhost"
-        || h == "[::1]"
-        || h.strip_prefix("127.").is_some_and(|r| {
-            r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok())
-        })
-}
-
-/// HTTPS everywhere; plain HTTP only to this machine (tests, a local mirror).
-fn check_url(url: &str) -> Result<bool> {
-    let Some(h) = host(url) else {
-        bail!("`{url}` is not an https:// URL");
-    };
-    let loopback = is_loopback(h);
-    if url.starts_with("http://") && !loopback {
-        bail!("`{url}` is not HTTPS; plain HTTP is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost)");
-    }
-    Ok(loopback)
-}
-
-const MAX_REDIRECTS: usize = 10;
-
-/// Downloads `url` to `to`, following redirects while each hop passes [`check_url`].
-/// Returns the size. Every failure is one sentence about the URL.
-fn download(url: &str, to: &Utf8Path, opts: &FetchOptions, limit: u64) -> Result<u64> {
-    let mut url = url.to_owned();
-    for _ in 0..=MAX_REDIRECTS {
-        let loopback = check_url(&url)?;
-        let out =
-            run_curl(curl_args(&url, to, opts, limit, loopback)).context("cannot run `curl`")?;
-        let report = String::from_utf8_lossy(&out.stdout);
-        let mut w = report.trim().splitn(3, ' ');
-        let code: u16 = w.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        let size: u64 = w.next().and_then(|c| c.parse().ok()).unwrap_or(0);
-        let redirect = w.next().unwrap_or("").trim().to_owned();
-        let exit = out.status.code().unwrap_or(-1);
-        if exit != 0 {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            bail!("{}", curl_failure(exit, code, limit, opts, stderr.trim()));
-        }
-        match code {
-            200..=299 => {
-                // curl creates no file for an empty body.
-                if !to.exists() {
-                    File::create(to)?;
-                }
-                let actual = fs::metadata(to)?.len();
-                if actual != size {
-                    bail!("download truncated: curl reported {size} bytes, {actual} arrived");
-                }
-                if actual > limit {
-                    bail!("download exceeds the limit of {limit} bytes (XTASK_VENDOR_MAX_BYTES raises it)");
-                }
-                return Ok(actual);
-            }
-            300..=399 if !redirect.is_empty() => {
-                if let Err(e) = check_url(&redirect) {
-                    bail!("redirected to {redirect}, refused: {e:#}");
-                }
-                url = redirect;
-            }
-            _ => bail!("unexpected HTTP status {code}"),
-        }
-    }
-    bail!("more than {MAX_REDIRECTS} redirects")
-}
-
-/// curl's argv for one hop (no `--location`: [`download`] follows redirects itself).
-fn curl_args(
-    url: &str,
-    to: &Utf8Path,
-    o: &FetchOptions,
-    limit: u64,
-    loopback: bool,
-) -> Vec<OsString> {
-    let mut a: Vec<String> = vec![
-        // Ignore ~/.curlrc: an `insecure` or `location` there would undo the rules here.
-        "-q".into(),
-        "--silent".into(),
-        "--show-error".into(),
-        "--fail".into(),
-        "--proto".into(),
-        if loopback { "=http,https" } else { "=https" }.into(),
-        "--max-filesize".into(),
-        limit.to_string(),
-        "--retry".into(),
-        o.retries.to_string(),
-        "--retry-max-time".into(),
-        "300".into(),
-        "--connect-timeout".into(),
-        o.connect_timeout_secs.to_string(),
-        "--speed-limit".into(),
-        "1".into(),
-        "--speed-time".into(),
-        o.stall_secs.to_string(),
-        "--output".into(),
-        to.to_string(),
-        "--write-out".into(),
-        "%{http_code} %{size_download} %{redirect_url}".into(),
-    ];
-    if loopback {
-        // A local mirror never goes through the corporate proxy.
-        a.extend(["--noproxy".into(), "*".into()]);
-    }
-    a.extend(["--".into(), url.into()]);
-    a.into_iter().map(OsString::from).collect()
-}
-
-/// The one place this module starts a process.
-fn run_curl(args: Vec<OsString>) -> io::Result<Output> {
-    Command::new("curl").args(args).output()
-}
-
-fn curl_failure(exit: i32, code: u16, limit: u64, o: &FetchOptions, stderr: &str) -> String {
-    let tries = o.retries + 1;
-    match exit {
-        22 if code == 404 => "HTTP 404 (not found): check the version and the URL template".into(),
-        22 if code >= 500 => format!("HTTP {code} (server error), {tries} attempt(s) with backoff"),
-        22 => format!("HTTP {code}"),
-        63 => format!("download exceeds the limit of {limit} bytes (XTASK_VENDOR_MAX_BYTES raises it)"),
-        18 => "download truncated: the server closed the connection before the announced size (curl exit 18)".into(),
-        28 => format!("timed out, {tries} attempt(s) with backoff ({stderr})"),
-        6 => format!("cannot resolve the host ({stderr}); behind a proxy, set HTTPS_PROXY"),
-        7 => format!("cannot connect ({stderr})"),
-        35 | 51 | 53 | 54 | 58 | 59 | 60 | 66 | 77 | 80 | 82 | 83 | 90 | 91 => {
-            format!("TLS failed (curl exit {exit}: {stderr}); the system's root certificates are used")
-        }
-        1 => format!("protocol refused (curl exit 1: {stderr})"),
-        _ => format!("curl exit {exit}: {stderr}"),
-    }
-}
-
-/// Fails once per process, with an install hint, when `curl` cannot run.
-pub fn ensure_curl() -> Result<()> {
-    static VERSION: OnceLock<Result<String, String>> = OnceLock::new();
-    let v = VERSION.get_or_init(|| {
-        match run_curl(vec!["--version".into()]) {
-            Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_owned()),
-            _ => Err("`curl` is needed to download vendored binaries but does not run; install it \
-                      (apt-get install curl, dnf install curl; it ships with macOS and Windows 10+)"
-                .to_owned()),
-        }
-    });
-    v.as_ref().map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
 /// The hash for `file_name` in a published checksum file: a bare hex (`kubectl.sha256`),
 /// `hex  name` (`helm-...tar.gz.sha256sum`), or `sha256sum` lines for several files
 /// (`checksums.txt`), where the line naming `file_name` counts.
@@ -617,23 +452,6 @@ pub fn parse_checksum_file(text: &str, file_name: &str) -> Result<String, String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_and_loopback() {
-        assert_eq!(host("https://dl.k8s.io/release"), Some("dl.k8s.io"));
-        assert_eq!(host("http://127.0.0.1:8080/x"), Some("127.0.0.1"));
-        assert_eq!(host("http://u:p@[::1]:80/x"), Some("[::1]"));
-        assert_eq!(host("ftp://x/y"), None);
-        assert!(is_loopback("127.9.8.7") && is_loopback("LOCALHOST") && is_loopback("[::1]"));
-        assert!(!is_loopback("127.0.0.1.evil.com") && !is_loopback("10.0.0.1"));
-        assert!(check_url("http://127.0.0.1:1/x").unwrap());
-        assert!(!check_url("https://get.helm.sh/x").unwrap());
-        let e = check_url("http://get.helm.sh/x").unwrap_err().to_string();
-        assert!(
-            e.contains("not HTTPS; plain HTTP is allowed only for loopback hosts"),
-            "{e}"
-        );
-    }
 
     #[test]
     fn mirrors_rewrite_the_longest_prefix() {
@@ -671,20 +489,5 @@ mod tests {
         assert_eq!(parse_checksum_file(&many, "b.tar.gz"), Ok(hex.clone()));
         assert!(parse_checksum_file(&many, "c.zip").is_err());
         assert!(parse_checksum_file("<html>404</html>", "x").is_err());
-    }
-
-    #[test]
-    fn https_only_except_loopback_in_curl_args() {
-        let o = FetchOptions::default();
-        let args = |l| {
-            curl_args("u", Utf8Path::new("t"), &o, 9, l)
-                .into_iter()
-                .map(|a| a.into_string().unwrap())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        assert!(args(false).contains("--proto =https --max-filesize 9"));
-        assert!(!args(false).contains("--noproxy") && !args(false).contains("--location"));
-        assert!(args(true).contains("--proto =http,https") && args(true).contains("--noproxy *"));
     }
 }
