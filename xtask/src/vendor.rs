@@ -39,6 +39,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use toml_edit::DocumentMut;
 
 use crate::vendor_archive::{self, Format};
+use crate::vendor_curl;
 use crate::vendor_platform::Vars;
 pub use crate::vendor_platform::{is_sha256, Arch, Os, Platform};
 use crate::vendor_toml::{self, Entry, Source};
@@ -255,6 +256,7 @@ impl Manifest {
         let vars = Vars::new(name, &e.version, built_for, &replacements(e, built_for));
         let url = vars
             .render(url_t, None)
+            .and_then(https_or_loopback)
             .map_err(|m| anyhow::anyhow!("{p}: {}: {m}", key("url")))?;
         let format = match overrides_for(e, built_for)
             .find_map(|s| s.format)
@@ -302,6 +304,7 @@ impl Manifest {
         let checksum_url = match field(|s| s.checksum_url.as_ref()) {
             Some(t) => Some(
                 vars.render(t, Some(&url))
+                    .and_then(https_or_loopback)
                     .map_err(|m| anyhow::anyhow!("{p}: {}: {m}", key("checksum_url")))?,
             ),
             None => None,
@@ -358,6 +361,16 @@ impl Manifest {
             Some(k) => format!("{name}.{k}.{field}"),
             None => format!("{name}.{field}"),
         }
+    }
+}
+
+/// Checked here too, not only per download, so a plain-HTTP URL fails before anything runs.
+fn https_or_loopback(url: String) -> Result<String, String> {
+    match vendor_curl::host(&url) {
+        Some(h) if url.starts_with("https://") || vendor_curl::is_loopback(h) => Ok(url),
+        _ => Err(format!(
+            "`{url}` is not an https:// URL (plain http:// only for loopback hosts)"
+        )),
     }
 }
 
@@ -501,6 +514,12 @@ darwin-arm64 = "PIN"
         );
         assert!(e.contains("k.sha256.mac-amd64: not an OS-ARCH pair"), "{e}");
         assert!(e.contains("k.urll: unknown key"), "{e}");
+        let e =
+            err("[k]\nversion = \"1\"\nurl = \"http://x/k\"\nsha256 = { linux-amd64 = \"PIN\" }\n");
+        assert!(
+            e.contains("k.url: `http://x/k` is not an https:// URL (plain http:// only for loopback hosts)"),
+            "{e}"
+        );
         let e = err("[k]\nversion = \"1\"\nurl = \"https://x/k\"\nsha256 = { linux-amd64 = \"PIN\" }\nfallback = { linux-arm64 = \"linux-amd64\" }\n");
         assert!(
             e.contains("k.fallback.linux-arm64: linux-arm64 cannot run a linux-amd64 build"),
