@@ -12,7 +12,7 @@ use crate::metadata::Extension;
 use crate::plan::{self, BuildJob, Inputs, Plan};
 use crate::progress::Reporter;
 use crate::target::{Platform, Target, TARGETS};
-use crate::{fingerprint, paths, ui, workspace};
+use crate::{fingerprint, paths, ui, vendoring, workspace};
 
 /// What `build`, `stage` and `dist` are asked to build: the flags, read once.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct BuildOptions {
     pub only: Vec<&'static Target>,
     pub dry_run: bool,
     pub verbose: bool,
+    /// Vendored binaries from the cache only.
+    pub offline: bool,
 }
 
 impl Default for BuildOptions {
@@ -36,6 +38,7 @@ impl Default for BuildOptions {
             only: Vec::new(),
             dry_run: false,
             verbose: false,
+            offline: false,
         }
     }
 }
@@ -55,6 +58,7 @@ impl From<&BuildOpts> for BuildOptions {
             only: Vec::new(),
             dry_run: o.dry_run,
             verbose: o.verbose,
+            offline: o.offline,
         }
     }
 }
@@ -81,10 +85,13 @@ impl BuildCmd {
 pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
     let ws = workspace::load()?;
     let bins: BTreeSet<String> = ws.bins.keys().cloned().collect();
-    let ext = Extension::load(&opts.metadata, Some(&bins))?;
+    let manifest = vendoring::load(&opts.metadata)?;
+    let known = vendoring::known(bins.clone(), manifest.as_ref());
+    let ext = Extension::load(&opts.metadata, Some(&known))?;
     for w in &ext.warnings {
         rep.println(format!("warning: {w}"));
     }
+    let vendored = vendoring::resolve(manifest.as_ref(), &ext, &opts.platforms, &bins)?;
     let epoch = workspace::source_date_epoch()?;
     let plan = plan::plan(&Inputs {
         ext: &ext,
@@ -95,6 +102,7 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
         tools: &Tools::detect(),
         installed: &workspace::installed_targets()?,
         npm: &ui::npm_program(),
+        vendored: &vendored,
         rust_toolchain: workspace::cross_toolchain().as_deref(),
         target_dir: &paths::target_dir(),
         epoch_secs: epoch
@@ -104,8 +112,10 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
     Ok(Prepared {
         plan,
         ws,
+        built_for: vendoring::built_for(manifest.as_ref(), &ext),
         ext,
         epoch,
+        fetch: vendoring::fetch_options(opts.offline)?,
     })
 }
 
@@ -116,6 +126,10 @@ pub struct Prepared {
     pub ext: Extension,
     /// `SOURCE_DATE_EPOCH` or the last commit's time: staged mtimes and link timestamps.
     pub epoch: std::time::SystemTime,
+    /// How vendored binaries are downloaded.
+    pub fetch: crate::vendor_fetch::FetchOptions,
+    /// Where a vendored fallback ships another CPU's build: (platform, path) -> its CPU.
+    pub built_for: std::collections::BTreeMap<(Platform, String), crate::target::Arch>,
 }
 
 /// Runs the plan's setup and build jobs; jobs of different backends run side by side.

@@ -13,13 +13,13 @@ use crate::docker::{Attest, Builder, Strategy};
 use crate::doctor::{self, Item};
 use crate::flags::DistCmd;
 use crate::image::{self, ImagePlan, Job, LocalVariant, Step};
-use crate::loadable::Floors;
+use crate::plan::Source;
 use crate::progress::Reporter;
 use crate::publish::{self, Record};
 use crate::reference::ImageRef;
 use crate::smoke::{self, Smoked};
 use crate::target::Platform;
-use crate::verify::{self, check_variant, Verified};
+use crate::verify::{self, check_variant, Rules, Verified};
 use crate::{codegen, paths, stage};
 
 /// What `dist` is asked to do: the flags, read once.
@@ -112,11 +112,49 @@ pub fn run(opts: &DistOptions) -> Result<()> {
             builder,
             &plan,
             previous.as_deref(),
-            &prepared.ws.floors,
+            &Rules {
+                floors: prepared.ws.floors,
+                built_for: prepared.built_for.clone(),
+            },
         )?,
     };
     Record::save(&release, &staged, &verified)?;
-    report(opts, &release, &verified, &smoked)
+    report(
+        opts,
+        &release,
+        &verified,
+        &smoked,
+        &vendored_summary(&prepared),
+    )
+}
+
+/// What each variant ships from vendor.toml: path -> name, version, URL, sha256, and the
+/// build's platform (another one's under a declared fallback).
+fn vendored_summary(prepared: &Prepared) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for stage in &prepared.plan.stages {
+        let entries: serde_json::Map<String, serde_json::Value> = stage
+            .entries
+            .iter()
+            .filter_map(|(dest, src)| match src {
+                Source::Vendored(a) => Some((
+                    dest.clone(),
+                    json!({
+                        "name": a.name,
+                        "version": a.version,
+                        "url": a.upstream.url,
+                        "sha256": a.sha256,
+                        "built_for": a.upstream.built_for.to_string(),
+                    }),
+                )),
+                _ => None,
+            })
+            .collect();
+        if !entries.is_empty() {
+            out.insert(stage.platform.to_string(), entries.into());
+        }
+    }
+    out.into()
 }
 
 /// Runs every staged binary this machine can (natively, qemu-user, wine) with its smoke
@@ -143,21 +181,38 @@ fn smoke_run(rep: &Reporter, prepared: &Prepared, staged: &str) -> Result<serde_
         let mut cases = Vec::new();
         let mut unconfigured = Vec::new();
         for b in &prepared.ext.binaries {
-            match prepared.ws.smoke.get(&b.bin) {
+            let (configured, where_) = match stage.entries.get(&b.path) {
+                Some(Source::Vendored(a)) => (
+                    a.smoke
+                        .as_ref()
+                        .map(|s| (s.args.clone(), s.expect.clone().unwrap_or_default())),
+                    format!("`smoke` in [{}] of vendor.toml", b.bin),
+                ),
+                _ => (
+                    prepared.ws.smoke.get(&b.bin).cloned(),
+                    format!(
+                        "[workspace.metadata.extension.smoke.{}] to Cargo.toml",
+                        b.bin
+                    ),
+                ),
+            };
+            let arch = prepared
+                .built_for
+                .get(&(p, b.path.clone()))
+                .copied()
+                .unwrap_or(p.0);
+            match configured {
                 Some((args, expect)) => cases.push(smoke::Case {
                     path: b.path.clone().into(),
                     os: b.os.into(),
-                    cpu: p.0.into(),
-                    args: args.clone(),
-                    expect: expect.clone(),
+                    cpu: arch.into(),
+                    args,
+                    expect,
                 }),
                 None => unconfigured.push(Smoked {
                     path: b.path.clone().into(),
                     outcome: smoke::Outcome::NotRun {
-                        reason: format!(
-                            "no smoke arguments for `{}`: add [workspace.metadata.extension.smoke.{}] to Cargo.toml",
-                            b.bin, b.bin
-                        ),
+                        reason: format!("no smoke arguments for `{}`: add {where_}", b.bin),
                     },
                 }),
             }
@@ -301,7 +356,7 @@ fn execute(
     builder: Option<&str>,
     plan: &ImagePlan,
     previous: Option<&str>,
-    floors: &Floors,
+    rules: &Rules,
 ) -> Result<Verified> {
     let work = image::work_dir();
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {work}"))?;
@@ -321,12 +376,12 @@ fn execute(
                     candidate,
                     Some(&stage),
                     platforms,
-                    floors,
+                    rules,
                 )?;
                 known.insert(image::VERIFIED.to_owned(), v.index_digest.clone());
                 verified = Some(v);
             }
-            Step::VerifyLocal(variants) => verified = Some(verify_local(rep, variants, floors)?),
+            Step::VerifyLocal(variants) => verified = Some(verify_local(rep, variants, rules)?),
             Step::ConfirmTag { release } => {
                 let digest = known
                     .get(image::VERIFIED)
@@ -394,7 +449,7 @@ fn run_job(
 }
 
 /// Checks each locally loaded variant's config and exported tree.
-fn verify_local(rep: &Reporter, variants: &[LocalVariant], floors: &Floors) -> Result<Verified> {
+fn verify_local(rep: &Reporter, variants: &[LocalVariant], rules: &Rules) -> Result<Verified> {
     let mut problems = Vec::new();
     let mut digests = BTreeMap::new();
     for v in variants {
@@ -410,7 +465,7 @@ fn verify_local(rep: &Reporter, variants: &[LocalVariant], floors: &Floors) -> R
             &config[0],
             &v.fs,
             Some(&sums),
-            floors,
+            rules,
         ));
         let id = config[0]["Id"].as_str().unwrap_or_default().to_owned();
         digests.insert(v.platform, id);
@@ -434,10 +489,12 @@ fn report(
     release: &ImageRef,
     v: &Verified,
     smoked: &serde_json::Value,
+    vendored: &serde_json::Value,
 ) -> Result<()> {
     if opts.json {
         let mut summary = summary(release, v, &opts.build.platforms, opts.push)?;
         summary["smoke"] = smoked.clone();
+        summary["vendored"] = vendored.clone();
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }

@@ -48,6 +48,9 @@ pub enum Command {
     Bench(BenchCmd),
     /// Regenerate extension/Dockerfile from extension/labels.json
     Codegen(CodegenCmd),
+    /// Third-party host binaries pinned in extension/vendor.toml: fill the pins, or fill
+    /// the download cache ahead of time
+    Vendor(VendorCmd),
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +69,10 @@ pub struct BuildOpts {
     /// Print the plan (every command with its environment, every staged path) and run nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Take vendored binaries (extension/vendor.toml) from the download cache only
+    /// (also CARGO_NET_OFFLINE=true)
+    #[arg(long)]
+    pub offline: bool,
     /// Stream every child process's full output
     #[arg(long, short)]
     pub verbose: bool,
@@ -132,6 +139,10 @@ pub struct VerifyCmd {
     /// The image: REPOSITORY:TAG or REPOSITORY@sha256:DIGEST
     #[arg(value_name = "IMAGE")]
     pub image: String,
+    /// The extension's metadata.json whose vendor.toml fallbacks (an amd64 build shipped
+    /// to arm64 Windows) verify expects [default: extension/metadata.json]
+    #[arg(long, value_name = "FILE")]
+    pub metadata: Option<Utf8PathBuf>,
     /// The buildx builder to use [default: the current one]
     #[arg(long, value_name = "NAME", env = "BUILDX_BUILDER")]
     pub builder: Option<String>,
@@ -207,6 +218,37 @@ pub struct DevCmd {
     /// Port of the Vite dev server
     #[arg(long, default_value_t = 5173)]
     pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct VendorCmd {
+    #[command(subcommand)]
+    pub what: VendorWhat,
+    /// The extension's metadata.json; vendor.toml is read beside it
+    /// [default: extension/metadata.json]
+    #[arg(long, value_name = "FILE", global = true)]
+    pub metadata: Option<Utf8PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VendorWhat {
+    /// Fill or refresh the sha256 pins from the checksum files upstream publishes (or by
+    /// downloading), keeping the file's comments and order; prints what changed
+    Lock {
+        /// Only this binary's table
+        #[arg(value_name = "NAME")]
+        name: Option<String>,
+        /// Move NAME to this version first (needs NAME)
+        #[arg(long, value_name = "VERSION", requires = "name")]
+        version: Option<String>,
+    },
+    /// Download every pinned artifact the extension ships into the cache
+    /// (XTASK_VENDOR_CACHE), verifying each hash
+    Fetch {
+        /// Use only the cache: fail on anything missing from it
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,11 @@
 //!   [`verify`], [`publish`].
 //! - **Commands**: [`flags`] (the command line, turned into option values at each
 //!   command's edge), [`dist`], [`merge`], [`desktop`], [`doctor`], [`setup`],
-//!   [`codegen`], [`bench`]; `main.rs` only dispatches.
+//!   [`codegen`], [`bench`], [`vendoring`] (`vendor.toml` in the pipeline, and
+//!   `cargo xtask vendor`); `main.rs` only dispatches.
+//! - **Third-party binaries** (a library of their own, on the leaf layer): [`vendor`]
+//!   (the manifest) over [`vendor_platform`], [`vendor_toml`], [`vendor_archive`],
+//!   [`vendor_curl`], then [`vendor_fetch`] (the cache) and [`vendor_lock`].
 
 pub mod backend;
 pub mod bench;
@@ -49,6 +53,14 @@ pub mod smoke;
 pub mod stage;
 pub mod target;
 pub mod ui;
+pub mod vendor;
+pub mod vendor_archive;
+pub mod vendor_curl;
+pub mod vendor_fetch;
+pub mod vendor_lock;
+pub mod vendor_platform;
+pub mod vendor_toml;
+pub mod vendoring;
 pub mod verify;
 pub mod workspace;
 

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Setup(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(),
         Command::Codegen(cmd) => cmd.run(),
+        Command::Vendor(cmd) => cmd.run(),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ use crate::progress::Reporter;
 use crate::publish;
 use crate::reference::{check_release_tag, ImageRef};
 use crate::target::Platform;
-use crate::workspace;
+use crate::verify::Rules;
 
 impl MergeCmd {
     pub fn run(self) -> Result<()> {
@@ -78,7 +78,7 @@ impl MergeCmd {
             &release,
             &Platform::ALL,
             previous.as_deref(),
-            &workspace::load()?.floors,
+            &Rules::of(&crate::paths::metadata_json())?,
         )?;
         if self.json {
             let platforms: serde_json::Map<String, Value> = verified

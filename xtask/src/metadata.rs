@@ -74,8 +74,18 @@ pub struct HostBinary {
     pub os: Os,
     /// Path inside the image, relative (`darwin/host-bin`).
     pub path: String,
-    /// The cargo binary target that produces it.
+    /// The cargo binary target that produces it, or the `vendor.toml` table it comes from.
     pub bin: String,
+    /// A third-party binary from `vendor.toml`, not built by the workspace.
+    pub vendored: bool,
+}
+
+/// The binary names an extension may ship: those the workspace builds and those
+/// `vendor.toml` pins.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub workspace: BTreeSet<String>,
+    pub vendored: BTreeSet<String>,
 }
 
 /// `metadata.json`, parsed and checked.
@@ -93,12 +103,12 @@ pub struct Extension {
 }
 
 impl Extension {
-    /// Reads and checks `file` against the binary targets the workspace builds.
-    /// `workspace_bins` is `None` when checking someone else's extension (`verify`):
-    /// then any binary name is accepted.
-    pub fn load(file: &Utf8Path, workspace_bins: Option<&BTreeSet<String>>) -> Result<Extension> {
+    /// Reads and checks `file` against the binaries the workspace builds or vendors.
+    /// `known` is `None` when checking someone else's extension (`verify`): then any
+    /// binary name is accepted.
+    pub fn load(file: &Utf8Path, known: Option<&Known>) -> Result<Extension> {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-        let ext = Extension::parse(file, &text, workspace_bins)?;
+        let ext = Extension::parse(file, &text, known)?;
         let icon = ext.dir.join(&ext.metadata.icon);
         if !icon.is_file() {
             bail!("{file}: `icon` names {icon}, which does not exist");
@@ -106,16 +116,12 @@ impl Extension {
         Ok(ext)
     }
 
-    pub fn parse(
-        file: &Utf8Path,
-        text: &str,
-        workspace_bins: Option<&BTreeSet<String>>,
-    ) -> Result<Extension> {
+    pub fn parse(file: &Utf8Path, text: &str, known: Option<&Known>) -> Result<Extension> {
         // serde_json's message ends with "at line L column C".
         let metadata: Metadata = serde_json::from_str(text)
             .with_context(|| format!("{file}: not a valid extension metadata file"))?;
         let mut errors = Vec::new();
-        let binaries = host_binaries(&metadata, workspace_bins, &mut errors);
+        let binaries = host_binaries(&metadata, known, &mut errors);
         let ui_root = ui_root(&metadata, &mut errors);
         let mut notes = Vec::new();
         if let Some(vm) = &metadata.vm {
@@ -136,9 +142,9 @@ impl Extension {
             );
         }
         let named: BTreeSet<&str> = binaries.iter().map(|b| b.bin.as_str()).collect();
-        let mut warnings: Vec<String> = workspace_bins
+        let mut warnings: Vec<String> = known
             .into_iter()
-            .flatten()
+            .flat_map(|k| &k.workspace)
             .filter(|b| !named.contains(b.as_str()))
             .map(|b| format!("{file}: the workspace builds binary `{b}` but `host.binaries` never names it; it is not shipped"))
             .collect();
@@ -166,20 +172,31 @@ impl Extension {
             .collect()
     }
 
-    /// The OSes that have at least one binary: only their triples need building.
+    /// The OSes that have at least one binary the workspace builds: only their triples
+    /// need building.
     pub fn oses(&self) -> BTreeSet<Os> {
-        self.binaries.iter().map(|b| b.os).collect()
+        self.built().map(|b| b.os).collect()
     }
 
     /// The cargo binary targets to build (the union over all OSes).
     pub fn bins(&self) -> BTreeSet<&str> {
-        self.binaries.iter().map(|b| b.bin.as_str()).collect()
+        self.built().map(|b| b.bin.as_str()).collect()
+    }
+
+    /// The binaries the workspace builds.
+    pub fn built(&self) -> impl Iterator<Item = &HostBinary> {
+        self.binaries.iter().filter(|b| !b.vendored)
+    }
+
+    /// The third-party binaries, from `vendor.toml`.
+    pub fn vendored(&self) -> impl Iterator<Item = &HostBinary> {
+        self.binaries.iter().filter(|b| b.vendored)
     }
 }
 
 fn host_binaries(
     meta: &Metadata,
-    workspace_bins: Option<&BTreeSet<String>>,
+    known: Option<&Known>,
     errors: &mut Vec<String>,
 ) -> Vec<HostBinary> {
     let mut out: Vec<HostBinary> = Vec::new();
@@ -195,15 +212,16 @@ fn host_binaries(
             };
             for (j, BinaryPath { path }) in paths.iter().enumerate() {
                 let at = format!("{at}[{j}].path");
-                match check_path(os, path, workspace_bins) {
+                match check_path(os, path, known) {
                     Err(e) => errors.push(format!("`{at}`: {e}")),
                     Ok(_) if out.iter().any(|b| b.path == path[1..]) => {
                         errors.push(format!("`{at}`: `{path}` is named twice"))
                     }
-                    Ok(bin) => out.push(HostBinary {
+                    Ok((bin, vendored)) => out.push(HostBinary {
                         os,
                         path: path[1..].to_owned(),
                         bin,
+                        vendored,
                     }),
                 }
             }
@@ -212,12 +230,8 @@ fn host_binaries(
     out
 }
 
-/// Checks one `host.binaries` path and returns the cargo binary name that produces it.
-fn check_path(
-    os: Os,
-    path: &str,
-    workspace_bins: Option<&BTreeSet<String>>,
-) -> Result<String, String> {
+/// Checks one `host.binaries` path; returns the binary's name and whether it is vendored.
+fn check_path(os: Os, path: &str, known: Option<&Known>) -> Result<(String, bool), String> {
     let dir = os.dir();
     let rel = path
         .strip_prefix('/')
@@ -234,21 +248,28 @@ fn check_path(
             .ok_or_else(|| format!("`{path}`: a Windows binary must end in `.exe`"))?,
         Os::Darwin | Os::Linux => file,
     };
-    let Some(workspace_bins) = workspace_bins else {
-        return Ok(bin.to_owned());
+    let Some(known) = known else {
+        return Ok((bin.to_owned(), false));
     };
-    if !workspace_bins.contains(bin) {
-        let known: Vec<&str> = workspace_bins.iter().map(String::as_str).collect();
-        return Err(format!(
-            "`{path}`: no workspace package builds a binary named `{bin}` (binaries: {})",
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ));
+    if known.workspace.contains(bin) {
+        return Ok((bin.to_owned(), false));
     }
-    Ok(bin.to_owned())
+    if known.vendored.contains(bin) {
+        return Ok((bin.to_owned(), true));
+    }
+    let list = |names: &BTreeSet<String>| match names.is_empty() {
+        true => "none".to_owned(),
+        false => names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    Err(format!(
+        "`{path}`: no workspace package builds a binary named `{bin}` and vendor.toml has no [{bin}] table (binaries: {}; vendored: {})",
+        list(&known.workspace),
+        list(&known.vendored)
+    ))
 }
 
 /// `vm`: an image or a compose file (Docker's rule), the compose file inside the image.
@@ -326,7 +347,10 @@ mod tests {
         Extension::parse(
             Utf8Path::new("extension/metadata.json"),
             text,
-            Some(&bins()),
+            Some(&Known {
+                workspace: bins(),
+                vendored: ["kubectl".to_owned()].into(),
+            }),
         )
     }
 
@@ -340,6 +364,27 @@ mod tests {
 
     fn err(text: &str) -> String {
         format!("{:#}", parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn vendored_binaries_are_shipped_but_not_built() {
+        let ext = parse(&with_binaries(
+            r#"{"linux": [{"path": "/linux/host-bin"}, {"path": "/linux/kubectl"}], "windows": [{"path": "/windows/kubectl.exe"}]}"#,
+        ))
+        .unwrap();
+        let vendored: Vec<&str> = ext.vendored().map(|b| b.path.as_str()).collect();
+        assert_eq!(vendored, ["linux/kubectl", "windows/kubectl.exe"]);
+        assert_eq!(
+            ext.oses(),
+            [Os::Linux].into(),
+            "only the workspace's binaries are built"
+        );
+        assert_eq!(ext.bins(), ["host-bin"].into());
+        let e = err(&with_binaries(r#"{"linux": [{"path": "/linux/helm"}]}"#));
+        assert!(
+            e.contains("no workspace package builds a binary named `helm` and vendor.toml has no [helm] table (binaries: helper, host-bin; vendored: kubectl)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -399,7 +444,8 @@ mod tests {
             HostBinary {
                 os: Os::Windows,
                 path: "windows/host-bin.exe".into(),
-                bin: "host-bin".into()
+                bin: "host-bin".into(),
+                vendored: false,
             }
         );
         assert_eq!(ext.oses(), [Os::Darwin, Os::Windows].into());

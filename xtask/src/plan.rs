@@ -41,6 +41,8 @@ pub enum Source {
         target: &'static Target,
         path: Utf8PathBuf,
     },
+    /// A third-party binary from `vendor.toml`, fetched into the cache by its hash.
+    Vendored(Box<crate::vendor::Artifact>),
     /// A file copied as is (metadata, icon).
     File(Utf8PathBuf),
     /// A directory copied recursively (the UI).
@@ -81,6 +83,8 @@ pub struct Inputs<'a> {
     pub installed: &'a InstalledTargets,
     /// The npm program that builds the UI (found on PATH by the caller).
     pub npm: &'a str,
+    /// What each vendored path gets on each platform.
+    pub vendored: &'a crate::vendoring::Artifacts,
     /// The rustup toolchain to hand cross (`+NAME`), so cross never installs its own.
     pub rust_toolchain: Option<&'a str>,
     pub target_dir: &'a Utf8Path,
@@ -267,7 +271,12 @@ fn stage_entries(inp: &Inputs, platform: Platform, targets: &[&'static Target]) 
     if let Some(root) = &inp.ext.ui_root {
         entries.insert(root.clone(), Source::Dir(crate::ui::output_dir()));
     }
-    for b in &inp.ext.binaries {
+    for b in inp.ext.vendored() {
+        if let Some(a) = inp.vendored.get(&(platform, b.path.clone())) {
+            entries.insert(b.path.clone(), Source::Vendored(Box::new(a.clone())));
+        }
+    }
+    for b in inp.ext.built() {
         let target = targets
             .iter()
             .find(|t| t.platform() == platform && t.os == b.os)
@@ -310,6 +319,18 @@ impl fmt::Display for Plan {
             for (dest, src) in &s.entries {
                 let (from, what) = match src {
                     Source::Binary { target, path } => (path, format!(" ({})", target.triple)),
+                    Source::Vendored(a) => {
+                        let fallback = a
+                            .fallback_note()
+                            .map(|n| format!("; {n}"))
+                            .unwrap_or_default();
+                        writeln!(
+                            f,
+                            "  {dest} <- {} (vendored {} {}, sha256 {}{fallback})",
+                            a.upstream.url, a.name, a.version, a.sha256
+                        )?;
+                        continue;
+                    }
                     Source::File(p) => (p, String::new()),
                     Source::Dir(p) => (p, " (directory)".to_owned()),
                 };

@@ -10,12 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::cmd::Cmd;
 use crate::docker::{self, Remote};
-use crate::loadable::Floors;
 use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::ImageRef;
 use crate::target::Platform;
-use crate::verify::{self, Verified};
+use crate::verify::{self, Rules, Verified};
 
 /// What the last successful publish of a reference from this checkout was: the staged
 /// tree it was built from and the verified digest the tag was given.
@@ -137,7 +136,7 @@ pub fn verify_candidate(
     candidate: &ImageRef,
     staged: Option<&Utf8Path>,
     platforms: &[Platform],
-    floors: &Floors,
+    rules: &Rules,
 ) -> Result<Verified> {
     let candidate_digest = match docker::inspect_raw(builder, candidate)? {
         Remote::Found { digest, .. } => digest,
@@ -149,7 +148,7 @@ pub fn verify_candidate(
         &candidate.with_digest(&candidate_digest),
         staged,
         platforms,
-        floors,
+        rules,
     )
 }
 
@@ -191,9 +190,9 @@ pub fn promote(
     release: &ImageRef,
     platforms: &[Platform],
     previous: Option<&str>,
-    floors: &Floors,
+    rules: &Rules,
 ) -> Result<Verified> {
-    let checked = verify_candidate(rep, builder, candidate, None, platforms, floors)?;
+    let checked = verify_candidate(rep, builder, candidate, None, platforms, rules)?;
     rep.run(
         "release tag",
         &tag(builder, release, &checked.index_digest),

@@ -2,11 +2,12 @@
 //! and swapped into `target/dist/stage/` only when complete and checked, so an
 //! interrupted or failed run never leaves a tree a later step trusts.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::binfmt::{self, Linkage};
 use crate::build::{self, BuildOptions};
@@ -16,7 +17,8 @@ use crate::loadable::{self, Floors};
 use crate::plan::{PlatformStage, Source};
 use crate::progress::Reporter;
 use crate::target::Os;
-use crate::{paths, ui};
+use crate::target::{Arch, Platform};
+use crate::{paths, ui, vendoring};
 
 impl StageCmd {
     pub fn run(self) -> Result<()> {
@@ -40,19 +42,47 @@ pub fn run(rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
         ui::check_tools(&ui::npm_program())?;
     }
     {
-        // The UI (npm, mostly one core) builds beside the host binaries.
-        let (bins, ui) = std::thread::scope(|s| {
+        // The UI (npm, mostly one core) builds and the vendored binaries download beside
+        // the host binaries.
+        let vendored = plan
+            .stages
+            .iter()
+            .flat_map(|s| s.entries.values())
+            .filter_map(|e| match e {
+                Source::Vendored(a) => Some(a.as_ref()),
+                _ => None,
+            });
+        let (bins, ui, fetched) = std::thread::scope(|s| {
             let ui = s.spawn(|| if with_ui { ui::build(rep) } else { Ok(()) });
+            let fetched = s.spawn(|| vendoring::fetch_all(rep, vendored, prepared.fetch.clone()));
             let bins = build::run(rep, prepared);
-            (bins, ui.join().expect("UI build thread panicked"))
+            (
+                bins,
+                ui.join().expect("UI build thread panicked"),
+                fetched.join().expect("download thread panicked"),
+            )
         });
-        match (bins, ui) {
-            (Ok(()), Ok(())) => {}
-            (Err(e), Ok(())) | (Ok(()), Err(e)) => return Err(e),
-            (Err(b), Err(u)) => bail!("{b:#}\nand the UI build failed too: {u:#}"),
+        let failed: Vec<String> = [
+            bins.err(),
+            ui.err(),
+            fetched.as_ref().err().map(|e| anyhow::anyhow!("{e:#}")),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|e| format!("{e:#}"))
+        .collect();
+        if !failed.is_empty() {
+            bail!("{}", failed.join("\nand: "));
         }
+        let fetched = fetched?;
         let root = paths::stage_dir();
-        stage_all(&plan.stages, &root, epoch, &prepared.ws.floors)?;
+        let inputs = Inputs {
+            epoch,
+            floors: &prepared.ws.floors,
+            fetched: &fetched,
+            built_for: &prepared.built_for,
+        };
+        stage_all(&plan.stages, &root, &inputs)?;
         for s in &plan.stages {
             rep.println(format!(
                 "staged {} -> {}",
@@ -60,13 +90,18 @@ pub fn run(rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
                 root.join(s.platform.stage_name())
             ));
             for (dest, src) in &s.entries {
-                if let Source::Binary { target, .. } = src {
-                    rep.println(format!(
+                match src {
+                    Source::Binary { target, .. } => rep.println(format!(
                         "  /{dest}  ({}: {} {})",
                         target.triple,
                         target.os.format(),
                         target.arch.cpu()
-                    ));
+                    )),
+                    Source::Vendored(a) => rep.println(format!(
+                        "  /{dest}  ({} {}, {} build, vendored)",
+                        a.name, a.version, a.upstream.built_for
+                    )),
+                    _ => {}
                 }
             }
         }
@@ -74,12 +109,23 @@ pub fn run(rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
     }
 }
 
+/// What staging needs besides the plan.
+pub struct Inputs<'a> {
+    /// Every file's and directory's mtime.
+    pub epoch: SystemTime,
+    /// The oldest OS versions every binary must load on.
+    pub floors: &'a Floors,
+    /// Vendored artifacts in the cache, by sha256.
+    pub fetched: &'a BTreeMap<String, Utf8PathBuf>,
+    /// Where a vendored fallback ships another CPU's build.
+    pub built_for: &'a BTreeMap<(Platform, String), Arch>,
+}
+
 /// Stages every platform of the plan into `stage_root`, replacing what was there.
 pub fn stage_all(
     stages: &[PlatformStage],
     stage_root: &Utf8Path,
-    epoch: SystemTime,
-    floors: &Floors,
+    inputs: &Inputs<'_>,
 ) -> Result<()> {
     let parent = stage_root
         .parent()
@@ -89,10 +135,10 @@ pub fn stage_all(
     let tmp = parent.join(format!(".stage-tmp-{}", std::process::id()));
     let result = (|| {
         for s in stages {
-            stage_platform(s, &tmp.join(s.platform.stage_name()), floors)?;
+            stage_platform(s, &tmp.join(s.platform.stage_name()), inputs)?;
         }
         normalise_modes(&tmp)?;
-        normalise_mtimes(&tmp, epoch)
+        normalise_mtimes(&tmp, inputs.epoch)
     })();
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&tmp);
@@ -150,7 +196,7 @@ fn swap_into_place(new: &Utf8Path, dest: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-fn stage_platform(s: &PlatformStage, root: &Utf8Path, floors: &Floors) -> Result<()> {
+fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Result<()> {
     let mut sums = digest::Sums::new();
     for (dest, src) in &s.entries {
         let to = root.join(dest);
@@ -181,7 +227,8 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, floors: &Floors) -> Result
                     );
                 }
                 let bytes = fs::read(path).with_context(|| format!("cannot read {path}"))?;
-                let report = loadable::check(&bytes, target.os.into(), target.arch.into(), floors);
+                let report =
+                    loadable::check(&bytes, target.os.into(), target.arch.into(), inputs.floors);
                 if !report.is_ok() {
                     let problems: Vec<String> =
                         report.problems.iter().map(ToString::to_string).collect();
@@ -194,6 +241,45 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, floors: &Floors) -> Result
                 }
                 copy_file(path, &to, 0o755)?;
                 sums.insert(dest.clone(), digest::sha256_bytes_hex(&bytes));
+            }
+            Source::Vendored(a) => {
+                let from = inputs
+                    .fetched
+                    .get(&a.sha256)
+                    .with_context(|| format!("{} for {} was not fetched", a.name, a.platform))?;
+                let bytes = fs::read(from).with_context(|| format!("cannot read {from}"))?;
+                // The cache verified the download; this proves the bytes staged are the pin's.
+                let have = digest::sha256_bytes_hex(&bytes);
+                let os = Os::ALL
+                    .into_iter()
+                    .find(|o| o.dir() == a.platform.os.name());
+                let arch = inputs
+                    .built_for
+                    .get(&(s.platform, dest.clone()))
+                    .copied()
+                    .unwrap_or(s.platform.0);
+                let os = os.context("vendored binary for an unknown OS")?;
+                let report = loadable::check(&bytes, os.into(), arch.into(), inputs.floors);
+                let mut problems: Vec<String> =
+                    report.problems.iter().map(ToString::to_string).collect();
+                if a.upstream.format.has_members() || have == a.sha256 {
+                    // An archive's member has its own hash; a raw download is the pinned bytes.
+                } else {
+                    problems.push(format!("sha256: expected {}, found {have}", a.sha256));
+                }
+                if !problems.is_empty() {
+                    bail!(
+                        "{} {} ({}, for /{dest} in {}) would not load on {}:\n  {}",
+                        a.name,
+                        a.version,
+                        a.upstream.url,
+                        s.platform,
+                        os.dir(),
+                        problems.join("\n  ")
+                    );
+                }
+                copy_file(from, &to, 0o755)?;
+                sums.insert(dest.clone(), have);
             }
         }
     }
@@ -217,7 +303,10 @@ fn check_binary_dirs(s: &PlatformStage, root: &Utf8Path) -> Result<()> {
                 .expect("walk stays below root")
                 .as_str()
                 .replace('\\', "/");
-            if !matches!(s.entries.get(&rel), Some(Source::Binary { .. })) {
+            if !matches!(
+                s.entries.get(&rel),
+                Some(Source::Binary { .. } | Source::Vendored(_))
+            ) {
                 bail!("{file} is staged for {} but metadata.json's host.binaries does not name /{rel}", s.platform);
             }
         }

@@ -20,21 +20,22 @@ use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::{check_release_tag, ImageRef};
 use crate::target::{Arch, Os, Platform};
-use crate::workspace;
+use crate::{vendoring, workspace};
 
 impl VerifyCmd {
     pub fn run(self) -> Result<()> {
         let reference = ImageRef::parse(&self.image)?;
         doctor::require(&[Item::Docker, Item::Buildx], &doctor::Context::default())?;
         let rep = Reporter::new(self.verbose);
-        let floors = workspace::load()?.floors;
+        let metadata = self.metadata.clone().unwrap_or_else(paths::metadata_json);
+        let rules = Rules::of(&metadata)?;
         let v = verify_remote(
             &rep,
             self.builder.as_deref(),
             &reference,
             None,
             &Platform::ALL,
-            &floors,
+            &rules,
         )?;
         println!("{reference}: verified index {}", v.index_digest);
         for (p, d) in &v.platforms {
@@ -71,7 +72,7 @@ pub fn verify_remote(
     reference: &ImageRef,
     staged: Option<&Utf8Path>,
     expected: &[Platform],
-    floors: &Floors,
+    rules: &Rules,
 ) -> Result<Verified> {
     let mut problems = Vec::new();
     if let Some(tag) = &reference.tag {
@@ -112,7 +113,7 @@ pub fn verify_remote(
                         &config,
                         &fs,
                         sums.as_deref(),
-                        floors,
+                        rules,
                     ))
                 })
             })
@@ -244,14 +245,35 @@ fn listed(variants: &[(Platform, String)]) -> String {
         .join(", ")
 }
 
-/// Checks one variant: its config and its exported file system. `floors` are the oldest
+/// What a host binary must be beyond its format: loadable on an OS no newer than the
+/// floors, and of the variant's CPU except where a declared vendored fallback ships
+/// another CPU's build.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub floors: Floors,
+    /// (variant, path) -> the CPU expected there instead of the variant's.
+    pub built_for: BTreeMap<(Platform, String), Arch>,
+}
+
+impl Rules {
+    /// The rules of the extension `metadata` describes: Cargo.toml's floors, the
+    /// fallbacks of the vendor.toml beside it.
+    pub fn of(metadata: &Utf8Path) -> Result<Rules> {
+        Ok(Rules {
+            floors: workspace::load()?.floors,
+            built_for: vendoring::built_for_at(metadata)?,
+        })
+    }
+}
+
+/// Checks one variant: its config and its exported file system. `rules.floors` are the oldest
 /// macOS and Windows its host binaries must start on.
 pub fn check_variant(
     platform: Platform,
     config: &Value,
     fs: &Utf8Path,
     staged_sums: Option<&Utf8Path>,
-    floors: &Floors,
+    rules: &Rules,
 ) -> Vec<String> {
     let mut out = Vec::new();
     let mut problem = |s: String| out.push(format!("{platform}: {s}"));
@@ -288,7 +310,7 @@ pub fn check_variant(
         problem(format!("/{CHECKSUMS}: missing"));
     }
     for b in &ext.binaries {
-        binary(platform, b, fs, sums.as_ref(), floors)
+        binary(platform, b, fs, sums.as_ref(), rules)
             .into_iter()
             .for_each(&mut problem);
     }
@@ -336,7 +358,7 @@ fn binary(
     b: &HostBinary,
     fs: &Utf8Path,
     sums: Option<&digest::Sums>,
-    floors: &Floors,
+    rules: &Rules,
 ) -> Vec<String> {
     let path = fs.join(&b.path);
     let at = format!("/{}", b.path);
@@ -344,8 +366,13 @@ fn binary(
         return vec![format!("{at}: named in metadata.json but absent")];
     };
     let mut out = Vec::new();
-    let (format, cpu) = (b.os.format(), platform.0.cpu());
-    let report = loadable::check(&bytes, b.os.into(), platform.0.into(), floors);
+    let arch = rules
+        .built_for
+        .get(&(platform, b.path.clone()))
+        .copied()
+        .unwrap_or(platform.0);
+    let (format, cpu) = (b.os.format(), arch.cpu());
+    let report = loadable::check(&bytes, b.os.into(), arch.into(), &rules.floors);
     match binfmt::sniff(&bytes) {
         Ok(info) if info.format != format || info.cpu != cpu => {
             out.push(format!("{at}: expected {format} {cpu}, found {info}"))

@@ -52,22 +52,6 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Exports one variant's file system the way a user could: `FROM REF@DIGEST` built for
-/// its platform into a local directory.
-fn export_fs(manifest: &str, platform: Platform, dir: &Utf8Path) -> Utf8PathBuf {
-    let _ = fs::remove_dir_all(dir);
-    fs::create_dir_all(dir).unwrap();
-    fs::write(dir.join("Dockerfile"), format!("FROM {manifest}\n")).unwrap();
-    let out = dir.join("fs");
-    let o = run(Command::new("docker")
-        .args(["buildx", "build", "--platform", &platform.to_string()])
-        .arg("-o")
-        .arg(format!("type=local,dest={out}"))
-        .arg(dir));
-    assert!(o.status.success(), "exporting {manifest} failed");
-    out
-}
-
 /// The index's platforms -> manifest digests; attestation manifests aside, nothing else
 /// may be listed.
 fn index_platforms(raw: &[u8]) -> BTreeMap<String, String> {
@@ -241,6 +225,7 @@ fn publish_and_check(reg: &Registry, docker_host: Option<&str>, strategy: &str) 
         "attestations": json["attestations"],
         "checksums": checksums,
         "smoke": json["smoke"],
+        "vendored": {},
     });
     smoke_ran_what_this_machine_can(&json["smoke"]);
     assert_eq!(json, want, "--json output vs the registry");

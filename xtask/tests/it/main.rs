@@ -14,5 +14,6 @@ mod portability;
 mod stage;
 mod support;
 mod ui;
+mod vendor;
 mod verify;
 mod workflows;

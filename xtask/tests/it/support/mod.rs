@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
+
 use std::sync::{Mutex, MutexGuard};
+use xtask::target::Platform;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -163,6 +165,22 @@ pub fn staged() -> Option<&'static Utf8Path> {
             Some(target.join("dist/stage"))
         })
         .as_deref()
+}
+
+/// Exports one variant's file system the way a user could: `FROM REF@DIGEST` built for
+/// its platform into a local directory.
+pub fn export_fs(manifest: &str, platform: Platform, dir: &Utf8Path) -> Utf8PathBuf {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("Dockerfile"), format!("FROM {manifest}\n")).unwrap();
+    let out = dir.join("fs");
+    let o = run(Command::new("docker")
+        .args(["buildx", "build", "--platform", &platform.to_string()])
+        .arg("-o")
+        .arg(format!("type=local,dest={out}"))
+        .arg(dir));
+    assert!(o.status.success(), "exporting {manifest} failed");
+    out
 }
 
 /// Every file below `dir` with its bytes, mode and mtime: two equal snapshots mean

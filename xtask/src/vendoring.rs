@@ -1,0 +1,230 @@
+//! The pipeline's side of `vendor.toml` (the `vendor*` modules are the library): which
+//! pinned artifact each image platform ships at each path, fetching them beside the
+//! builds, the CPU `verify` expects under a declared fallback, and `cargo xtask vendor`.
+//!
+//! `vendor.toml` lives beside `metadata.json` (`extension/vendor.toml`); without one, an
+//! extension ships only what the workspace builds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::flags::{VendorCmd, VendorWhat};
+use crate::metadata::{Extension, Known};
+use crate::progress::Reporter;
+use crate::target::{Arch, Os, Platform};
+use crate::vendor::{self, Artifact, Manifest};
+use crate::vendor_fetch::{Cache, Event, FetchOptions};
+use crate::vendor_lock::{self, LockRequest};
+use crate::{paths, workspace};
+
+/// `vendor.toml` beside `metadata`.
+pub fn manifest_path(metadata: &Utf8Path) -> Utf8PathBuf {
+    metadata
+        .parent()
+        .map_or_else(|| "vendor.toml".into(), |d| d.join("vendor.toml"))
+}
+
+/// The manifest beside `metadata`, if the extension has one.
+pub fn load(metadata: &Utf8Path) -> Result<Option<Manifest>> {
+    let path = manifest_path(metadata);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Manifest::load(&path).map(Some)
+}
+
+/// The names an extension may ship: built by the workspace or pinned in `manifest`.
+pub fn known(workspace_bins: BTreeSet<String>, manifest: Option<&Manifest>) -> Known {
+    Known {
+        workspace: workspace_bins,
+        vendored: manifest
+            .map(|m| m.names().map(str::to_owned).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// The vendor modules' name for an OS and CPU.
+pub fn platform(os: Os, arch: Arch) -> vendor::Platform {
+    vendor::Platform::new(
+        vendor::Os::parse(os.dir()).expect("the same OS names"),
+        vendor::Arch::parse(arch.docker()).expect("the same CPU names"),
+    )
+}
+
+/// (image platform, path in the image) -> the artifact staged there.
+pub type Artifacts = BTreeMap<(Platform, String), Artifact>;
+
+/// What every vendored path of `ext` gets on each of `platforms`, after checking the
+/// manifest against metadata.json: all problems at once, each naming file and key,
+/// before anything compiles or downloads.
+pub fn resolve(
+    manifest: Option<&Manifest>,
+    ext: &Extension,
+    platforms: &[Platform],
+    workspace_bins: &BTreeSet<String>,
+) -> Result<Artifacts> {
+    let Some(manifest) = manifest else {
+        return Ok(Artifacts::new());
+    };
+    let files: Vec<(String, vendor::Platform, Platform, &str)> = ext
+        .vendored()
+        .flat_map(|b| {
+            let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_owned();
+            platforms
+                .iter()
+                .map(move |&p| (file.clone(), platform(b.os, p.0), p, b.path.as_str()))
+        })
+        .collect();
+    let needed: Vec<(&str, vendor::Platform)> =
+        files.iter().map(|(f, vp, ..)| (f.as_str(), *vp)).collect();
+    let problems = manifest.check(&needed, workspace_bins);
+    if !problems.is_empty() {
+        bail!(
+            "{} does not fit metadata.json, {} problem(s):\n  {}",
+            manifest.path(),
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+    let mut out = Artifacts::new();
+    for b in ext.vendored() {
+        for &p in platforms {
+            let a = manifest.resolve(&b.bin, platform(b.os, p.0))?;
+            out.insert((p, b.path.clone()), a);
+        }
+    }
+    Ok(out)
+}
+
+/// The download options: the environment (`CARGO_NET_OFFLINE`, `XTASK_VENDOR_MIRROR`,
+/// `XTASK_VENDOR_MAX_BYTES`), and `--offline`.
+pub fn fetch_options(offline: bool) -> Result<FetchOptions> {
+    let mut o = FetchOptions::from_env()?;
+    o.offline |= offline;
+    Ok(o)
+}
+
+/// Fetches every artifact once (shared cache, verified by hash before use); returns
+/// sha256 -> the verified binary in the cache.
+pub fn fetch_all<'a>(
+    rep: &Reporter,
+    artifacts: impl IntoIterator<Item = &'a Artifact>,
+    opts: FetchOptions,
+) -> Result<BTreeMap<String, Utf8PathBuf>> {
+    let mut out = BTreeMap::new();
+    let artifacts: Vec<&Artifact> = artifacts.into_iter().collect();
+    if artifacts.is_empty() {
+        return Ok(out);
+    }
+    let cache = Cache::new(Cache::default_dir()?, opts);
+    for a in artifacts {
+        if let Some(note) = a.fallback_note() {
+            rep.println(format!("vendor: {note}"));
+        }
+        if out.contains_key(&a.sha256) {
+            continue;
+        }
+        let path = cache.fetch(a, &mut |e| match e {
+            Event::Cached { .. } => {}
+            Event::Downloading { url } => rep.println(format!(
+                "vendor: {} {} for {}: downloading {url}",
+                a.name, a.version, a.platform
+            )),
+            Event::Downloaded { bytes, .. } => rep.println(format!(
+                "vendor: {} {} for {}: {:.1} MB, sha256 verified",
+                a.name,
+                a.version,
+                a.platform,
+                bytes as f64 / 1e6
+            )),
+        })?;
+        out.insert(a.sha256.clone(), path);
+    }
+    Ok(out)
+}
+
+/// (image platform, path) -> the CPU of the build shipped there, where a declared
+/// fallback ships another CPU's build (Windows on ARM running the amd64 one).
+pub fn built_for(
+    manifest: Option<&Manifest>,
+    ext: &Extension,
+) -> BTreeMap<(Platform, String), Arch> {
+    let mut out = BTreeMap::new();
+    let Some(manifest) = manifest else { return out };
+    for b in ext.vendored() {
+        for p in Platform::ALL {
+            let Some(from) = manifest.fallback(&b.bin, platform(b.os, p.0)) else {
+                continue;
+            };
+            let arch = Arch::ALL
+                .into_iter()
+                .find(|a| a.docker() == from.arch.name());
+            if let Some(arch) = arch.filter(|a| *a != p.0) {
+                out.insert((p, b.path.clone()), arch);
+            }
+        }
+    }
+    out
+}
+
+/// The CPU overrides `verify` applies to images of the extension `metadata` describes.
+pub fn built_for_at(metadata: &Utf8Path) -> Result<BTreeMap<(Platform, String), Arch>> {
+    let Some(manifest) = load(metadata)? else {
+        return Ok(BTreeMap::new());
+    };
+    let bins = workspace::load()?.bins.keys().cloned().collect();
+    let ext = Extension::load(metadata, Some(&known(bins, Some(&manifest))))?;
+    Ok(built_for(Some(&manifest), &ext))
+}
+
+impl VendorCmd {
+    pub fn run(self) -> Result<()> {
+        let metadata = self.metadata.clone().unwrap_or_else(paths::metadata_json);
+        let path = manifest_path(&metadata);
+        let manifest = load(&metadata)?
+            .with_context(|| format!("{path} does not exist: there is nothing to vendor"))?;
+        let ws = workspace::load()?;
+        let bins: BTreeSet<String> = ws.bins.keys().cloned().collect();
+        let ext = Extension::load(&metadata, Some(&known(bins.clone(), Some(&manifest))))?;
+        let rep = Reporter::new(false);
+        match self.what {
+            VendorWhat::Lock { name, version } => {
+                // Every platform an image variant ships the binary to.
+                let platforms: Vec<vendor::Platform> = ext
+                    .vendored()
+                    .filter(|b| name.as_deref().is_none_or(|n| n == b.bin))
+                    .flat_map(|b| Arch::ALL.into_iter().map(|a| platform(b.os, a)))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let cache = Cache::new(Cache::default_dir()?, fetch_options(false)?);
+                let req = LockRequest {
+                    name: name.as_deref(),
+                    version: version.as_deref(),
+                    platforms: &platforms,
+                };
+                let changes = vendor_lock::lock(&path, &req, &cache, &mut |_| {})?;
+                if changes.is_empty() {
+                    println!("{path}: every pin is current");
+                }
+                for c in changes {
+                    println!("{path}: {c}");
+                }
+                Ok(())
+            }
+            VendorWhat::Fetch { offline } => {
+                let artifacts = resolve(Some(&manifest), &ext, &Platform::ALL, &bins)?;
+                let fetched = fetch_all(&rep, artifacts.values(), fetch_options(offline)?)?;
+                println!(
+                    "{} artifact(s) for {} path(s) in the cache {}",
+                    fetched.len(),
+                    artifacts.len(),
+                    Cache::default_dir()?
+                );
+                Ok(())
+            }
+        }
+    }
+}
