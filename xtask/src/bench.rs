@@ -26,6 +26,8 @@ impl BenchCmd {
         match self.what {
             BenchWhat::Stage => b.stage(),
             BenchWhat::Dist { image } => b.dist(&ImageRef::parse(&image).context("--image")?),
+            BenchWhat::FirstRun => b.first_run(),
+            BenchWhat::XtaskBuild { rust_analyzer } => b.xtask_build(rust_analyzer.as_deref()),
         }
     }
 }
@@ -193,6 +195,73 @@ impl Bench {
         ratio("cold / baseline", cold, baseline, "<= 0.6");
         ratio("no-change / cold", rerun, cold, "<= 0.10");
         ratio("one-file change / cold", touched, cold, "<= 0.40");
+        Ok(())
+    }
+
+    /// A first build pays for zig's own compiles (compiler-rt, libc, CRT objects for every
+    /// target); a later cold build (new target dir) finds them in zig's cache.
+    fn first_run(&self) -> Result<()> {
+        let zig_cache = fresh(&self.dir.join("zig-cache"))?;
+        let args = ["build", "--toolchain", "zigbuild"];
+        let target = fresh(&self.dir.join("first-run"))?;
+        let cmd = with_target_dir(Cmd::new(&self.exe, args), &target)
+            .env("ZIG_GLOBAL_CACHE_DIR", zig_cache.as_str());
+        let first = self
+            .rep
+            .run("first build, empty zig cache", &cmd, |_| None)?;
+        let warm = self.ours(
+            "cold build, zig cache warm",
+            &args,
+            &fresh(&self.dir.join("warm"))?,
+        )?;
+        self.header("first run");
+        row(
+            "first `cargo xtask build`: new target dir, empty zig cache",
+            first,
+        );
+        row(
+            "cold `cargo xtask build`: new target dir, zig cache warm",
+            warm,
+        );
+        ratio("first / warm cold build", first, warm, "<= 4");
+        Ok(())
+    }
+
+    /// `cargo build -p xtask` from nothing, ours and rust-analyzer's, one after another.
+    fn xtask_build(&self, rust_analyzer: Option<&Utf8Path>) -> Result<()> {
+        let build = |name: &str, manifest: &Utf8Path, package: &str| -> Result<Duration> {
+            let target = fresh(&self.dir.join(format!("xtask-build-{name}")))?;
+            let cmd = Cmd::new(
+                "cargo",
+                [
+                    "build",
+                    "--manifest-path",
+                    manifest.as_str(),
+                    "--package",
+                    package,
+                ],
+            );
+            self.rep.run(name, &with_target_dir(cmd, &target), |_| None)
+        };
+        let ours = build("ours", &paths::root().join("Cargo.toml"), "xtask")?;
+        let (what, theirs) = match rust_analyzer {
+            Some(dir) => (
+                format!("rust-analyzer's xtask ({dir})"),
+                build("rust-analyzer", &dir.join("Cargo.toml"), "xtask")?,
+            ),
+            None => (
+                "xtask/bench/ra-xtask-deps (rust-analyzer's xtask dependencies)".to_owned(),
+                build(
+                    "baseline",
+                    &paths::root().join("xtask/bench/ra-xtask-deps/Cargo.toml"),
+                    "ra-xtask-deps",
+                )?,
+            ),
+        };
+        self.header("xtask cold build");
+        row("cold `cargo build -p xtask` (this workspace)", ours);
+        row(&what, theirs);
+        ratio("ours / rust-analyzer's", ours, theirs, "<= 1.0");
         Ok(())
     }
 

@@ -275,6 +275,16 @@ pub enum BenchWhat {
         #[arg(long, value_name = "REPOSITORY")]
         image: String,
     },
+    /// A contributor's first `cargo xtask build` (new target dir, empty zig cache) vs the
+    /// same build with zig's cache warm
+    FirstRun,
+    /// The xtask's own cold build vs rust-analyzer's xtask: a checkout given with
+    /// --rust-analyzer, else xtask/bench/ra-xtask-deps (a crate with its dependencies)
+    XtaskBuild {
+        /// A rust-analyzer checkout whose xtask to build as the baseline
+        #[arg(long, value_name = "DIR")]
+        rust_analyzer: Option<Utf8PathBuf>,
+    },
 }
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
