@@ -30,10 +30,20 @@ pub fn sha256_bytes_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Hex SHA-256 of a file's bytes.
+/// Hex SHA-256 of a file's bytes, read in chunks (vendored downloads can be large).
 pub fn sha256_hex(path: &Utf8Path) -> Result<String> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read {path}"))?;
-    Ok(sha256_bytes_hex(&bytes))
+    use std::io::Read;
+    let mut f = fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).with_context(|| format!("cannot read {path}"))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(finish(h))
 }
 
 /// Hex digest of a finished hasher.

@@ -250,15 +250,12 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Re
                 let bytes = fs::read(from).with_context(|| format!("cannot read {from}"))?;
                 // The cache verified the download; this proves the bytes staged are the pin's.
                 let have = digest::sha256_bytes_hex(&bytes);
-                let os = Os::ALL
-                    .into_iter()
-                    .find(|o| o.dir() == a.platform.os.name());
                 let arch = inputs
                     .built_for
                     .get(&(s.platform, dest.clone()))
                     .copied()
                     .unwrap_or(s.platform.0);
-                let os = os.context("vendored binary for an unknown OS")?;
+                let os = a.platform.os;
                 let report = loadable::check(&bytes, os.into(), arch.into(), inputs.floors);
                 let mut problems: Vec<String> =
                     report.problems.iter().map(ToString::to_string).collect();

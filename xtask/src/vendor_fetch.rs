@@ -10,13 +10,12 @@
 //! The network is `vendor_curl`.
 
 use std::fs::{self, File};
-use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
 
+use crate::digest;
 use crate::vendor::{Artifact, Upstream};
 use crate::vendor_archive::{self, Format};
 use crate::vendor_curl::{download, ensure_curl, host, Patience};
@@ -399,27 +398,11 @@ impl Verified {
 }
 
 pub fn sha256_file(path: &Utf8Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| format!("cannot open {path}"))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    digest::sha256_hex(path)
 }
 
 fn make_executable(path: &Utf8Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o755))?;
-    }
-    let _ = path;
-    Ok(())
+    digest::set_mode(path, 0o755)
 }
 
 /// The hash for `file_name` in a published checksum file: a bare hex (`kubectl.sha256`),

@@ -1,67 +1,16 @@
 //! The names `vendor.toml` speaks: OS and CPU as in `metadata.json` and Docker
 //! (`darwin`, `amd64`), OS-ARCH pairs as pin keys (`darwin-arm64`), and the URL template
-//! placeholders that expand to them. A leaf: depends on nothing else in the crate.
+//! placeholders that expand to them. Over the leaf layer: the OS and CPU are `target`'s.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Os {
-    // Alphabetical, so sorted platforms read as pin keys do.
-    Darwin,
-    Linux,
-    Windows,
-}
+/// The crate's own OS and CPU: one table of names for the target matrix and pin keys.
+pub use crate::target::{Arch, Os};
 
-impl Os {
-    pub const ALL: [Os; 3] = [Os::Darwin, Os::Linux, Os::Windows];
-
-    /// The name in `metadata.json`, in pin keys and in `{os}`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Os::Darwin => "darwin",
-            Os::Windows => "windows",
-            Os::Linux => "linux",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Os> {
-        Os::ALL.into_iter().find(|os| os.name() == s)
-    }
-
-    pub fn exe(self) -> &'static str {
-        if self == Os::Windows {
-            ".exe"
-        } else {
-            ""
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Arch {
-    Amd64,
-    Arm64,
-}
-
-impl Arch {
-    pub const ALL: [Arch; 2] = [Arch::Amd64, Arch::Arm64];
-
-    /// Docker's name (`TARGETARCH`), and `{arch}`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::Amd64 => "amd64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Arch> {
-        Arch::ALL.into_iter().find(|a| a.name() == s)
-    }
-}
-
-/// An OS-ARCH pair, written `darwin-arm64` as in `[NAME.sha256]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// An OS-ARCH pair, written `darwin-arm64` as in `[NAME.sha256]`; ordered by that
+/// name, so sorted platforms read as pin keys do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Platform {
     pub os: Os,
     pub arch: Arch,
@@ -84,6 +33,18 @@ impl Platform {
     pub fn parse(s: &str) -> Option<Platform> {
         let (os, arch) = s.split_once('-')?;
         Some(Platform::new(Os::parse(os)?, Arch::parse(arch)?))
+    }
+}
+
+impl Ord for Platform {
+    fn cmp(&self, other: &Platform) -> std::cmp::Ordering {
+        (self.os.name(), self.arch.name()).cmp(&(other.os.name(), other.arch.name()))
+    }
+}
+
+impl PartialOrd for Platform {
+    fn partial_cmp(&self, other: &Platform) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

@@ -45,12 +45,9 @@ pub fn known(workspace_bins: BTreeSet<String>, manifest: Option<&Manifest>) -> K
     }
 }
 
-/// The vendor modules' name for an OS and CPU.
+/// The OS-ARCH pair vendor.toml pins.
 pub fn platform(os: Os, arch: Arch) -> vendor::Platform {
-    vendor::Platform::new(
-        vendor::Os::parse(os.dir()).expect("the same OS names"),
-        vendor::Arch::parse(arch.docker()).expect("the same CPU names"),
-    )
+    vendor::Platform::new(os, arch)
 }
 
 /// (image platform, path in the image) -> the artifact staged there.
