@@ -171,7 +171,8 @@ fn smoke_run(rep: &Reporter, prepared: &Prepared, staged: &str) -> Result<serde_
     }
     let tools = smoke::Tools::detect();
     let options = smoke::Options {
-        cache_dir: dir.clone(),
+        // The wine prefix takes seconds to create: one per user, not per target dir.
+        cache_dir: paths::user_cache("xtask-smoke", "XTASK_SMOKE_CACHE")?,
         timeout: smoke::DEFAULT_TIMEOUT,
     };
     let mut results = serde_json::Map::new();

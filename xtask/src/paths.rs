@@ -69,6 +69,34 @@ fn same_dir(a: &Utf8Path, b: &Utf8Path) -> bool {
     }
 }
 
+/// A cache of this user's shared by every checkout: `$OVERRIDE` if set, else
+/// `$XDG_CACHE_HOME/NAME`, `~/Library/Caches/NAME` (macOS), `%LOCALAPPDATA%\NAME`
+/// (Windows) or `~/.cache/NAME`.
+pub fn user_cache(name: &str, override_var: &str) -> anyhow::Result<Utf8PathBuf> {
+    use anyhow::Context;
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(d) = env(override_var) {
+        return Ok(d.into());
+    }
+    let base = if let Some(x) = env("XDG_CACHE_HOME") {
+        x.into()
+    } else if cfg!(windows) {
+        Utf8PathBuf::from(
+            env("LOCALAPPDATA").with_context(|| format!("LOCALAPPDATA is not set; set {override_var}"))?,
+        )
+    } else {
+        let home = Utf8PathBuf::from(
+            env("HOME").with_context(|| format!("HOME is not set; set {override_var}"))?,
+        );
+        if cfg!(target_os = "macos") {
+            home.join("Library/Caches")
+        } else {
+            home.join(".cache")
+        }
+    };
+    Ok(base.join(name))
+}
+
 /// Everything `dist` produces lives here.
 pub fn dist_dir() -> Utf8PathBuf {
     target_dir().join("dist")

@@ -137,26 +137,7 @@ impl Cache {
     /// `XTASK_VENDOR_CACHE`, else `$XDG_CACHE_HOME/xtask-vendor`, else the platform's
     /// per-user cache dir (`~/Library/Caches`, `%LOCALAPPDATA%`, `~/.cache`).
     pub fn default_dir() -> Result<Utf8PathBuf> {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        if let Some(d) = env("XTASK_VENDOR_CACHE") {
-            return Ok(d.into());
-        }
-        let base = if let Some(x) = env("XDG_CACHE_HOME") {
-            x.into()
-        } else if cfg!(windows) {
-            Utf8PathBuf::from(
-                env("LOCALAPPDATA").context("LOCALAPPDATA is not set; set XTASK_VENDOR_CACHE")?,
-            )
-        } else {
-            let home =
-                Utf8PathBuf::from(env("HOME").context("HOME is not set; set XTASK_VENDOR_CACHE")?);
-            if cfg!(target_os = "macos") {
-                home.join("Library/Caches")
-            } else {
-                home.join(".cache")
-            }
-        };
-        Ok(base.join("xtask-vendor"))
+        crate::paths::user_cache("xtask-vendor", "XTASK_VENDOR_CACHE")
     }
 
     pub fn dir(&self) -> &Utf8Path {

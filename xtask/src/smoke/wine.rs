@@ -49,6 +49,13 @@ impl Wine {
             loader: loader.into(),
             dir: opts.cache_dir.join("wine"),
         };
+        // The cache is shared by every checkout: one run at a time builds the shim and
+        // creates the prefix.
+        fs::create_dir_all(&wine.dir).map_err(|e| format!("{}: {e}", wine.dir))?;
+        let lock = fs::File::create(wine.dir.join("prepare.lock"))
+            .and_then(|f| f.lock().map(|()| f))
+            .map_err(|e| format!("cannot lock {}: {e}", wine.dir))?;
+        let _lock = lock;
         wine.build_shim(tools)
             .map_err(|e| format!("no ProcessPrng shim for wine: {e}"))?;
         wine.init_prefix()
