@@ -173,8 +173,14 @@ impl Cmd {
         let stdout = Drain::start(child.stdout.take());
         let stderr = Drain::start(child.stderr.take());
         let status = loop {
-            if let Some(s) = child.try_wait()? {
-                break Some(s);
+            match child.try_wait() {
+                Ok(Some(s)) => break Some(s),
+                Ok(None) => {}
+                Err(e) => {
+                    kill_group(&mut child);
+                    let _ = child.wait();
+                    return Err(e);
+                }
             }
             if start.elapsed() >= timeout {
                 kill_group(&mut child);

@@ -37,7 +37,9 @@ pub fn sha256_hex(path: &Utf8Path) -> Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0; 1 << 16];
     loop {
-        let n = f.read(&mut buf).with_context(|| format!("cannot read {path}"))?;
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {path}"))?;
         if n == 0 {
             break;
         }

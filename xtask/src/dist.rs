@@ -13,7 +13,7 @@ use crate::docker::{Attest, Builder, Strategy};
 use crate::doctor::{self, Item};
 use crate::flags::DistCmd;
 use crate::image::{self, ImagePlan, Job, LocalVariant, Step};
-use crate::plan::Source;
+use crate::plan::{PlatformStage, Source};
 use crate::progress::Reporter;
 use crate::publish::{self, Record};
 use crate::reference::ImageRef;
@@ -86,12 +86,12 @@ pub fn run(opts: &DistOptions) -> Result<()> {
     codegen::check_fresh()?;
     if opts.build.dry_run {
         print!("{}", prepared.plan);
-        print!("{}", image_plan(opts, &release)?);
+        print!("{}", image_plan(opts, &release, true)?);
         return Ok(());
     }
     let _lock = paths::lock_dist()?;
     preflight(&prepared)?;
-    let plan = image_plan(opts, &release)?;
+    let plan = image_plan(opts, &release, false)?;
     rep.println(format!("image strategy: {} ({})", plan.strategy, plan.why));
     let previous = match opts.push {
         true => publish::check_tag(&rep, builder, &release, opts.force)?,
@@ -158,66 +158,39 @@ fn vendored_summary(prepared: &Prepared) -> serde_json::Value {
 }
 
 /// Runs every staged binary this machine can (natively, qemu-user, wine) with its smoke
-/// arguments, before any image is built; fails if one does not pass. A staged tree that
-/// passed before (same digest) is not run again.
+/// arguments, before any image is built; fails if one does not pass. The same staged tree,
+/// smoke arguments and emulators as a run that passed are not run again.
 fn smoke_run(rep: &Reporter, prepared: &Prepared, staged: &str) -> Result<serde_json::Value> {
-    let dir = paths::dist_dir().join("smoke");
-    let record = dir.join(format!("passed-{}.json", &staged[..16]));
-    if let Ok(text) = std::fs::read_to_string(&record) {
-        if let Ok(results) = serde_json::from_str(&text) {
-            rep.println("smoke: skipped, this exact staged tree passed before");
-            return Ok(results);
-        }
-    }
     let tools = smoke::Tools::detect();
     let options = smoke::Options {
         // The wine prefix takes seconds to create: one per user, not per target dir.
         cache_dir: paths::user_cache("xtask-smoke", "XTASK_SMOKE_CACHE")?,
         timeout: smoke::DEFAULT_TIMEOUT,
     };
+    let plans: Vec<(Platform, Vec<smoke::Case>, Vec<Smoked>)> = prepared
+        .plan
+        .stages
+        .iter()
+        .map(|stage| {
+            let (cases, unconfigured) = smoke_cases(prepared, stage);
+            (stage.platform, cases, unconfigured)
+        })
+        .collect();
+    let dir = paths::dist_dir().join("smoke");
+    let inputs = format!("{staged}{plans:?}{tools:?}{:?}", options.timeout);
+    let record = dir.join(format!(
+        "passed-{}.json",
+        &digest::sha256_bytes_hex(inputs.as_bytes())[..16]
+    ));
+    if let Ok(text) = std::fs::read_to_string(&record) {
+        if let Ok(results) = serde_json::from_str(&text) {
+            rep.println("smoke: skipped, this staged tree passed before with the same arguments and emulators");
+            return Ok(results);
+        }
+    }
     let mut results = serde_json::Map::new();
     let mut failed = Vec::new();
-    for stage in &prepared.plan.stages {
-        let p = stage.platform;
-        let mut cases = Vec::new();
-        let mut unconfigured = Vec::new();
-        for b in &prepared.ext.binaries {
-            let (configured, where_) = match stage.entries.get(&b.path) {
-                Some(Source::Vendored(a)) => (
-                    a.smoke
-                        .as_ref()
-                        .map(|s| (s.args.clone(), s.expect.clone().unwrap_or_default())),
-                    format!("`smoke` in [{}] of vendor.toml", b.bin),
-                ),
-                _ => (
-                    prepared.ws.smoke.get(&b.bin).cloned(),
-                    format!(
-                        "[workspace.metadata.extension.smoke.{}] to Cargo.toml",
-                        b.bin
-                    ),
-                ),
-            };
-            let arch = prepared
-                .built_for
-                .get(&(p, b.path.clone()))
-                .copied()
-                .unwrap_or(p.0);
-            match configured {
-                Some((args, expect)) => cases.push(smoke::Case {
-                    path: b.path.clone().into(),
-                    os: b.os.into(),
-                    cpu: arch.into(),
-                    args,
-                    expect,
-                }),
-                None => unconfigured.push(Smoked {
-                    path: b.path.clone().into(),
-                    outcome: smoke::Outcome::NotRun {
-                        reason: format!("no smoke arguments for `{}`: add {where_}", b.bin),
-                    },
-                }),
-            }
-        }
+    for (p, cases, unconfigured) in plans {
         let root = paths::stage_dir().join(p.stage_name());
         let mut ran = smoke::run_all(&root, &cases, &tools, &options);
         ran.extend(unconfigured);
@@ -229,7 +202,6 @@ fn smoke_run(rep: &Reporter, prepared: &Prepared, staged: &str) -> Result<serde_
         }
         results.insert(p.to_string(), json!(ran));
     }
-    let results = serde_json::Value::Object(results);
     if !failed.is_empty() {
         bail!(
             "{} staged binary(ies) failed their smoke run; nothing was built or published:\n  {}",
@@ -237,10 +209,54 @@ fn smoke_run(rep: &Reporter, prepared: &Prepared, staged: &str) -> Result<serde_
             failed.join("\n  ")
         );
     }
+    let results = serde_json::Value::Object(results);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
     std::fs::write(&record, serde_json::to_string(&results)?)
         .with_context(|| format!("cannot write {record}"))?;
     Ok(results)
+}
+
+/// One variant's smoke cases, and the binaries that have no smoke arguments (not run).
+fn smoke_cases(prepared: &Prepared, stage: &PlatformStage) -> (Vec<smoke::Case>, Vec<Smoked>) {
+    let p = stage.platform;
+    let mut cases = Vec::new();
+    let mut unconfigured = Vec::new();
+    for b in &prepared.ext.binaries {
+        let (configured, where_, arch) = match stage.entries.get(&b.path) {
+            Some(Source::Vendored(a)) => (
+                a.smoke
+                    .as_ref()
+                    .map(|s| (s.args.clone(), s.expect.clone().unwrap_or_default())),
+                format!("`smoke` in [{}] of vendor.toml", b.bin),
+                // Under a declared fallback the build is another CPU's.
+                a.upstream.built_for.arch,
+            ),
+            _ => (
+                prepared.ws.smoke.get(&b.bin).cloned(),
+                format!(
+                    "[workspace.metadata.extension.smoke.{}] to Cargo.toml",
+                    b.bin
+                ),
+                p.0,
+            ),
+        };
+        match configured {
+            Some((args, expect)) => cases.push(smoke::Case {
+                path: b.path.clone().into(),
+                os: b.os.into(),
+                cpu: arch.into(),
+                args,
+                expect,
+            }),
+            None => unconfigured.push(Smoked {
+                path: b.path.clone().into(),
+                outcome: smoke::Outcome::NotRun {
+                    reason: format!("no smoke arguments for `{}`: add {where_}", b.bin),
+                },
+            }),
+        }
+    }
+    (cases, unconfigured)
 }
 
 /// `IMAGE:TAG`, or `IMAGE:TAG-ARCH` for one platform of a release built on its own (one
@@ -267,11 +283,16 @@ fn preflight(prepared: &Prepared) -> Result<()> {
     doctor::require(&needs, &doctor::Context::default())
 }
 
-/// The image steps for the builder this run will use. Without a reachable builder
-/// (`--dry-run` on a machine without Docker) it shows the per-platform steps and says why.
-fn image_plan(opts: &DistOptions, release: &ImageRef) -> Result<ImagePlan> {
+/// The image steps for the builder this run will use. Without a reachable builder a dry
+/// run (on a machine without Docker) shows the per-platform steps and says why; a real
+/// run stops.
+fn image_plan(opts: &DistOptions, release: &ImageRef, dry_run: bool) -> Result<ImagePlan> {
     let builder = opts.builder.as_deref();
     let detected = Builder::detect(builder);
+    if !dry_run {
+        // A real run builds with this builder: not knowing it is an error, not a guess.
+        detected.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    }
     let strategy = match &detected {
         Ok(b) => Strategy::choose(b),
         Err(e) => (

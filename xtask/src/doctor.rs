@@ -104,6 +104,8 @@ pub const ALL: [Item; 12] = [
 pub struct Context {
     pub builder: Option<String>,
     pub image: Option<ImageRef>,
+    /// Why there is no image to check (a bad `--image`, Cargo.toml's name or version).
+    pub image_error: Option<String>,
     /// Checking for `dist --push`: the registry is then a prerequisite, not an extra.
     pub push: bool,
 }
@@ -196,14 +198,13 @@ impl DoctorCmd {
     pub fn run(self) -> Result<()> {
         // `--image` here may carry its tag (the reference whose registry must answer).
         let image = match &self.image {
-            Some(i) => Some(ImageRef::parse(i).context("--image (or XTASK_IMAGE)")?),
-            None => workspace::load()
-                .ok()
-                .and_then(|w| w.release(None, None).ok()),
+            Some(i) => ImageRef::parse(i).context("--image (or XTASK_IMAGE)"),
+            None => workspace::load().and_then(|w| w.release(None, None)),
         };
         let ctx = Context {
             builder: self.builder.clone(),
-            image,
+            image_error: image.as_ref().err().map(|e| format!("{e:#}")),
+            image: image.ok(),
             push: self.push,
         };
         let what = if self.push {
@@ -365,10 +366,11 @@ fn buildx() -> Check {
 
 fn registry(ctx: &Context) -> Check {
     let Some(image) = &ctx.image else {
+        let found = ctx.image_error.as_deref().unwrap_or("no image name");
         return Check::fail(
             "registry",
-            "no image name",
-            "set [workspace.metadata.extension] image in Cargo.toml, or pass --image",
+            found,
+            "set [workspace.metadata.extension] image (and a semver version) in Cargo.toml, or pass --image",
         );
     };
     let registry = image.registry().to_owned();

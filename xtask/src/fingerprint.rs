@@ -15,7 +15,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::digest::{hex, sha256_hex, walk_files};
+use crate::digest::{hash_files, hex, sha256_hex, walk_files};
 use crate::plan::BuildJob;
 
 /// What a successful build left behind.
@@ -51,11 +51,7 @@ pub fn source_digest(
                 .filter(|f| !is_build_output(dir, f)),
         );
     }
-    for f in files {
-        h.update(f.as_str());
-        h.update([0]);
-        h.update(fs::read(&f).with_context(|| format!("cannot read {f}"))?);
-    }
+    h.update(hash_files(root, &files)?);
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| {
             (k.starts_with("CARGO") || k.starts_with("RUST")) && k != "CARGO_TERM_PROGRESS_WHEN"

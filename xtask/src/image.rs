@@ -101,11 +101,6 @@ pub fn build(
     )
 }
 
-/// A local tag a person can tell is not a release: `unverified-TAG-ARCH`.
-pub fn local_candidate(release: &ImageRef, p: Platform) -> ImageRef {
-    publish::platform_candidate(release, p)
-}
-
 /// `cmd` (a `build`) with the attestation arguments, before its context argument.
 fn attesting(mut cmd: Cmd, attest: Option<&Attest>) -> Cmd {
     if let Some(a) = attest {
@@ -143,8 +138,7 @@ pub fn plan(
     if push {
         let candidate = publish::candidate(release);
         if strategy == Strategy::MultiPlatform && platforms.len() > 1 {
-            let md = work.join("multi.json");
-            let cmd = build_cmd(platforms, Output::Push(&candidate), Some(&md));
+            let cmd = build_cmd(platforms, Output::Push(&candidate), None);
             steps.push(Step::Run(vec![job("image", cmd)]));
         } else {
             // One build per platform, side by side; the index lists them in platform order.
@@ -174,7 +168,7 @@ pub fn plan(
             candidate: candidate.clone(),
             platforms: platforms.to_vec(),
         });
-        let tag = docker::imagetools_create(builder, release, &[release.with_digest(VERIFIED)]);
+        let tag = publish::tag(builder, release, VERIFIED);
         steps.push(Step::Run(vec![job("release tag", tag)]));
         steps.push(Step::ConfirmTag {
             release: release.clone(),
@@ -182,7 +176,7 @@ pub fn plan(
     } else {
         let mut variants = Vec::new();
         for &p in platforms {
-            let candidate = local_candidate(release, p);
+            let candidate = publish::platform_candidate(release, p);
             let load = build_cmd(&[p], Output::Load(&candidate), None);
             steps.push(Step::Run(vec![job(format!("image {p}"), load)]));
             let fs = work.join(p.stage_name());
@@ -203,7 +197,7 @@ pub fn plan(
                 "docker",
                 [
                     "tag".to_owned(),
-                    local_candidate(release, host).to_string(),
+                    publish::platform_candidate(release, host).to_string(),
                     release.to_string(),
                 ],
             );
@@ -212,7 +206,11 @@ pub fn plan(
         for &p in platforms {
             let untag = Cmd::new(
                 "docker",
-                ["image", "rm", &local_candidate(release, p).to_string()],
+                [
+                    "image",
+                    "rm",
+                    &publish::platform_candidate(release, p).to_string(),
+                ],
             );
             steps.push(Step::Run(vec![job("untag", untag)]));
         }

@@ -82,7 +82,8 @@ pub fn user_cache(name: &str, override_var: &str) -> anyhow::Result<Utf8PathBuf>
         x.into()
     } else if cfg!(windows) {
         Utf8PathBuf::from(
-            env("LOCALAPPDATA").with_context(|| format!("LOCALAPPDATA is not set; set {override_var}"))?,
+            env("LOCALAPPDATA")
+                .with_context(|| format!("LOCALAPPDATA is not set; set {override_var}"))?,
         )
     } else {
         let home = Utf8PathBuf::from(

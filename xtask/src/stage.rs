@@ -2,12 +2,11 @@
 //! and swapped into `target/dist/stage/` only when complete and checked, so an
 //! interrupted or failed run never leaves a tree a later step trusts.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 
 use crate::binfmt::{self, Linkage};
 use crate::build::{self, BuildOptions};
@@ -17,7 +16,6 @@ use crate::loadable::{self, Floors};
 use crate::plan::{PlatformStage, Source};
 use crate::progress::Reporter;
 use crate::target::Os;
-use crate::target::{Arch, Platform};
 use crate::{paths, ui, vendoring};
 
 impl StageCmd {
@@ -80,7 +78,6 @@ pub fn run(rep: &Reporter, prepared: &build::Prepared) -> Result<()> {
             epoch,
             floors: &prepared.ws.floors,
             fetched: &fetched,
-            built_for: &prepared.built_for,
         };
         stage_all(&plan.stages, &root, &inputs)?;
         for s in &plan.stages {
@@ -115,10 +112,8 @@ pub struct Inputs<'a> {
     pub epoch: SystemTime,
     /// The oldest OS versions every binary must load on.
     pub floors: &'a Floors,
-    /// Vendored artifacts in the cache, by sha256.
-    pub fetched: &'a BTreeMap<String, Utf8PathBuf>,
-    /// Where a vendored fallback ships another CPU's build.
-    pub built_for: &'a BTreeMap<(Platform, String), Arch>,
+    /// Vendored artifacts in the cache (`vendoring::key`).
+    pub fetched: &'a vendoring::FetchedAll,
 }
 
 /// Stages every platform of the plan into `stage_root`, replacing what was there.
@@ -212,7 +207,8 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Re
                         target.triple
                     );
                 }
-                let info = binfmt::sniff_file(path)?;
+                let bytes = fs::read(path).with_context(|| format!("cannot read {path}"))?;
+                let info = binfmt::sniff(&bytes).with_context(|| format!("{path}"))?;
                 let (format, cpu) = target.expected();
                 let static_ok = target.os != Os::Linux || info.linkage == Linkage::Static;
                 if info.format != format || info.cpu != cpu || !static_ok {
@@ -226,7 +222,6 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Re
                         s.platform
                     );
                 }
-                let bytes = fs::read(path).with_context(|| format!("cannot read {path}"))?;
                 let report =
                     loadable::check(&bytes, target.os.into(), target.arch.into(), inputs.floors);
                 if !report.is_ok() {
@@ -239,30 +234,26 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Re
                         problems.join("\n  ")
                     );
                 }
-                copy_file(path, &to, 0o755)?;
+                fs::write(&to, &bytes).with_context(|| format!("cannot write {to}"))?;
+                set_mode(&to, 0o755)?;
                 sums.insert(dest.clone(), digest::sha256_bytes_hex(&bytes));
             }
             Source::Vendored(a) => {
-                let from = inputs
+                let fetched = inputs
                     .fetched
-                    .get(&a.sha256)
+                    .get(&vendoring::key(a))
                     .with_context(|| format!("{} for {} was not fetched", a.name, a.platform))?;
+                let from = &fetched.path;
                 let bytes = fs::read(from).with_context(|| format!("cannot read {from}"))?;
-                // The cache verified the download; this proves the bytes staged are the pin's.
+                // What is staged must be exactly the pinned (or verified, unpacked) bytes.
                 let have = digest::sha256_bytes_hex(&bytes);
-                let arch = inputs
-                    .built_for
-                    .get(&(s.platform, dest.clone()))
-                    .copied()
-                    .unwrap_or(s.platform.0);
-                let os = a.platform.os;
+                // Under a declared fallback the build is another CPU's.
+                let (os, arch) = (a.platform.os, a.upstream.built_for.arch);
                 let report = loadable::check(&bytes, os.into(), arch.into(), inputs.floors);
                 let mut problems: Vec<String> =
                     report.problems.iter().map(ToString::to_string).collect();
-                if a.upstream.format.has_members() || have == a.sha256 {
-                    // An archive's member has its own hash; a raw download is the pinned bytes.
-                } else {
-                    problems.push(format!("sha256: expected {}, found {have}", a.sha256));
+                if have != fetched.sha256 {
+                    problems.push(format!("sha256: expected {}, found {have}", fetched.sha256));
                 }
                 if !problems.is_empty() {
                     bail!(
@@ -275,7 +266,8 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Re
                         problems.join("\n  ")
                     );
                 }
-                copy_file(from, &to, 0o755)?;
+                fs::write(&to, &bytes).with_context(|| format!("cannot write {to}"))?;
+                set_mode(&to, 0o755)?;
                 sums.insert(dest.clone(), have);
             }
         }

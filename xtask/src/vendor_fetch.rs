@@ -176,19 +176,38 @@ impl Cache {
         on: &mut dyn FnMut(Event),
     ) -> Result<Utf8PathBuf> {
         let out = self.out_path(&a.sha256, &a.upstream, &a.file_name());
-        // An extracted file exists only once its archive was verified and unpacked.
-        if a.upstream.format != Format::Raw && out.is_file() {
+        // An extracted file exists only once its archive was verified and unpacked, and
+        // it is used only while it still hashes as it did then.
+        if a.upstream.format != Format::Raw && self.unpacked_intact(&out) {
             on(Event::Cached { path: out.clone() });
             return Ok(out);
         }
         let _lock = self.lock(&a.sha256)?;
         // Another process may have unpacked it while we waited for the lock.
-        if a.upstream.format != Format::Raw && out.is_file() {
+        if a.upstream.format != Format::Raw && self.unpacked_intact(&out) {
             on(Event::Cached { path: out.clone() });
             return Ok(out);
         }
         let verified = self.verified(&a.sha256, url, on)?;
         self.finish(verified, &a.sha256, &a.upstream, &out)
+    }
+
+    /// The SHA-256 the usable binary of `a` must have: the pin for a raw download, what
+    /// unpacking recorded for a file taken out of an archive. `None` when not fetched.
+    pub fn expected_sha256(&self, a: &Artifact) -> Option<String> {
+        if a.upstream.format == Format::Raw {
+            return Some(a.sha256.clone());
+        }
+        let out = self.out_path(&a.sha256, &a.upstream, &a.file_name());
+        fs::read_to_string(sidecar(&out))
+            .ok()
+            .map(|s| s.trim().to_owned())
+    }
+
+    /// `out` exists and hashes as recorded when it was unpacked.
+    fn unpacked_intact(&self, out: &Utf8Path) -> bool {
+        let recorded = fs::read_to_string(sidecar(out)).ok();
+        out.is_file() && recorded.is_some_and(|r| sha256_file(out).is_ok_and(|h| h == r.trim()))
     }
 
     /// Where the usable binary lives: the download itself, or what was taken out of it.
@@ -235,12 +254,21 @@ impl Cache {
             tmp.as_std_path(),
             self.opts.max_bytes,
         );
-        if let Err(e) = extracted.and_then(|()| make_executable(&tmp)) {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
+        let hashed = extracted
+            .and_then(|()| make_executable(&tmp))
+            .and_then(|()| sha256_file(&tmp));
+        let hash = match hashed {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         fs::create_dir_all(out.parent().expect("below the cache dir"))?;
-        fs::rename(&tmp, out).with_context(|| format!("cannot move {tmp} to {out}"))
+        // The hash first: a file without its record is unpacked again, never trusted.
+        let _ = fs::remove_file(sidecar(out));
+        fs::rename(&tmp, out).with_context(|| format!("cannot move {tmp} to {out}"))?;
+        fs::write(sidecar(out), hash).with_context(|| format!("cannot write {}", sidecar(out)))
     }
 
     /// The artifact, checked against its pin: the cached copy (re-hashed) or a fresh
@@ -376,6 +404,11 @@ impl Verified {
             let _ = fs::remove_file(tmp);
         }
     }
+}
+
+/// Where unpacking records the SHA-256 of a file it took out of an archive.
+fn sidecar(out: &Utf8Path) -> Utf8PathBuf {
+    Utf8PathBuf::from(format!("{out}.sha256"))
 }
 
 pub fn sha256_file(path: &Utf8Path) -> Result<String> {

@@ -13,7 +13,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::flags::{VendorCmd, VendorWhat};
 use crate::metadata::{Extension, Known};
 use crate::progress::Reporter;
-use crate::target::{Arch, Os, Platform};
+use crate::target::{Arch, Platform};
 use crate::vendor::{self, Artifact, Manifest};
 use crate::vendor_fetch::{Cache, Event, FetchOptions};
 use crate::vendor_lock::{self, LockRequest};
@@ -45,11 +45,6 @@ pub fn known(workspace_bins: BTreeSet<String>, manifest: Option<&Manifest>) -> K
     }
 }
 
-/// The OS-ARCH pair vendor.toml pins.
-pub fn platform(os: Os, arch: Arch) -> vendor::Platform {
-    vendor::Platform::new(os, arch)
-}
-
 /// (image platform, path in the image) -> the artifact staged there.
 pub type Artifacts = BTreeMap<(Platform, String), Artifact>;
 
@@ -69,9 +64,14 @@ pub fn resolve(
         .vendored()
         .flat_map(|b| {
             let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_owned();
-            platforms
-                .iter()
-                .map(move |&p| (file.clone(), platform(b.os, p.0), p, b.path.as_str()))
+            platforms.iter().map(move |&p| {
+                (
+                    file.clone(),
+                    vendor::Platform::new(b.os, p.0),
+                    p,
+                    b.path.as_str(),
+                )
+            })
         })
         .collect();
     let needed: Vec<(&str, vendor::Platform)> =
@@ -88,7 +88,7 @@ pub fn resolve(
     let mut out = Artifacts::new();
     for b in ext.vendored() {
         for &p in platforms {
-            let a = manifest.resolve(&b.bin, platform(b.os, p.0))?;
+            let a = manifest.resolve(&b.bin, vendor::Platform::new(b.os, p.0))?;
             out.insert((p, b.path.clone()), a);
         }
     }
@@ -103,13 +103,30 @@ pub fn fetch_options(offline: bool) -> Result<FetchOptions> {
     Ok(o)
 }
 
-/// Fetches every artifact once (shared cache, verified by hash before use); returns
-/// sha256 -> the verified binary in the cache.
+/// A fetched binary: where it is in the cache and the SHA-256 its bytes must have.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub path: Utf8PathBuf,
+    pub sha256: String,
+}
+
+/// What identifies one usable binary: the download's hash and what was taken out of it
+/// (two entries may take different files out of one archive).
+pub type Key = (String, Option<String>, String);
+
+/// Every fetched binary, by [`key`].
+pub type FetchedAll = BTreeMap<Key, Fetched>;
+
+pub fn key(a: &Artifact) -> Key {
+    (a.sha256.clone(), a.upstream.member.clone(), a.file_name())
+}
+
+/// Fetches every artifact once (shared cache, verified by hash before use).
 pub fn fetch_all<'a>(
     rep: &Reporter,
     artifacts: impl IntoIterator<Item = &'a Artifact>,
     opts: FetchOptions,
-) -> Result<BTreeMap<String, Utf8PathBuf>> {
+) -> Result<FetchedAll> {
     let mut out = BTreeMap::new();
     let artifacts: Vec<&Artifact> = artifacts.into_iter().collect();
     if artifacts.is_empty() {
@@ -120,7 +137,7 @@ pub fn fetch_all<'a>(
         if let Some(note) = a.fallback_note() {
             rep.println(format!("vendor: {note}"));
         }
-        if out.contains_key(&a.sha256) {
+        if out.contains_key(&key(a)) {
             continue;
         }
         let path = cache.fetch(a, &mut |e| match e {
@@ -137,7 +154,10 @@ pub fn fetch_all<'a>(
                 bytes as f64 / 1e6
             )),
         })?;
-        out.insert(a.sha256.clone(), path);
+        let sha256 = cache
+            .expected_sha256(a)
+            .with_context(|| format!("{path}: unpacked without a recorded SHA-256"))?;
+        out.insert(key(a), Fetched { path, sha256 });
     }
     Ok(out)
 }
@@ -152,7 +172,7 @@ pub fn built_for(
     let Some(manifest) = manifest else { return out };
     for b in ext.vendored() {
         for p in Platform::ALL {
-            let Some(from) = manifest.fallback(&b.bin, platform(b.os, p.0)) else {
+            let Some(from) = manifest.fallback(&b.bin, vendor::Platform::new(b.os, p.0)) else {
                 continue;
             };
             let arch = Arch::ALL
@@ -192,7 +212,11 @@ impl VendorCmd {
                 let platforms: Vec<vendor::Platform> = ext
                     .vendored()
                     .filter(|b| name.as_deref().is_none_or(|n| n == b.bin))
-                    .flat_map(|b| Arch::ALL.into_iter().map(|a| platform(b.os, a)))
+                    .flat_map(|b| {
+                        Arch::ALL
+                            .into_iter()
+                            .map(|a| vendor::Platform::new(b.os, a))
+                    })
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect();

@@ -169,13 +169,16 @@ impl Workspace {
         };
         let base = ImageRef::parse(repo).context(from)?;
         if base.tag.is_some() || base.digest.is_some() {
-            bail!("--image `{repo}`: give the repository only; the tag comes from --tag");
+            bail!("{from}: `{repo}`: give the repository only; the tag comes from --tag");
         }
-        let tag = tag.unwrap_or(&self.version);
-        crate::reference::check_release_tag(tag).with_context(|| match tag == self.version {
-            false => "--tag".to_owned(),
-            true => "the workspace version in Cargo.toml (the default tag)".to_owned(),
-        })?;
+        let (tag, from) = match tag {
+            Some(t) => (t, "--tag"),
+            None => (
+                self.version.as_str(),
+                "the workspace version in Cargo.toml (the default tag)",
+            ),
+        };
+        crate::reference::check_release_tag(tag).context(from)?;
         Ok(base.with_tag(tag))
     }
 }

@@ -1411,3 +1411,84 @@ fn dist_ships_kubectl_and_helm_beside_host_bin_on_all_six_platforms() {
         "a failed stage changed the staged tree"
     );
 }
+
+/// A `.gz` (one compressed file, no members) and two binaries taken out of one archive:
+/// each usable file is recorded with its own SHA-256 when unpacked, a damaged one in the
+/// cache is unpacked again rather than trusted, and the two members never stand in for
+/// each other.
+#[test]
+fn unpacked_files_are_recorded_rechecked_and_kept_apart() {
+    if !ready() {
+        return;
+    }
+    let m = Mirror::start("unpacked");
+    let linux = p("linux-amd64");
+    let tool = fixture("kubectl", K1, linux);
+    let helper = fixture("helm", HELM, linux);
+    // tool-1.0-linux-amd64.gz, and bundle-1.0-linux-amd64.tar.gz holding both binaries.
+    let gz = m.www("/x/tool-1.0-linux-amd64.gz");
+    fs::create_dir_all(gz.parent().unwrap()).unwrap();
+    let mut enc =
+        flate2::write::GzEncoder::new(fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    enc.write_all(&tool).unwrap();
+    enc.finish().unwrap();
+    let bundle = m.www("/x/bundle-1.0-linux-amd64.tar.gz");
+    write_tar_gz(
+        &bundle,
+        &[
+            ("tool".into(), tool.clone()),
+            ("helper".into(), helper.clone()),
+        ],
+    );
+    let (gz_sha, bundle_sha) = (sha256_file(&gz).unwrap(), sha256_file(&bundle).unwrap());
+    let base = &m.server.base;
+    let manifest = m.manifest(&format!(
+        "[tool]\nversion = \"1.0\"\nurl = \"{base}/x/tool-{{version}}-{{os}}-{{arch}}.gz\"\n\
+         sha256 = {{ linux-amd64 = \"{gz_sha}\" }}\n\
+         [tool2]\nversion = \"1.0\"\nurl = \"{base}/x/bundle-{{version}}-{{os}}-{{arch}}.tar.gz\"\nmember = \"tool\"\n\
+         sha256 = {{ linux-amd64 = \"{bundle_sha}\" }}\n\
+         [helper]\nversion = \"1.0\"\nurl = \"{base}/x/bundle-{{version}}-{{os}}-{{arch}}.tar.gz\"\nmember = \"helper\"\n\
+         sha256 = {{ linux-amd64 = \"{bundle_sha}\" }}\n"
+    ));
+    let cache = m.cache();
+    let fetch = |name: &str| {
+        let a = manifest.resolve(name, linux).unwrap();
+        let path = cache.fetch(&a, &mut |_| {}).unwrap();
+        (a, path)
+    };
+    let (a, path) = fetch("tool");
+    assert_eq!(fs::read(&path).unwrap(), tool, "the .gz's content");
+    let recorded = cache.expected_sha256(&a).unwrap();
+    assert_eq!(recorded, sha256_file(&path).unwrap());
+    assert_ne!(
+        recorded, gz_sha,
+        "the pin is the download's, the record the content's"
+    );
+
+    // Two members of one archive: two files, each its own bytes and record.
+    let (a2, tool_path) = fetch("tool2");
+    let (a3, helper_path) = fetch("helper");
+    assert_ne!(tool_path, helper_path);
+    assert_eq!(fs::read(&tool_path).unwrap(), tool);
+    assert_eq!(fs::read(&helper_path).unwrap(), helper);
+    assert_ne!(cache.expected_sha256(&a2), cache.expected_sha256(&a3));
+    assert_eq!(
+        m.server.hits("/x/bundle-1.0-linux-amd64.tar.gz"),
+        1,
+        "one download for both"
+    );
+
+    // A damaged unpacked file is unpacked again from the (re-verified) download.
+    fs::write(&helper_path, b"damaged").unwrap();
+    let (_, again) = fetch("helper");
+    assert_eq!(
+        fs::read(again).unwrap(),
+        helper,
+        "unpacked again, not trusted"
+    );
+    assert_eq!(
+        m.server.hits("/x/bundle-1.0-linux-amd64.tar.gz"),
+        1,
+        "from the cache"
+    );
+}
