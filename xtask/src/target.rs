@@ -32,19 +32,6 @@ impl Os {
         Os::ALL.into_iter().find(|os| os.dir() == s)
     }
 
-    /// The name in `metadata.json`, in vendor.toml's pin keys and its `{os}`: `dir()`.
-    pub fn name(self) -> &'static str {
-        self.dir()
-    }
-
-    pub fn parse(s: &str) -> Option<Os> {
-        Os::from_dir(s)
-    }
-
-    pub fn exe(self) -> &'static str {
-        self.exe_suffix()
-    }
-
     pub fn exe_suffix(self) -> &'static str {
         match self {
             Os::Windows => ".exe",
@@ -80,12 +67,7 @@ impl Arch {
         }
     }
 
-    /// vendor.toml's `{arch}` and pin keys: `docker()`.
-    pub fn name(self) -> &'static str {
-        self.docker()
-    }
-
-    pub fn parse(s: &str) -> Option<Arch> {
+    pub fn from_docker(s: &str) -> Option<Arch> {
         Arch::ALL.into_iter().find(|a| a.docker() == s)
     }
 

@@ -80,7 +80,7 @@ pub struct Artifact {
 impl Artifact {
     /// The staged file name: `kubectl`, or `kubectl.exe` on Windows.
     pub fn file_name(&self) -> String {
-        format!("{}{}", self.name, self.platform.os.exe())
+        format!("{}{}", self.name, self.platform.os.exe_suffix())
     }
 
     /// Set when this platform ships another platform's build; the caller prints it, and
@@ -217,7 +217,7 @@ impl Manifest {
             let Ok(e) = self.entry(name) else {
                 problems.push(format!(
                     "{path}: no [{name}] table, but metadata.json ships /{}/{file}",
-                    platform.os.name()
+                    platform.os.dir()
                 ));
                 continue;
             };
@@ -231,7 +231,7 @@ impl Manifest {
                 problems.push(format!(
                     "{path}: {name}.sha256.{source}{via}: missing, but metadata.json ships /{}/{file} \
                      to {platform}; run `cargo xtask vendor lock {name}` (or declare {name}.fallback.{platform})",
-                    platform.os.name()
+                    platform.os.dir()
                 ));
             } else if let Err(err) = self.locate(name, platform) {
                 problems.push(format!("{err:#}"));
@@ -347,7 +347,7 @@ impl Manifest {
 
     /// The dotted key a field of `name` comes from for `platform` (for error messages).
     fn key_of(&self, e: &Entry, name: &str, platform: Platform, field: &str) -> String {
-        let from = [platform.to_string(), platform.os.name().to_owned()]
+        let from = [platform.to_string(), platform.os.dir().to_owned()]
             .into_iter()
             .find(|k| {
                 e.overrides.get(k).is_some_and(|s| match field {
@@ -375,7 +375,7 @@ fn https_or_loopback(url: String) -> Result<String, String> {
 }
 
 fn overrides_for(e: &Entry, p: Platform) -> impl Iterator<Item = &Source> {
-    [p.to_string(), p.os.name().to_owned()]
+    [p.to_string(), p.os.dir().to_owned()]
         .into_iter()
         .filter_map(|k| e.overrides.get(&k))
 }

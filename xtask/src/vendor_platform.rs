@@ -32,13 +32,13 @@ impl Platform {
 
     pub fn parse(s: &str) -> Option<Platform> {
         let (os, arch) = s.split_once('-')?;
-        Some(Platform::new(Os::parse(os)?, Arch::parse(arch)?))
+        Some(Platform::new(Os::from_dir(os)?, Arch::from_docker(arch)?))
     }
 }
 
 impl Ord for Platform {
     fn cmp(&self, other: &Platform) -> std::cmp::Ordering {
-        (self.os.name(), self.arch.name()).cmp(&(other.os.name(), other.arch.name()))
+        (self.os.dir(), self.arch.docker()).cmp(&(other.os.dir(), other.arch.docker()))
     }
 }
 
@@ -50,7 +50,7 @@ impl PartialOrd for Platform {
 
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.os.name(), self.arch.name())
+        write!(f, "{}-{}", self.os.dir(), self.arch.docker())
     }
 }
 
@@ -76,9 +76,9 @@ impl<'a> Vars<'a> {
         Vars {
             name,
             version,
-            os: map(p.os.name()),
-            arch: map(p.arch.name()),
-            exe: p.os.exe(),
+            os: map(p.os.dir()),
+            arch: map(p.arch.docker()),
+            exe: p.os.exe_suffix(),
         }
     }
 

@@ -139,7 +139,7 @@ impl Problems<'_> {
         };
         for (k, v) in t.iter() {
             let sub = format!("{key}.{k}");
-            if Os::parse(k).is_none() && Arch::parse(k).is_none() {
+            if Os::from_dir(k).is_none() && Arch::from_docker(k).is_none() {
                 self.at(&sub, "replaces only darwin, windows, linux, amd64 or arm64");
             } else if let Some(v) = self.string(&sub, v) {
                 out.insert(k.to_owned(), v);
@@ -188,7 +188,7 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, t: &dyn TableLike) -> Option<En
     }
     let overrides_keys: Vec<String> = Os::ALL
         .iter()
-        .map(|o| o.name().to_owned())
+        .map(|o| o.dir().to_owned())
         .chain(Platform::ALL.iter().map(Platform::to_string))
         .collect();
     let mut keys: Vec<&str> = ENTRY_KEYS.to_vec();

@@ -177,7 +177,7 @@ pub fn built_for(
             };
             let arch = Arch::ALL
                 .into_iter()
-                .find(|a| a.docker() == from.arch.name());
+                .find(|a| a.docker() == from.arch.docker());
             if let Some(arch) = arch.filter(|a| *a != p.0) {
                 out.insert((p, b.path.clone()), arch);
             }
@@ -187,11 +187,15 @@ pub fn built_for(
 }
 
 /// The CPU overrides `verify` applies to images of the extension `metadata` describes.
-pub fn built_for_at(metadata: &Utf8Path) -> Result<BTreeMap<(Platform, String), Arch>> {
+/// `ws` names the binaries the workspace builds.
+pub fn built_for_at(
+    metadata: &Utf8Path,
+    ws: &workspace::Workspace,
+) -> Result<BTreeMap<(Platform, String), Arch>> {
     let Some(manifest) = load(metadata)? else {
         return Ok(BTreeMap::new());
     };
-    let bins = workspace::load()?.bins.keys().cloned().collect();
+    let bins = ws.bins.keys().cloned().collect();
     let ext = Extension::load(metadata, Some(&known(bins, Some(&manifest))))?;
     Ok(built_for(Some(&manifest), &ext))
 }

@@ -259,9 +259,10 @@ impl Rules {
     /// The rules of the extension `metadata` describes: Cargo.toml's floors, the
     /// fallbacks of the vendor.toml beside it.
     pub fn of(metadata: &Utf8Path) -> Result<Rules> {
+        let ws = workspace::load()?;
         Ok(Rules {
-            floors: workspace::load()?.floors,
-            built_for: vendoring::built_for_at(metadata)?,
+            floors: ws.floors,
+            built_for: vendoring::built_for_at(metadata, &ws)?,
         })
     }
 }

@@ -57,7 +57,7 @@ fn ready() -> bool {
 // ---------------------------------------------------------------- fixture binaries
 
 fn zig_target(p: Platform) -> &'static str {
-    match (p.os.name(), p.arch.name()) {
+    match (p.os.dir(), p.arch.docker()) {
         ("darwin", "amd64") => "x86_64-macos",
         ("darwin", _) => "aarch64-macos",
         ("linux", "amd64") => "x86_64-linux-musl",
@@ -114,7 +114,7 @@ fn fixtures() -> &'static Utf8Path {
 }
 
 fn fixture_path(dir: &Utf8Path, tool: &str, version: &str, p: Platform) -> Utf8PathBuf {
-    dir.join(format!("{tool}-{version}/{p}/{tool}{}", p.os.exe()))
+    dir.join(format!("{tool}-{version}/{p}/{tool}{}", p.os.exe_suffix()))
 }
 
 fn fixture(tool: &str, version: &str, p: Platform) -> Vec<u8> {
@@ -146,7 +146,7 @@ fn sniff(b: &[u8]) -> Option<Platform> {
         0xb7 | 0x0100_000c | 0xaa64 => "arm64",
         _ => return None,
     };
-    Platform::parse(&format!("{}-{arch}", os.name()))
+    Platform::parse(&format!("{}-{arch}", os.dir()))
 }
 
 // ---------------------------------------------------------------- the HTTP server
@@ -272,9 +272,9 @@ struct Mirror {
 fn k8s_path(version: &str, p: Platform) -> String {
     format!(
         "/k8s/release/v{version}/bin/{}/{}/kubectl{}",
-        p.os.name(),
-        p.arch.name(),
-        p.os.exe()
+        p.os.dir(),
+        p.arch.docker(),
+        p.os.exe_suffix()
     )
 }
 
@@ -307,7 +307,7 @@ impl Mirror {
             let top = p.to_string();
             let members = [
                 (
-                    format!("{top}/helm{}", p.os.exe()),
+                    format!("{top}/helm{}", p.os.exe_suffix()),
                     fixture("helm", HELM, p),
                 ),
                 (format!("{top}/LICENSE"), b"Apache License 2.0\n".to_vec()),
@@ -545,7 +545,7 @@ fn example_manifest_locks_from_published_checksums_and_fetches_every_platform() 
     let bins = ["host-bin".to_owned()].into();
     let needed: Vec<(String, Platform)> = ["kubectl", "helm"]
         .iter()
-        .flat_map(|n| Platform::ALL.map(|pl| (format!("{n}{}", pl.os.exe()), pl)))
+        .flat_map(|n| Platform::ALL.map(|pl| (format!("{n}{}", pl.os.exe_suffix()), pl)))
         .collect();
     let needed: Vec<(&str, Platform)> = needed.iter().map(|(n, pl)| (n.as_str(), *pl)).collect();
     assert_eq!(manifest.check(&needed, &bins), Vec::<String>::new());
@@ -565,7 +565,7 @@ fn example_manifest_locks_from_published_checksums_and_fetches_every_platform() 
                     "{got}"
                 );
                 assert_eq!(sniff(&fs::read(&got).unwrap()), Some(built_for), "{got}");
-                assert_eq!(a.file_name(), format!("{name}{}", pl.os.exe()));
+                assert_eq!(a.file_name(), format!("{name}{}", pl.os.exe_suffix()));
                 if (name, pl) == ("helm", p("windows-arm64")) {
                     assert_eq!(built_for, p("windows-amd64"));
                     let note = a.fallback_note().unwrap();
@@ -1330,13 +1330,15 @@ fn dist_ships_kubectl_and_helm_beside_host_bin_on_all_six_platforms() {
         );
         for os in [Os::Darwin, Os::Windows, Os::Linux] {
             for tool in ["kubectl", "helm"] {
-                let file = fs_root.join(os.name()).join(format!("{tool}{}", os.exe()));
+                let file = fs_root
+                    .join(os.dir())
+                    .join(format!("{tool}{}", os.exe_suffix()));
                 let bytes = fs::read(&file).unwrap_or_else(|_| panic!("{file} missing"));
                 let want_arch = match (tool, os, arch.as_str().unwrap()) {
                     ("helm", Os::Windows, _) => "amd64",
                     (_, _, a) => a,
                 };
-                let want = Platform::parse(&format!("{}-{want_arch}", os.name())).unwrap();
+                let want = Platform::parse(&format!("{}-{want_arch}", os.dir())).unwrap();
                 assert_eq!(sniff(&bytes), Some(want), "{file}");
                 let version = if tool == "kubectl" { K1 } else { HELM };
                 assert_eq!(
