@@ -53,7 +53,7 @@ impl From<&BuildOpts> for BuildOptions {
         }
         BuildOptions {
             platforms,
-            toolchains: Toolchains::parse(&o.toolchains).expect("validated by clap"),
+            toolchains: Toolchains::parse(&o.toolchains).expect("each checked by flags.rs"),
             metadata: o.metadata.clone().unwrap_or_else(paths::metadata_json),
             only: Vec::new(),
             dry_run: o.dry_run,
@@ -235,6 +235,21 @@ pub fn cargo_event(line: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platforms_are_sorted_and_deduplicated_all_when_none() {
+        let mut o = BuildOpts {
+            platforms: vec![Platform::ALL[1], Platform::ALL[0], Platform::ALL[1]],
+            toolchains: vec!["auto".into()],
+            metadata: None,
+            dry_run: false,
+            offline: false,
+            verbose: false,
+        };
+        assert_eq!(BuildOptions::from(&o).platforms, Platform::ALL.to_vec());
+        o.platforms.clear();
+        assert_eq!(BuildOptions::from(&o).platforms, Platform::ALL.to_vec());
+    }
 
     #[test]
     fn cargo_events() {

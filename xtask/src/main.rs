@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use xtask::flags::{Cli, Command};
 use xtask::paths;
 

@@ -6,7 +6,6 @@ use std::fs;
 use std::process::Command;
 
 use crate::support::*;
-use clap::Parser;
 use xtask::flags::Cli;
 
 fn workflows() -> Vec<camino::Utf8PathBuf> {
