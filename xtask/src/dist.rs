@@ -200,7 +200,7 @@ fn smoke_run(rep: &Reporter, prepared: &Prepared, staged: &str) -> Result<serde_
                 failed.push(format!("{p}: {s}"));
             }
         }
-        results.insert(p.to_string(), json!(ran));
+        results.insert(p.to_string(), ran.iter().map(Smoked::to_json).collect());
     }
     if !failed.is_empty() {
         bail!(

@@ -2,15 +2,16 @@
 //! image steps run. Functions that build a command return it (a `Cmd`), so tests
 //! can read the argv and callers decide how to run it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cmd::Cmd;
 use crate::digest;
+use crate::json;
 use crate::reference::ImageRef;
 use crate::target::Platform;
 
@@ -301,36 +302,41 @@ pub fn image_config(builder: Option<&str>, manifest: &ImageRef) -> Result<Value>
 }
 
 /// An image index (OCI or Docker manifest list), as far as the xtask reads it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct Index {
-    #[serde(rename = "mediaType", default)]
     pub media_type: Option<String>,
     /// `None` for a single-platform manifest.
-    #[serde(default)]
     pub manifests: Option<Vec<Descriptor>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct Descriptor {
-    #[serde(default)]
     pub digest: String,
-    #[serde(default)]
     pub platform: Option<DescriptorPlatform>,
-    #[serde(default)]
-    pub annotations: std::collections::BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct DescriptorPlatform {
-    #[serde(default)]
     pub os: String,
-    #[serde(default)]
     pub architecture: String,
 }
 
 impl Index {
+    /// Missing fields are empty (a registry may leave them out); a field of the wrong
+    /// type is an error.
     pub fn parse(raw: &str) -> Result<Index> {
-        serde_json::from_str(raw).context("the registry's manifest is not JSON")
+        let v: Value = serde_json::from_str(raw).context("the registry's manifest is not JSON")?;
+        let read = || -> Result<Index> {
+            let manifests = json::optional(&v, "", "manifests")?;
+            Ok(Index {
+                media_type: json::optional_string(&v, "", "mediaType")?,
+                manifests: manifests
+                    .map(|m| json::elements(m, "manifests", descriptor))
+                    .transpose()?,
+            })
+        };
+        read().context("the registry's manifest is not an image manifest or index")
     }
 
     /// (image manifest digest, attestation manifest digest): buildx lists each platform's
@@ -387,9 +393,61 @@ impl Index {
     }
 }
 
+fn descriptor(v: &Value, at: &str) -> Result<Descriptor> {
+    let text = |v: &Value, key: &str, at: &str| -> Result<String> {
+        Ok(json::optional_string(v, at, key)?.unwrap_or_default())
+    };
+    let platform = |v: &Value| -> Result<DescriptorPlatform> {
+        let at = json::at(at, "platform");
+        Ok(DescriptorPlatform {
+            os: text(v, "os", &at)?,
+            architecture: text(v, "architecture", &at)?,
+        })
+    };
+    let annotations = match json::optional(v, at, "annotations")? {
+        Some(a) => json::entries(a, &json::at(at, "annotations"), |v, at| {
+            json::string(v, at).map(str::to_owned)
+        })?,
+        None => Vec::new(),
+    };
+    Ok(Descriptor {
+        digest: text(v, "digest", at)?,
+        platform: json::optional(v, at, "platform")?
+            .map(platform)
+            .transpose()?,
+        annotations: annotations.into_iter().collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_fields_may_be_missing_but_not_of_another_type() {
+        let raw = r#"{"mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+            {"digest": "sha256:a", "platform": {"os": "linux", "architecture": "arm64"}},
+            {"digest": "sha256:b", "platform": {"os": "unknown", "architecture": "unknown"},
+             "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                             "vnd.docker.reference.digest": "sha256:a"}},
+            {}]}"#;
+        let index = Index::parse(raw).unwrap();
+        assert_eq!(
+            index.images(),
+            [("linux/arm64".into(), "sha256:a"), ("?/?".into(), "")]
+        );
+        assert_eq!(index.attestations(), [("sha256:a", "sha256:b")]);
+        assert!(Index::parse(r#"{"config": {}}"#)
+            .unwrap()
+            .manifests
+            .is_none());
+        let e = Index::parse(r#"{"manifests": [{"digest": 1}]}"#).unwrap_err();
+        assert!(
+            format!("{e:#}")
+                .contains("`manifests[0].digest`: invalid type: expected a string, found 1"),
+            "{e:#}"
+        );
+    }
 
     #[test]
     fn buildx_versions() {

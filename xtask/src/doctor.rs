@@ -5,7 +5,7 @@
 use std::fmt;
 
 use anyhow::{bail, Context as _, Result};
-use serde::Serialize;
+use serde_json::{json, Value};
 
 use crate::cmd::Cmd;
 use crate::docker::{self, Builder, Remote, Strategy};
@@ -14,8 +14,7 @@ use crate::reference::ImageRef;
 use crate::target::TARGETS;
 use crate::{paths, pins, smoke, ui, workspace};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Pass,
     /// Missing but optional: `dist` can run without it.
@@ -23,17 +22,30 @@ pub enum Status {
     Fail,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Check {
     pub name: &'static str,
     pub status: Status,
     pub found: String,
     /// The command (or step) that fixes a failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
 }
 
 impl Check {
+    /// `--json`'s form: `fix` only when there is one.
+    pub fn to_json(&self) -> Value {
+        let status = match self.status {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        };
+        let mut v = json!({ "name": self.name, "status": status, "found": self.found });
+        if let Some(fix) = &self.fix {
+            v["fix"] = json!(fix);
+        }
+        v
+    }
+
     fn pass(name: &'static str, found: impl Into<String>) -> Check {
         Check {
             name,
@@ -217,7 +229,10 @@ impl DoctorCmd {
         if self.json {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&serde_json::json!({ "ok": ok, "checks": checks }))?
+                serde_json::to_string_pretty(&json!({
+                    "ok": ok,
+                    "checks": checks.iter().map(Check::to_json).collect::<Vec<_>>(),
+                }))?
             );
         } else {
             for c in &checks {

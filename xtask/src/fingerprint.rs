@@ -12,17 +12,38 @@ use std::fs;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::digest::{hash_files, hex, sha256_hex, walk_files};
 use crate::plan::BuildJob;
 
 /// What a successful build left behind.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 struct Stamp {
     fingerprint: String,
     outputs: BTreeMap<Utf8PathBuf, String>,
+}
+
+impl Stamp {
+    fn to_json(&self) -> Value {
+        let outputs: serde_json::Map<String, Value> = (self.outputs.iter())
+            .map(|(path, hash)| (path.to_string(), json!(hash)))
+            .collect();
+        json!({ "fingerprint": self.fingerprint, "outputs": outputs })
+    }
+
+    /// `None` for anything unreadable: the job is then simply not fresh.
+    fn parse(text: &str) -> Option<Stamp> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        let outputs = v["outputs"].as_object()?.iter();
+        Some(Stamp {
+            fingerprint: v["fingerprint"].as_str()?.to_owned(),
+            outputs: outputs
+                .map(|(path, hash)| Some((path.into(), hash.as_str()?.to_owned())))
+                .collect::<Option<_>>()?,
+        })
+    }
 }
 
 /// The inputs shared by every job: sources and toolchain, hashed once per run.
@@ -97,7 +118,7 @@ pub fn is_fresh(stamps: &Utf8Path, job: &BuildJob, sources: &str) -> bool {
     let Ok(text) = fs::read_to_string(stamp_path(stamps, job)) else {
         return false;
     };
-    let Ok(stamp) = serde_json::from_str::<Stamp>(&text) else {
+    let Some(stamp) = Stamp::parse(&text) else {
         return false;
     };
     stamp.fingerprint == job_fingerprint(job, sources)
@@ -123,7 +144,7 @@ pub fn record(stamps: &Utf8Path, job: &BuildJob, sources: &str) -> Result<()> {
     };
     fs::create_dir_all(stamps).with_context(|| format!("cannot create {stamps}"))?;
     let path = stamp_path(stamps, job);
-    fs::write(&path, serde_json::to_string_pretty(&stamp)?)
+    fs::write(&path, serde_json::to_string_pretty(&stamp.to_json())?)
         .with_context(|| format!("cannot write {path}"))
 }
 

@@ -8,7 +8,8 @@
 //!   SHA-256, modes, `SHA256SUMS`), [`paths`], [`pins`] (pinned tool versions), [`target`] (the target matrix) with
 //!   [`binfmt`] (executable headers) and [`loadable`] (will a binary load on its OS:
 //!   signatures, imported libraries, minimum OS, universal binaries), [`reference`]
-//!   (image references), [`progress`] (live output of running commands).
+//!   (image references), [`json`] (reading JSON, errors naming where), [`progress`]
+//!   (live output of running commands).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
 //!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
 //!   [`docker`] (buildx commands, builders, registries).
@@ -38,6 +39,7 @@ pub mod doctor;
 pub mod fingerprint;
 pub mod flags;
 pub mod image;
+pub mod json;
 pub mod labels;
 pub mod loadable;
 pub mod merge;

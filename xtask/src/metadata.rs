@@ -6,39 +6,31 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::Deserialize;
+use serde_json::Value;
 
+use crate::json;
 use crate::target::Os;
 
 /// Docker's extension metadata. Unknown keys are errors, as in Docker's own validator
 /// (its schema rejects additional properties): a `"hosts"` for `"host"` would otherwise
 /// install an extension with no host binaries at all.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct Metadata {
     pub icon: String,
-    #[serde(default)]
     pub ui: BTreeMap<String, UiEntry>,
-    #[serde(default)]
     pub vm: Option<Vm>,
-    #[serde(default)]
     pub host: Option<Host>,
 }
 
 /// The backend that runs in Docker Desktop's VM: an image or a compose file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct Vm {
-    #[serde(default)]
     pub image: Option<String>,
-    #[serde(default)]
     pub composefile: Option<String>,
-    #[serde(default)]
     pub exposes: Option<Exposes>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct Exposes {
     pub socket: String,
 }
@@ -46,26 +38,89 @@ pub struct Exposes {
 /// What `vm.image` names when the backend is the extension's own image.
 pub const OWN_IMAGE: &str = "${DESKTOP_PLUGIN_IMAGE}";
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct UiEntry {
     pub title: String,
     pub root: String,
     pub src: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct Host {
     /// Each element maps OS keys to path lists; the keys are checked by hand so an
     /// unknown one can be reported with its location.
     pub binaries: Vec<BTreeMap<String, Vec<BinaryPath>>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct BinaryPath {
     pub path: String,
+}
+
+/// Each struct read from its JSON object; an unknown key is an error naming it.
+impl Metadata {
+    fn from_json(v: &Value) -> Result<Metadata> {
+        json::deny_unknown(v, "", &["icon", "ui", "vm", "host"])?;
+        let opt = |key| json::optional(v, "", key);
+        Ok(Metadata {
+            icon: json::required_string(v, "", "icon")?,
+            ui: match opt("ui")? {
+                Some(ui) => json::entries(ui, "ui", UiEntry::from_json)?
+                    .into_iter()
+                    .collect(),
+                None => BTreeMap::new(),
+            },
+            vm: opt("vm")?.map(Vm::from_json).transpose()?,
+            host: opt("host")?.map(Host::from_json).transpose()?,
+        })
+    }
+}
+
+impl Vm {
+    fn from_json(v: &Value) -> Result<Vm> {
+        json::deny_unknown(v, "vm", &["image", "composefile", "exposes"])?;
+        let exposes = |v: &Value| -> Result<Exposes> {
+            json::deny_unknown(v, "vm.exposes", &["socket"])?;
+            let socket = json::required_string(v, "vm.exposes", "socket")?;
+            Ok(Exposes { socket })
+        };
+        Ok(Vm {
+            image: json::optional_string(v, "vm", "image")?,
+            composefile: json::optional_string(v, "vm", "composefile")?,
+            exposes: json::optional(v, "vm", "exposes")?
+                .map(exposes)
+                .transpose()?,
+        })
+    }
+}
+
+impl UiEntry {
+    fn from_json(v: &Value, at: &str) -> Result<UiEntry> {
+        json::deny_unknown(v, at, &["title", "root", "src"])?;
+        Ok(UiEntry {
+            title: json::required_string(v, at, "title")?,
+            root: json::required_string(v, at, "root")?,
+            src: json::required_string(v, at, "src")?,
+        })
+    }
+}
+
+impl Host {
+    fn from_json(v: &Value) -> Result<Host> {
+        json::deny_unknown(v, "host", &["binaries"])?;
+        let paths = |v: &Value, at: &str| {
+            json::elements(v, at, |v, at| {
+                json::deny_unknown(v, at, &["path"])?;
+                let path = json::required_string(v, at, "path")?;
+                Ok(BinaryPath { path })
+            })
+        };
+        let set = |v: &Value, at: &str| Ok(json::entries(v, at, paths)?.into_iter().collect());
+        let binaries = json::required(v, "host", "binaries")?;
+        Ok(Host {
+            binaries: json::elements(binaries, "host.binaries", set)?,
+        })
+    }
 }
 
 /// One host binary the image must carry.
@@ -118,7 +173,9 @@ impl Extension {
 
     pub fn parse(file: &Utf8Path, text: &str, known: Option<&Known>) -> Result<Extension> {
         // serde_json's message ends with "at line L column C".
-        let metadata: Metadata = serde_json::from_str(text)
+        let metadata = serde_json::from_str(text)
+            .map_err(anyhow::Error::from)
+            .and_then(|v| Metadata::from_json(&v))
             .with_context(|| format!("{file}: not a valid extension metadata file"))?;
         let mut errors = Vec::new();
         let binaries = host_binaries(&metadata, known, &mut errors);
@@ -465,7 +522,19 @@ mod tests {
     #[test]
     fn wrong_types_and_missing_fields_are_located() {
         let e = err(r#"{"icon": 3}"#);
-        assert!(e.contains("invalid type") && e.contains("line 1"), "{e}");
+        assert!(
+            e.contains("`icon`: invalid type: expected a string, found 3"),
+            "{e}"
+        );
+        let e = err(r#"{"icon": "i.svg", "ui": {"t": {"title": "T", "root": "/ui"}}}"#);
+        assert!(e.contains("`ui.t`: missing field `src`"), "{e}");
+        let e = err(&with_binaries(
+            r#"{"linux": [{"path": "/linux/host-bin", "mode": 1}]}"#,
+        ));
+        assert!(
+            e.contains("`host.binaries[0].linux[0]`: unknown field `mode`, expected one of `path`"),
+            "{e}"
+        );
         let e = err(r#"{"ui": {}}"#);
         assert!(e.contains("missing field `icon`"), "{e}");
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use crate::cmd::Cmd;
 use crate::docker::{self, Remote};
@@ -18,13 +18,13 @@ use crate::verify::{self, Rules, Verified};
 
 /// What the last successful publish of a reference from this checkout was: the staged
 /// tree it was built from and the verified digest the tag was given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub reference: String,
     pub stage: String,
     pub index_digest: String,
     pub platforms: BTreeMap<String, String>,
-    #[serde(default)]
+    /// Missing in a record written before attestations were recorded.
     pub attestations: BTreeMap<String, Vec<String>>,
 }
 
@@ -48,9 +48,42 @@ impl Record {
 
     pub fn load(reference: &ImageRef) -> Option<Record> {
         let text = std::fs::read_to_string(Record::path(reference)).ok()?;
-        serde_json::from_str::<Record>(&text)
-            .ok()
-            .filter(|r| r.reference == reference.to_string())
+        Record::parse(&text).filter(|r| r.reference == reference.to_string())
+    }
+
+    /// `None` for anything unreadable: then nothing is known about the last publish.
+    fn parse(raw: &str) -> Option<Record> {
+        fn text(v: &Value) -> Option<String> {
+            v.as_str().map(str::to_owned)
+        }
+        fn map<T>(v: &Value, read: impl Fn(&Value) -> Option<T>) -> Option<BTreeMap<String, T>> {
+            (v.as_object()?.iter())
+                .map(|(k, v)| Some((k.clone(), read(v)?)))
+                .collect()
+        }
+        let texts = |v: &Value| v.as_array()?.iter().map(text).collect();
+        let v: Value = serde_json::from_str(raw).ok()?;
+        Some(Record {
+            reference: text(&v["reference"])?,
+            stage: text(&v["stage"])?,
+            index_digest: text(&v["index_digest"])?,
+            platforms: map(&v["platforms"], text)?,
+            attestations: match &v["attestations"] {
+                Value::Null => BTreeMap::new(),
+                a => map(a, texts)?,
+            },
+        })
+    }
+
+    /// Keys sorted (serde_json's `Map`), not in field order as serde's derive wrote them.
+    fn to_json(&self) -> Value {
+        json!({
+            "reference": self.reference,
+            "stage": self.stage,
+            "index_digest": self.index_digest,
+            "platforms": self.platforms,
+            "attestations": self.attestations,
+        })
     }
 
     pub fn save(reference: &ImageRef, stage: &str, v: &Verified) -> Result<()> {
@@ -72,7 +105,7 @@ impl Record {
         let path = Record::path(reference);
         std::fs::create_dir_all(path.parent().expect("under dist/"))
             .with_context(|| format!("cannot create {path}"))?;
-        std::fs::write(&path, serde_json::to_string_pretty(&record)?)
+        std::fs::write(&path, serde_json::to_string_pretty(&record.to_json())?)
             .with_context(|| format!("cannot write {path}"))
     }
 
@@ -200,4 +233,30 @@ pub fn promote(
     )?;
     confirm_tag(rep, builder, release, &checked.index_digest, previous)?;
     Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_older_ones_still_load() {
+        let record = Record {
+            reference: "reg.io/app:1.0.0".into(),
+            stage: "abc".into(),
+            index_digest: "sha256:1".into(),
+            platforms: [("linux/amd64".into(), "sha256:2".into())].into(),
+            attestations: [(
+                "linux/amd64".into(),
+                vec!["https://slsa.dev/provenance/v0.2".into()],
+            )]
+            .into(),
+        };
+        let text = serde_json::to_string_pretty(&record.to_json()).unwrap();
+        assert_eq!(Record::parse(&text), Some(record));
+        // As serde's derive wrote it, before attestations were recorded.
+        let old = r#"{"reference": "r:1", "stage": "s", "index_digest": "d", "platforms": {}}"#;
+        assert!(Record::parse(old).is_some_and(|r| r.attestations.is_empty()));
+        assert_eq!(Record::parse(r#"{"reference": "r:1"}"#), None);
+    }
 }

@@ -9,7 +9,7 @@ use std::io;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::{Serialize, Serializer};
+use serde_json::{json, Value};
 
 use crate::cmd::{Cmd, Timed};
 use crate::loadable::{Cpu, HostOs};
@@ -30,8 +30,7 @@ pub struct Case {
     pub expect: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum How {
     Native,
     /// The emulator's path.
@@ -40,32 +39,44 @@ pub enum How {
     Wine(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Passed {
-        how: How,
-        #[serde(serialize_with = "seconds")]
-        took: Duration,
-    },
-    Failed {
-        how: How,
-        detail: String,
-    },
-    NotRun {
-        reason: String,
-    },
+    Passed { how: How, took: Duration },
+    Failed { how: How, detail: String },
+    NotRun { reason: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Smoked {
     pub path: Utf8PathBuf,
-    #[serde(flatten)]
     pub outcome: Outcome,
 }
 
-fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+impl Smoked {
+    /// One flat object: `path`, `outcome` (`passed`, `failed`, `not_run`) and the
+    /// outcome's fields; `took` in seconds, to the millisecond.
+    pub fn to_json(&self) -> Value {
+        let how = |how: &How| match how {
+            How::Native => json!("native"),
+            How::Qemu(path) => json!({ "qemu": path }),
+            How::Wine(path) => json!({ "wine": path }),
+        };
+        let path = self.path.as_str();
+        match &self.outcome {
+            Outcome::Passed { how: h, took } => json!({
+                "path": path,
+                "outcome": "passed",
+                "how": how(h),
+                "took": (took.as_secs_f64() * 1000.0).round() / 1000.0,
+            }),
+            Outcome::Failed { how: h, detail } => json!({
+                "path": path, "outcome": "failed", "how": how(h), "detail": detail,
+            }),
+            Outcome::NotRun { reason } => json!({
+                "path": path, "outcome": "not_run", "reason": reason,
+            }),
+        }
+    }
 }
 
 /// This machine and what it has for running foreign binaries.
@@ -396,8 +407,9 @@ mod tests {
             },
         ];
         assert_eq!(
-            serde_json::to_string(&results).unwrap(),
-            r#"[{"path":"linux/host-bin","outcome":"passed","how":{"qemu":"/usr/bin/qemu-aarch64-static"},"took":0.812},{"path":"darwin/host-bin","outcome":"not_run","reason":"nothing on linux executes Mach-O"}]"#
+            serde_json::to_string(&results.each_ref().map(Smoked::to_json)).unwrap(),
+            // Keys sorted, as serde_json's `Map` keeps them (and as dist's record always had).
+            r#"[{"how":{"qemu":"/usr/bin/qemu-aarch64-static"},"outcome":"passed","path":"linux/host-bin","took":0.812},{"outcome":"not_run","path":"darwin/host-bin","reason":"nothing on linux executes Mach-O"}]"#
         );
         assert_eq!(
             results[0].to_string(),

@@ -7,34 +7,44 @@ use camino::Utf8PathBuf;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use serde_json::Value;
 
 use crate::cmd::Cmd;
+use crate::json;
 use crate::loadable::Floors;
 use crate::reference::ImageRef;
 
 /// Packages whose binaries are tooling, never shipped in the image.
 const TOOLING: &[&str] = &["xtask"];
 
-#[derive(Deserialize)]
-struct CargoMetadata {
-    packages: Vec<Package>,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
+/// A package of `cargo metadata`, as far as the xtask reads it.
 struct Package {
     name: String,
     version: String,
     manifest_path: Utf8PathBuf,
-    targets: Vec<CargoTarget>,
+    /// (name, kinds) of each target.
+    targets: Vec<(String, Vec<String>)>,
 }
 
-#[derive(Deserialize)]
-struct CargoTarget {
-    name: String,
-    kind: Vec<String>,
+fn package(v: &Value, at: &str) -> Result<Package> {
+    let target = |v: &Value, at: &str| -> Result<(String, Vec<String>)> {
+        let kinds = json::elements(
+            json::required(v, at, "kind")?,
+            &json::at(at, "kind"),
+            |k, at| json::string(k, at).map(str::to_owned),
+        )?;
+        Ok((json::required_string(v, at, "name")?, kinds))
+    };
+    Ok(Package {
+        name: json::required_string(v, at, "name")?,
+        version: json::required_string(v, at, "version")?,
+        manifest_path: json::required_string(v, at, "manifest_path")?.into(),
+        targets: json::elements(
+            json::required(v, at, "targets")?,
+            &json::at(at, "targets"),
+            target,
+        )?,
+    })
 }
 
 /// What the workspace's manifests say, from one `cargo metadata` call.
@@ -57,7 +67,7 @@ pub struct Workspace {
 }
 
 pub fn load() -> Result<Workspace> {
-    let json = Cmd::new(
+    let out = Cmd::new(
         "cargo",
         [
             "metadata",
@@ -69,13 +79,11 @@ pub fn load() -> Result<Workspace> {
     )
     .read()
     .context("`cargo metadata` failed: is Cargo.toml valid?")?;
-    let meta: CargoMetadata =
-        serde_json::from_str(&json).context("cannot parse `cargo metadata` output")?;
-    let extension = meta
-        .metadata
-        .as_ref()
-        .map(|m| m["extension"].clone())
-        .unwrap_or_default();
+    let meta: Value = serde_json::from_str(&out).context("cannot parse `cargo metadata` output")?;
+    let packages = json::required(&meta, "", "packages")
+        .and_then(|p| json::elements(p, "packages", package))
+        .context("cannot read `cargo metadata` output")?;
+    let extension = meta["metadata"]["extension"].clone();
     let mut ws = Workspace {
         bins: BTreeMap::new(),
         package_dirs: Vec::new(),
@@ -84,8 +92,7 @@ pub fn load() -> Result<Workspace> {
         floors: floors(&extension)?,
         smoke: smoke(&extension)?,
     };
-    let mut hosts: Vec<Package> = meta
-        .packages
+    let mut hosts: Vec<Package> = packages
         .into_iter()
         .filter(|p| !TOOLING.contains(&p.name.as_str()))
         .collect();
@@ -97,12 +104,10 @@ pub fn load() -> Result<Workspace> {
         if let Some(dir) = p.manifest_path.parent() {
             ws.package_dirs.push(dir.to_owned());
         }
-        for t in p
-            .targets
-            .into_iter()
-            .filter(|t| t.kind.iter().any(|k| k == "bin"))
-        {
-            ws.bins.insert(t.name, p.name.clone());
+        for (name, kinds) in p.targets {
+            if kinds.iter().any(|k| k == "bin") {
+                ws.bins.insert(name, p.name.clone());
+            }
         }
     }
     Ok(ws)
