@@ -8,7 +8,9 @@
 //!   SHA-256, modes, `SHA256SUMS`), [`paths`], [`pins`] (pinned tool versions), [`target`] (the target matrix) with
 //!   [`binfmt`] (executable headers) and [`loadable`] (will a binary load on its OS:
 //!   signatures, imported libraries, minimum OS, universal binaries), [`reference`]
-//!   (image references), [`progress`] (live output of running commands).
+//!   (image references), [`progress`] (live output of running commands), [`toml`] (a
+//!   reader for the TOML subset users write) with [`toml_set`] (sets one value, keeping
+//!   every other byte).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
 //!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
 //!   [`docker`] (buildx commands, builders, registries).
@@ -52,6 +54,8 @@ pub mod setup;
 pub mod smoke;
 pub mod stage;
 pub mod target;
+pub mod toml;
+pub mod toml_set;
 pub mod ui;
 pub mod vendor;
 pub mod vendor_archive;
@@ -157,6 +161,8 @@ mod tests {
             "binfmt",
             "reference",
             "progress",
+            "toml",
+            "toml_set",
         ];
         for (m, uses) in imports() {
             if leaf.contains(&m.as_str()) {
