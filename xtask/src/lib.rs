@@ -9,7 +9,8 @@
 //!   [`binfmt`] (executable headers) and [`loadable`] (will a binary load on its OS:
 //!   signatures, imported libraries, minimum OS, universal binaries), [`reference`]
 //!   (image references), [`json`] (reading JSON, errors naming where), [`progress`]
-//!   (live output of running commands).
+//!   (live output of running commands), [`toml`] (a reader for the TOML subset users
+//!   write) with [`toml_set`] (sets one value, keeping every other byte).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
 //!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
 //!   [`docker`] (buildx commands, builders, registries).
@@ -54,6 +55,8 @@ pub mod setup;
 pub mod smoke;
 pub mod stage;
 pub mod target;
+pub mod toml;
+pub mod toml_set;
 pub mod ui;
 pub mod vendor;
 pub mod vendor_archive;
@@ -159,6 +162,9 @@ mod tests {
             "binfmt",
             "reference",
             "progress",
+            "toml",
+            "toml_set",
+            "json",
         ];
         for (m, uses) in imports() {
             if leaf.contains(&m.as_str()) {

@@ -26,17 +26,17 @@
 //! checksum per platform, filled by a command), cargo-binstall (templated URL and member)
 //! and Bazel's `http_archive` (sha256 first, then extract).
 //!
-//! The `vendor_*` modules depend on nothing else in the crate (the caller maps its own
-//! target table onto [`Platform`]), and on each other in one direction:
-//! `vendor_platform`, `vendor_archive`, `vendor_curl` (leaves) <- `vendor_toml` (tables to
-//! entries) <- `vendor` (this: what one platform gets, checks against metadata) <-
-//! `vendor_fetch` (the cache) <- `vendor_lock` (writes pins).
+//! The `vendor_*` modules depend on nothing else in the crate but the leaf TOML reader
+//! (`toml`, and `toml_set` to write pins; the caller maps its own target table onto
+//! [`Platform`]), and on each other in one direction: `vendor_platform`, `vendor_archive`,
+//! `vendor_curl` (leaves) <- `vendor_toml` (tables to entries) <- `vendor` (this: what one
+//! platform gets, checks against metadata) <- `vendor_fetch` (the cache) <- `vendor_lock`
+//! (writes pins).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use toml_edit::DocumentMut;
 
 use crate::vendor_archive::{self, Format};
 use crate::vendor_curl;
@@ -119,9 +119,7 @@ impl Manifest {
 
     /// Parses and checks everything the file can tell on its own; all problems at once.
     pub fn parse(path: &Utf8Path, text: &str) -> Result<Manifest> {
-        let doc: DocumentMut = text
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{path}: not valid TOML: {e}"))?;
+        let doc = vendor_toml::read(path, text)?;
         let (entries, mut problems) = vendor_toml::parse_entries(path, &doc);
         let manifest = Manifest {
             path: path.to_owned(),
@@ -523,6 +521,39 @@ darwin-arm64 = "PIN"
         let e = err("[k]\nversion = \"1\"\nurl = \"https://x/k\"\nsha256 = { linux-amd64 = \"PIN\" }\nfallback = { linux-arm64 = \"linux-amd64\" }\n");
         assert!(
             e.contains("k.fallback.linux-arm64: linux-arm64 cannot run a linux-amd64 build"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_and_problems_name_the_line() {
+        let err = |t: &str| format!("{:#}", parse(t).unwrap_err());
+        assert_eq!(
+            err("[k]\nversion = 1.31\n"),
+            "extension/vendor.toml:2: `1.31`: floats are not supported by the xtask's TOML reader; \
+             a version is a \"string\" (\"1.31\")"
+        );
+        assert_eq!(
+            err("[k]\nversion = \"1\"\n[k]\n"),
+            "extension/vendor.toml:3: table [k] defined twice (first at line 1)"
+        );
+        let e =
+            err("[k]\nversion = \"1\"\nurl = \"https://x/{verison}/k{exe}\"\nsmoke = [\"a\", 1]\n");
+        assert!(
+            e.lines().any(|l| l
+                .starts_with("extension/vendor.toml: k.url: unknown placeholder `{verison}`")
+                && l.ends_with(" (line 3)")),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "k.smoke: must be an array of strings, e.g. [\"version\", \"--client\"] (line 4)"
+            ),
+            "{e}"
+        );
+        let e = err("[k.sha256]\nlinux-amd64 = \"PIN\"\n");
+        assert!(
+            e.contains("extension/vendor.toml: k.version: missing (line 1)"),
             "{e}"
         );
     }

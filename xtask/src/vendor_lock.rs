@@ -3,7 +3,7 @@
 //! A pin comes from the checksum file upstream publishes when the entry names one
 //! (`checksum_url`: kubectl's `.sha256`, helm's `.sha256sum`), which costs a few bytes
 //! per platform; otherwise the artifact is downloaded and hashed (and kept in the cache,
-//! so the next fetch is free). The file is rewritten with `toml_edit`, so comments,
+//! so the next fetch is free). The file is rewritten with `toml_set`, so comments,
 //! order and layout stay as the user wrote them; only changed values are touched.
 
 use std::collections::BTreeSet;
@@ -11,10 +11,12 @@ use std::fmt;
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
-use toml_edit::{DocumentMut, Item, Table};
 
+use crate::toml::Value;
+use crate::toml_set;
 use crate::vendor::{Manifest, Platform};
 use crate::vendor_fetch::{self, Cache, Event};
+use crate::vendor_toml;
 
 /// What to lock. `platforms`: those the extension ships (the caller derives them from
 /// `metadata.json`); pins already in the file are refreshed too; a platform with a
@@ -49,14 +51,12 @@ pub fn lock(
     cache: &Cache,
     on: &mut dyn FnMut(Event),
 ) -> Result<Vec<Change>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e| anyhow::anyhow!("{path}: not valid TOML: {e}"))?;
+    let mut text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
+    let doc = vendor_toml::read(path, &text)?;
     let mut changes = Vec::new();
     let names: Vec<String> = match req.name {
         Some(n) => {
-            if doc.get(n).and_then(Item::as_table_like).is_none() {
+            if doc.get(n).and_then(Value::as_table).is_none() {
                 bail!("{path}: no [{n}] table to lock");
             }
             vec![n.to_owned()]
@@ -67,16 +67,14 @@ pub fn lock(
         None => doc.iter().map(|(k, _)| k.to_owned()).collect(),
     };
     if let (Some(n), Some(v)) = (req.name, req.version) {
-        let old = doc[n]
-            .get("version")
-            .and_then(Item::as_str)
+        let old = doc
+            .get(n)
+            .and_then(Value::as_table)
+            .and_then(|t| t.get("version"))
+            .and_then(Value::as_str)
             .map(str::to_owned);
         if old.as_deref() != Some(v) {
-            set_value(
-                doc[n].as_table_like_mut().expect("checked above"),
-                "version",
-                v,
-            );
+            text = set(path, &text, &[n, "version"], v)?;
             changes.push(Change {
                 key: format!("{n}.version"),
                 old,
@@ -86,7 +84,7 @@ pub fn lock(
     }
     // Parse what would be written: templates render with the new version, and a broken
     // table is reported before anything downloads.
-    let manifest = Manifest::parse(path, &doc.to_string())?;
+    let manifest = Manifest::parse(path, &text)?;
     for name in &names {
         let targets: BTreeSet<Platform> = req
             .platforms
@@ -118,7 +116,7 @@ pub fn lock(
             })?;
             let old = manifest.pin(name, platform).map(str::to_owned);
             if old.as_deref() != Some(hash.as_str()) {
-                set_pin(&mut doc, name, platform, &hash);
+                text = set(path, &text, &[name, "sha256", &platform.to_string()], &hash)?;
                 changes.push(Change {
                     key: format!("{name}.sha256.{platform}"),
                     old,
@@ -128,43 +126,24 @@ pub fn lock(
         }
     }
     if !changes.is_empty() {
-        let out = doc.to_string();
-        Manifest::parse(path, &out).context("the rewritten manifest does not parse (a bug)")?;
+        Manifest::parse(path, &text).context("the rewritten manifest does not parse (a bug)")?;
         let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, out).with_context(|| format!("cannot write {tmp}"))?;
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {tmp}"))?;
         std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {path}"))?;
     }
     Ok(changes)
 }
 
-/// Replaces a string value keeping the comments around it.
-fn set_value(t: &mut dyn toml_edit::TableLike, key: &str, v: &str) {
-    match t.get_mut(key).and_then(Item::as_value_mut) {
-        Some(old) => {
-            let decor = old.decor().clone();
-            *old = v.into();
-            *old.decor_mut() = decor;
-        }
-        None => {
-            t.insert(key, toml_edit::value(v));
-        }
-    }
-}
-
-fn set_pin(doc: &mut DocumentMut, name: &str, platform: Platform, hash: &str) {
-    let entry = doc[name]
-        .as_table_like_mut()
-        .expect("a table, checked by parse");
-    if entry.get("sha256").is_none() {
-        let mut t = Table::new();
-        t.set_implicit(false);
-        entry.insert("sha256", Item::Table(t));
-    }
-    let pins = entry
-        .get_mut("sha256")
-        .and_then(Item::as_table_like_mut)
-        .expect("sha256 is a table, checked by parse");
-    set_value(pins, &platform.to_string(), hash);
+/// `text` with `key` set to `value`, every other byte kept.
+fn set(path: &Utf8Path, text: &str, key: &[&str], value: &str) -> Result<String> {
+    toml_set::set_string(text, key, value).map_err(|e| {
+        anyhow::anyhow!(
+            "{path}:{}: cannot set {}: {}",
+            e.line,
+            key.join("."),
+            e.message
+        )
+    })
 }
 
 #[cfg(test)]
@@ -173,24 +152,25 @@ mod tests {
 
     #[test]
     fn values_keep_their_comments() {
-        let mut doc: DocumentMut = "# top\n[k]\nversion = \"1\"  # the version\n[k.sha256]\n# pins\nlinux-amd64 = \"x\" # old\n"
-            .parse()
-            .unwrap();
-        set_value(doc["k"].as_table_like_mut().unwrap(), "version", "2");
-        set_pin(&mut doc, "k", Platform::parse("linux-amd64").unwrap(), "y");
-        set_pin(&mut doc, "k", Platform::parse("linux-arm64").unwrap(), "z");
+        let path = Utf8Path::new("extension/vendor.toml");
+        let text = "# top\n[k]\nversion = \"1\"  # the version\n[k.sha256]\n# pins\nlinux-amd64 = \"x\" # old\n";
+        let text = set(path, text, &["k", "version"], "2").unwrap();
+        let text = set(path, &text, &["k", "sha256", "linux-amd64"], "y").unwrap();
+        let text = set(path, &text, &["k", "sha256", "linux-arm64"], "z").unwrap();
         assert_eq!(
-            doc.to_string(),
+            text,
             "# top\n[k]\nversion = \"2\"  # the version\n[k.sha256]\n# pins\nlinux-amd64 = \"y\" # old\nlinux-arm64 = \"z\"\n"
         );
-        let mut doc: DocumentMut = "[k]\nversion = \"1\"\n\n[j]\nversion = \"1\"\n"
-            .parse()
-            .unwrap();
-        set_pin(&mut doc, "k", Platform::parse("linux-amd64").unwrap(), "y");
-        assert!(
-            doc.to_string()
-                .contains("[k.sha256]\nlinux-amd64 = \"y\"\n"),
-            "{doc}"
+        let text = "[k]\nversion = \"1\"\n\n[j]\nversion = \"1\"\n";
+        let text = set(path, text, &["k", "sha256", "linux-amd64"], "y").unwrap();
+        assert_eq!(
+            text,
+            "[k]\nversion = \"1\"\n[k.sha256]\nlinux-amd64 = \"y\"\n\n[j]\nversion = \"1\"\n"
+        );
+        let e = set(path, "[k]\nversion = 1\n", &["k", "version"], "2").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "extension/vendor.toml:2: cannot set k.version: `k.version` is not a string"
         );
     }
 }

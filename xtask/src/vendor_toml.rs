@@ -1,13 +1,14 @@
 //! Reads `vendor.toml`'s tables into entries, collecting every problem (each naming the
-//! file and the dotted key) instead of stopping at the first: unknown keys and
+//! file, the dotted key and its line) instead of stopping at the first: unknown keys and
 //! placeholders, malformed pins, implausible fallbacks. What a value means for one
 //! platform is `vendor`'s business.
 
 use std::collections::BTreeMap;
 
+use anyhow::Result;
 use camino::Utf8Path;
-use toml_edit::{DocumentMut, Item, TableLike};
 
+use crate::toml::{self, Table, Value};
 use crate::vendor_archive::Format;
 use crate::vendor_platform::{is_sha256, Arch, Os, Platform, Vars};
 
@@ -47,11 +48,14 @@ const ENTRY_KEYS: &[&str] = &[
 ];
 const OVERRIDE_KEYS: &[&str] = &["url", "format", "member", "checksum_url", "replacements"];
 
+/// The document `text` (read from `path`); a syntax error, or TOML this reader does not
+/// support, names the file and the line.
+pub(crate) fn read(path: &Utf8Path, text: &str) -> Result<Table> {
+    toml::parse(text).map_err(|e| anyhow::anyhow!("{path}:{}: {}", e.line, e.message))
+}
+
 /// Every table of `doc` that parsed cleanly, and the problems of the others.
-pub(crate) fn parse_entries(
-    path: &Utf8Path,
-    doc: &DocumentMut,
-) -> (Vec<(String, Entry)>, Vec<String>) {
+pub(crate) fn parse_entries(path: &Utf8Path, doc: &Table) -> (Vec<(String, Entry)>, Vec<String>) {
     let mut problems = Vec::new();
     let mut entries = Vec::new();
     for (name, item) in doc.iter() {
@@ -59,11 +63,11 @@ pub(crate) fn parse_entries(
             path,
             list: &mut problems,
         };
-        let Some(table) = item.as_table_like() else {
-            p.at(name, "must be a table (`[name]`), one per binary");
+        if item.as_table().is_none() {
+            p.at(name, item, "must be a table (`[name]`), one per binary");
             continue;
-        };
-        if let Some(e) = parse_entry(&mut p, name, table) {
+        }
+        if let Some(e) = parse_entry(&mut p, name, item) {
             entries.push((name.to_owned(), e));
         }
     }
@@ -76,34 +80,37 @@ struct Problems<'a> {
 }
 
 impl Problems<'_> {
-    fn at(&mut self, key: &str, msg: &str) {
-        self.list.push(format!("{}: {key}: {msg}", self.path));
+    /// `extension/vendor.toml: k.url: MESSAGE (line 3)`: the line of `item`, the value
+    /// (or table) the problem is about.
+    fn at(&mut self, key: &str, item: &Value, msg: &str) {
+        self.list
+            .push(format!("{}: {key}: {msg} (line {})", self.path, item.line));
     }
 
-    fn string(&mut self, key: &str, item: &Item) -> Option<String> {
+    fn string(&mut self, key: &str, item: &Value) -> Option<String> {
         match item.as_str() {
             Some(s) => Some(s.to_owned()),
             None => {
-                self.at(key, "must be a string");
+                self.at(key, item, "must be a string");
                 None
             }
         }
     }
 
     /// A template: a string whose placeholders are all known.
-    fn template(&mut self, key: &str, item: &Item, url_ok: bool) -> Option<String> {
+    fn template(&mut self, key: &str, item: &Value, url_ok: bool) -> Option<String> {
         let s = self.string(key, item)?;
         let probe = Vars::new("", "", Platform::ALL[0], &BTreeMap::new());
         match probe.render(&s, url_ok.then_some("")) {
             Ok(_) => Some(s),
             Err(m) => {
-                self.at(key, &m);
+                self.at(key, item, &m);
                 None
             }
         }
     }
 
-    fn source(&mut self, prefix: &str, t: &dyn TableLike, keys: &[&str]) -> Source {
+    fn source(&mut self, prefix: &str, t: &Table, keys: &[&str]) -> Source {
         let mut s = Source::default();
         for (k, item) in t.iter() {
             let key = format!("{prefix}.{k}");
@@ -115,24 +122,30 @@ impl Problems<'_> {
                     s.format = self.string(&key, item).and_then(|f| {
                         let parsed = Format::parse(&f);
                         if parsed.is_none() {
-                            self.at(&key, &format!("`{f}` is not one of {}", Format::NAMES));
+                            let m = format!("`{f}` is not one of {}", Format::NAMES);
+                            self.at(&key, item, &m);
                         }
                         parsed
                     })
                 }
                 "replacements" => s.replacements = self.replacements(&key, item),
                 _ if keys.contains(&k) => {}
-                _ => self.at(&key, &format!("unknown key (known: {})", keys.join(", "))),
+                _ => self.at(
+                    &key,
+                    item,
+                    &format!("unknown key (known: {})", keys.join(", ")),
+                ),
             }
         }
         s
     }
 
-    fn replacements(&mut self, key: &str, item: &Item) -> BTreeMap<String, String> {
+    fn replacements(&mut self, key: &str, item: &Value) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        let Some(t) = item.as_table_like() else {
+        let Some(t) = item.as_table() else {
             self.at(
                 key,
+                item,
                 "must be a table like { darwin = \"macOS\", amd64 = \"x86_64\" }",
             );
             return out;
@@ -140,7 +153,11 @@ impl Problems<'_> {
         for (k, v) in t.iter() {
             let sub = format!("{key}.{k}");
             if Os::from_dir(k).is_none() && Arch::from_docker(k).is_none() {
-                self.at(&sub, "replaces only darwin, windows, linux, amd64 or arm64");
+                self.at(
+                    &sub,
+                    v,
+                    "replaces only darwin, windows, linux, amd64 or arm64",
+                );
             } else if let Some(v) = self.string(&sub, v) {
                 out.insert(k.to_owned(), v);
             }
@@ -148,10 +165,16 @@ impl Problems<'_> {
         out
     }
 
-    fn platform_map(&mut self, key: &str, item: &Item) -> Vec<(Platform, String)> {
-        let Some(t) = item.as_table_like() else {
+    /// The platform, the string and the value it came from.
+    fn platform_map<'v>(
+        &mut self,
+        key: &str,
+        item: &'v Value,
+    ) -> Vec<(Platform, String, &'v Value)> {
+        let Some(t) = item.as_table() else {
             self.at(
                 key,
+                item,
                 "must be a table keyed by OS-ARCH (darwin-amd64, ..., windows-arm64)",
             );
             return Vec::new();
@@ -162,11 +185,12 @@ impl Problems<'_> {
             match Platform::parse(k) {
                 None => self.at(
                     &sub,
+                    v,
                     "not an OS-ARCH pair (darwin|windows|linux)-(amd64|arm64)",
                 ),
                 Some(p) => {
-                    if let Some(v) = self.string(&sub, v) {
-                        out.push((p, v));
+                    if let Some(s) = self.string(&sub, v) {
+                        out.push((p, s, v));
                     }
                 }
             }
@@ -175,7 +199,9 @@ impl Problems<'_> {
     }
 }
 
-fn parse_entry(p: &mut Problems<'_>, name: &str, t: &dyn TableLike) -> Option<Entry> {
+/// `item`: the table `[name]`.
+fn parse_entry(p: &mut Problems<'_>, name: &str, item: &Value) -> Option<Entry> {
+    let t = item.as_table()?;
     let errors_before = p.list.len();
     if name.is_empty()
         || name.contains(['/', '\\', ':'])
@@ -183,6 +209,7 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, t: &dyn TableLike) -> Option<En
     {
         p.at(
             name,
+            item,
             "a binary's file name: no slashes, and no .exe (added on Windows)",
         );
     }
@@ -197,23 +224,24 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, t: &dyn TableLike) -> Option<En
     let version = match t.get("version") {
         Some(v) => p.string(&format!("{name}.version"), v),
         None => {
-            p.at(&format!("{name}.version"), "missing");
+            p.at(&format!("{name}.version"), item, "missing");
             None
         }
     };
     if base.url.is_none() && t.get("url").is_none() {
-        p.at(&format!("{name}.url"), "missing");
+        p.at(&format!("{name}.url"), item, "missing");
     }
     let mut overrides = BTreeMap::new();
     for k in &overrides_keys {
         if let Some(item) = t.get(k) {
             let key = format!("{name}.{k}");
-            match item.as_table_like() {
+            match item.as_table() {
                 Some(ot) => {
                     overrides.insert(k.clone(), p.source(&key, ot, OVERRIDE_KEYS));
                 }
                 None => p.at(
                     &key,
+                    item,
                     "must be a table overriding url, format, member, checksum_url or replacements",
                 ),
             }
@@ -221,11 +249,11 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, t: &dyn TableLike) -> Option<En
     }
     let mut sha256 = BTreeMap::new();
     if let Some(item) = t.get("sha256") {
-        for (platform, hex) in p.platform_map(&format!("{name}.sha256"), item) {
+        for (platform, hex, v) in p.platform_map(&format!("{name}.sha256"), item) {
             if is_sha256(&hex) {
                 sha256.insert(platform, hex);
             } else {
-                p.at(&format!("{name}.sha256.{platform}"), &format!(
+                p.at(&format!("{name}.sha256.{platform}"), v, &format!(
                     "`{hex}` is not a SHA-256 (64 lowercase hex digits); run `cargo xtask vendor lock {name}`"
                 ));
             }
@@ -233,13 +261,13 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, t: &dyn TableLike) -> Option<En
     }
     let mut fallback = BTreeMap::new();
     if let Some(item) = t.get("fallback") {
-        for (to, from) in p.platform_map(&format!("{name}.fallback"), item) {
+        for (to, from, v) in p.platform_map(&format!("{name}.fallback"), item) {
             let key = format!("{name}.fallback.{to}");
             match fallback_problem(name, to, &from, &sha256) {
                 Ok(from) => {
                     fallback.insert(to, from);
                 }
-                Err(m) => p.at(&key, &m),
+                Err(m) => p.at(&key, v, &m),
             }
         }
     }
@@ -247,19 +275,25 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, t: &dyn TableLike) -> Option<En
         None => None,
         Some(item) => {
             let key = format!("{name}.smoke");
-            let args: Option<Vec<String>> = item
+            match item
                 .as_array()
-                .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect());
-            if args.is_none() {
-                p.at(
-                    &key,
-                    "must be an array of strings, e.g. [\"version\", \"--client\"]",
-                );
+                .filter(|a| a.iter().all(|v| v.as_str().is_some()))
+            {
+                Some(values) => Some(
+                    values
+                        .iter()
+                        .filter_map(|v| p.template(&key, v, false))
+                        .collect(),
+                ),
+                None => {
+                    p.at(
+                        &key,
+                        item,
+                        "must be an array of strings, e.g. [\"version\", \"--client\"]",
+                    );
+                    None
+                }
             }
-            for a in args.iter().flatten() {
-                p.template(&key, &toml_edit::value(a.as_str()), false);
-            }
-            args
         }
     };
     let smoke_expect = t
