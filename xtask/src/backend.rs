@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::{bail, Result};
+use camino::Utf8Path;
 
 use crate::cmd::Cmd;
-use crate::target::{Target, TARGETS};
+use crate::target::{Os, Target, TARGETS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Backend {
@@ -85,6 +86,8 @@ pub struct Tools {
     pub container_engine: Option<String>,
     /// Linkers found on PATH, by name.
     pub linkers: Vec<String>,
+    /// Where the user's own rustflags are set, if anywhere (see [`user_rustflags`]).
+    pub user_rustflags: Option<String>,
 }
 
 impl Tools {
@@ -112,6 +115,7 @@ impl Tools {
                 .find(|e| found(e))
                 .map(str::to_owned),
             linkers,
+            user_rustflags: user_rustflags(&crate::paths::root(), |k| std::env::var(k).ok()),
         }
     }
 
@@ -191,6 +195,87 @@ impl Tools {
     }
 }
 
+/// What the zigbuild job sets for `target` so that a first run (empty zig cache) has zig
+/// compile nothing that Rust does not link. In its default Debug mode zig builds, per
+/// target, compiler-rt, a UBSan runtime and the C library before its first link: about
+/// 100 s on 2 cores for the six triples (`cargo xtask bench first-run`).
+/// - Linux (musl): rust-lld, which every rustup toolchain ships, links against the CRT
+///   objects and `libc.a` that Rust's musl targets carry themselves (`self-contained`),
+///   and strips symbols as zig's link did. zig would build musl's libc.a, compiler-rt and
+///   UBSan for each (about 27 s each).
+/// - macOS: zig still links (it has the SDK's library stubs), with `-O2` (no UBSan
+///   runtime) and `-rtlib=none` (no compiler-rt: Rust's compiler_builtins has the
+///   intrinsics and std the OS-version check). The code is byte-identical to zig's
+///   default link; only the ad-hoc signature's identifier, cargo's hash of the flags,
+///   differs.
+/// - Windows: nothing. lld-link needs zig's MinGW CRT, and compiler-rt (`___chkstk_ms`
+///   and `__udivti3` are not in compiler_builtins there); `-O2` saved nothing measurable.
+///
+/// Rustflags set here replace `build.rustflags` (cargo reads one source), so none are set
+/// when the user has their own (`Tools::user_rustflags`): zig then links as it always did.
+pub fn zig_link_env(target: &Target, user_rustflags: bool) -> Vec<(String, String)> {
+    let key = |what: &str| {
+        format!(
+            "CARGO_TARGET_{}_{what}",
+            target.triple.to_ascii_uppercase().replace('-', "_")
+        )
+    };
+    let rustflags = |flags: &str| vec![(key("RUSTFLAGS"), flags.to_owned())];
+    match target.os {
+        _ if user_rustflags => Vec::new(),
+        Os::Linux => [
+            vec![(key("LINKER"), "rust-lld".to_owned())],
+            rustflags("-C strip=symbols"),
+        ]
+        .concat(),
+        Os::Darwin => rustflags("-C link-arg=-O2 -C link-arg=-rtlib=none"),
+        Os::Windows => Vec::new(),
+    }
+}
+
+/// Where rustflags of the user's are set: the environment (`RUSTFLAGS`,
+/// `CARGO_ENCODED_RUSTFLAGS`, `CARGO_BUILD_RUSTFLAGS`, `CARGO_TARGET_*_RUSTFLAGS`) or any
+/// cargo config file cargo reads from the workspace (`.cargo/config.toml` in it and its
+/// ancestors, and `$CARGO_HOME`'s). A config file counts if any line outside a comment
+/// mentions `rustflags`: a false alarm only costs zig's first-run libraries.
+pub fn user_rustflags(root: &Utf8Path, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let mut vars: Vec<String> = [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+    ]
+    .map(String::from)
+    .into();
+    vars.extend(TARGETS.iter().map(|t| {
+        format!(
+            "CARGO_TARGET_{}_RUSTFLAGS",
+            t.triple.to_ascii_uppercase().replace('-', "_")
+        )
+    }));
+    if let Some(v) = vars.iter().find(|v| env(v).is_some_and(|s| !s.is_empty())) {
+        return Some(format!("${v}"));
+    }
+    let cargo_home = env("CARGO_HOME")
+        .map(camino::Utf8PathBuf::from)
+        .or_else(|| env("HOME").map(|h| Utf8Path::new(&h).join(".cargo")));
+    let dirs = root.ancestors().map(|d| d.join(".cargo")).chain(cargo_home);
+    for dir in dirs {
+        for name in ["config.toml", "config"] {
+            let file = dir.join(name);
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let mentions = text
+                .lines()
+                .any(|l| l.split('#').next().unwrap_or("").contains("rustflags"));
+            if mentions {
+                return Some(file.to_string());
+            }
+        }
+    }
+    None
+}
+
 fn python_has_ziglang() -> bool {
     Cmd::new("python3", ["-c", "import ziglang"]).succeeds()
 }
@@ -225,7 +310,78 @@ mod tests {
                 .filter_map(|t| t.cargo_linker)
                 .map(str::to_owned)
                 .collect(),
+            user_rustflags: None,
         }
+    }
+
+    #[test]
+    fn zig_links_only_what_rust_needs_unless_the_user_has_rustflags() {
+        let env = |triple: &str, user: bool| zig_link_env(t(triple), user);
+        assert_eq!(
+            env("x86_64-unknown-linux-musl", false),
+            [
+                (
+                    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER".to_owned(),
+                    "rust-lld".to_owned()
+                ),
+                (
+                    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS".to_owned(),
+                    "-C strip=symbols".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(
+            env("aarch64-apple-darwin", false),
+            [(
+                "CARGO_TARGET_AARCH64_APPLE_DARWIN_RUSTFLAGS".to_owned(),
+                "-C link-arg=-O2 -C link-arg=-rtlib=none".to_owned()
+            )]
+        );
+        assert!(env("aarch64-pc-windows-gnullvm", false).is_empty());
+        for tt in TARGETS {
+            assert!(zig_link_env(&tt, true).is_empty(), "{tt}");
+        }
+    }
+
+    #[test]
+    fn user_rustflags_are_found_in_the_environment_and_cargo_config() {
+        let dir = std::env::temp_dir().join(format!("xtask-rustflags-{}", std::process::id()));
+        let root = camino::Utf8PathBuf::try_from(dir.join("ws")).unwrap();
+        let home = camino::Utf8PathBuf::try_from(dir.join("home")).unwrap();
+        std::fs::create_dir_all(root.join(".cargo")).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let no_env = |k: &str| (k == "CARGO_HOME").then(|| home.to_string());
+        std::fs::write(
+            root.join(".cargo/config.toml"),
+            "# rustflags in a comment do not count\n[alias]\nx = \"run\"\n",
+        )
+        .unwrap();
+        assert_eq!(user_rustflags(&root, no_env), None);
+
+        let env = |k: &str| match k {
+            "CARGO_TARGET_AARCH64_APPLE_DARWIN_RUSTFLAGS" => Some("-C x".to_owned()),
+            _ => no_env(k),
+        };
+        assert_eq!(
+            user_rustflags(&root, env).as_deref(),
+            Some("$CARGO_TARGET_AARCH64_APPLE_DARWIN_RUSTFLAGS")
+        );
+
+        std::fs::write(
+            home.join("config.toml"),
+            "[build]\nrustflags = [\"-Dwarnings\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            user_rustflags(&root, no_env),
+            Some(home.join("config.toml").to_string())
+        );
+        std::fs::write(root.join(".cargo/config"), "target.x.rustflags = []\n").unwrap();
+        assert_eq!(
+            user_rustflags(&root, no_env),
+            Some(root.join(".cargo/config").to_string())
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

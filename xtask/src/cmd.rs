@@ -279,19 +279,42 @@ impl fmt::Display for Cmd {
             write!(f, "env -u {} ", self.unset.join(" -u "))?;
         }
         for (k, v) in &self.env {
-            write!(f, "{k}={v} ")?;
+            write!(f, "{k}={} ", shell_word(v))?;
         }
         f.write_str(&self.program)?;
         for a in &self.args {
-            write!(f, " {a}")?;
+            write!(f, " {}", shell_word(a))?;
         }
         Ok(())
+    }
+}
+
+/// `s` as one word a POSIX shell reads back unchanged: printed plans can be pasted.
+fn shell_word(s: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b));
+    if plain {
+        s.into()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''")).into()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_commands_paste_into_a_shell() {
+        let c = Cmd::new("cargo", ["zigbuild", "--target", "a b", "it's"])
+            .env("RUSTFLAGS", "-C link-arg=-O2")
+            .env("PLAIN", "x86_64");
+        assert_eq!(
+            c.to_string(),
+            r#"RUSTFLAGS='-C link-arg=-O2' PLAIN=x86_64 cargo zigbuild --target 'a b' 'it'\''s'"#
+        );
+    }
 
     #[test]
     fn runs_in_the_workspace_root_and_reports_failures_alike() {
@@ -306,7 +329,7 @@ mod tests {
             .to_string();
         assert_eq!(
             e,
-            "`sh -c echo oops >&2; exit 3` failed (exit status: 3): oops"
+            "`sh -c 'echo oops >&2; exit 3'` failed (exit status: 3): oops"
         );
         let e = Cmd::new("no-such-program-xtask", ["x"])
             .read()
@@ -320,7 +343,7 @@ mod tests {
     #[test]
     fn env_is_shown_and_passed() {
         let c = Cmd::new("sh", ["-c", "echo $XTASK_T"]).env("XTASK_T", "v");
-        assert_eq!(c.to_string(), "XTASK_T=v sh -c echo $XTASK_T");
+        assert_eq!(c.to_string(), "XTASK_T=v sh -c 'echo $XTASK_T'");
         assert_eq!(c.read().unwrap(), "v");
     }
 }

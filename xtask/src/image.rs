@@ -315,11 +315,11 @@ mod tests {
         assert_eq!(
             cmds[3],
             "docker buildx imagetools create --tag reg.io/ext:unverified-1.0.0 \
-             reg.io/ext@<digest of linux/amd64> reg.io/ext@<digest of linux/arm64>"
+             'reg.io/ext@<digest of linux/amd64>' 'reg.io/ext@<digest of linux/arm64>'"
         );
         assert_eq!(
             cmds[4],
-            "docker buildx imagetools create --tag reg.io/ext:1.0.0 reg.io/ext@<verified digest>"
+            "docker buildx imagetools create --tag reg.io/ext:1.0.0 'reg.io/ext@<verified digest>'"
         );
         assert!(matches!(p.steps.last(), Some(Step::ConfirmTag { .. })));
         let known = [(VERIFIED.to_owned(), "sha256:ab".to_owned())].into();

@@ -227,12 +227,23 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
             // One invocation for all triples: cargo shares the host-side work (build
             // scripts, proc macros) and keeps both cores busy (about half the time of one
             // invocation per triple, measured by `cargo xtask bench stage`).
-            Backend::Zigbuild => jobs.push(BuildJob {
-                backend,
-                cmd: Cmd::new("cargo", with_targets(vec!["zigbuild".into()], &ts)),
-                outputs: outputs(&ts),
-                targets: ts,
-            }),
+            // Per target, how it links (rust-lld for musl, zig without the runtimes Rust
+            // never uses): see `backend::zig_link_env`.
+            Backend::Zigbuild => {
+                let mut cmd = Cmd::new("cargo", with_targets(vec!["zigbuild".into()], &ts));
+                for t in &ts {
+                    cmd.env.extend(crate::backend::zig_link_env(
+                        t,
+                        inp.tools.user_rustflags.is_some(),
+                    ));
+                }
+                jobs.push(BuildJob {
+                    backend,
+                    cmd,
+                    outputs: outputs(&ts),
+                    targets: ts,
+                });
+            }
             Backend::Cargo => jobs.push(BuildJob {
                 backend,
                 cmd: Cmd::new("cargo", with_targets(vec!["build".into()], &ts)),

@@ -98,3 +98,53 @@ fn plain_cargo_builds_musl_and_mingw() {
         "{json}"
     );
 }
+
+/// The first run's cost: with an empty zig cache, the Linux and macOS targets make zig
+/// compile nothing (musl links with rust-lld against Rust's own CRT and libc; darwin
+/// links without zig's compiler-rt and UBSan runtime). Windows still needs zig's MinGW
+/// CRT, which is why it is not in this build.
+#[test]
+fn zigbuild_builds_no_zig_runtime_for_linux_or_macos() {
+    if !zig_ready() {
+        return;
+    }
+    let target = target_dir("zig-first-run");
+    let zig_cache = target_dir("zig-first-run-cache");
+    for d in [&target, &zig_cache] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let triples = [
+        "x86_64-unknown-linux-musl",
+        "aarch64-unknown-linux-musl",
+        "x86_64-apple-darwin",
+        "aarch64-apple-darwin",
+    ];
+    let mut args = vec!["build", "--toolchain", "zigbuild"];
+    for t in &triples {
+        args.extend(["--target", t]);
+    }
+    run_ok(xtask(&target, &args).env("ZIG_GLOBAL_CACHE_DIR", &zig_cache));
+    for t in triples {
+        let info = built(&target, t, "host-bin");
+        if t.contains("linux") {
+            assert_eq!(info.linkage, Linkage::Static, "{t}: {info}");
+        }
+    }
+    let mut libraries = Vec::new();
+    let mut dirs = vec![zig_cache.clone().into_std_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "a" || x == "lib") {
+                libraries.push(p.display().to_string());
+            }
+        }
+    }
+    assert!(
+        libraries.is_empty(),
+        "zig built libraries Rust does not need: {libraries:?}"
+    );
+    let _ = std::fs::remove_dir_all(&zig_cache);
+}
