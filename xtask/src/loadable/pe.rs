@@ -213,7 +213,7 @@ fn pe_rules(
         let (section, section_va) = h.containing(&file, va).ok_or(NO_SECTION)?;
         let table = descriptors(&section, va.wrapping_sub(section_va), &IMPORTS)?;
         // Names usually sit in the descriptors' section, but need not: use the section
-        // holding the first descriptor's name (as the `object` crate does).
+        // holding the first descriptor's name (as the `object` crate did).
         let first_name = table.slice(0, IMPORTS.size).filter(|d| !is_null(d));
         let names = first_name
             .and_then(|d| d.u32(IMPORTS.name_at))
