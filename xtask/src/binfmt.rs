@@ -3,8 +3,9 @@
 //! binary in every variant really is, say, "PE arm64" and not a mislabelled copy.
 //!
 //! Only the fixed-layout headers are parsed (no sections, symbols or load commands), which
-//! is why the first few KiB of a file are enough. Every read goes through `Reader`, which
-//! bounds-checks, so arbitrary input yields an error and never a panic.
+//! is why the first few KiB of a file are enough. Every read goes through
+//! [`crate::bytes::Reader`], which bounds-checks, so arbitrary input yields an error and
+//! never a panic.
 //!
 //! Mach-O universal ("fat") binaries are rejected with [`SniffError::Universal`] rather than
 //! modelled: the extension ships one thin binary per OS/arch directory, so a fat binary there
@@ -15,6 +16,8 @@ use std::io::Read;
 
 use anyhow::Context;
 use camino::Utf8Path;
+
+use crate::bytes::{Endian, Reader};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -167,54 +170,6 @@ pub fn sniff_file(path: &Utf8Path) -> anyhow::Result<BinInfo> {
 fn not_executable(bytes: &[u8]) -> SniffError {
     let head = bytes.get(..4).unwrap_or(bytes).to_vec();
     SniffError::NotExecutable { head }
-}
-
-#[derive(Clone, Copy)]
-enum Endian {
-    Little,
-    Big,
-}
-
-/// Bounds-checked, endian-aware reads: `None` when the field is not within `bytes`.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    endian: Endian,
-}
-
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8], endian: Endian) -> Self {
-        Reader { bytes, endian }
-    }
-
-    fn array<const N: usize>(&self, offset: u64) -> Option<[u8; N]> {
-        let start = usize::try_from(offset).ok()?;
-        let slice = self.bytes.get(start..start.checked_add(N)?)?;
-        slice.try_into().ok()
-    }
-
-    fn u16(&self, offset: u64) -> Option<u16> {
-        let b = self.array(offset)?;
-        Some(match self.endian {
-            Endian::Little => u16::from_le_bytes(b),
-            Endian::Big => u16::from_be_bytes(b),
-        })
-    }
-
-    fn u32(&self, offset: u64) -> Option<u32> {
-        let b = self.array(offset)?;
-        Some(match self.endian {
-            Endian::Little => u32::from_le_bytes(b),
-            Endian::Big => u32::from_be_bytes(b),
-        })
-    }
-
-    fn u64(&self, offset: u64) -> Option<u64> {
-        let b = self.array(offset)?;
-        Some(match self.endian {
-            Endian::Little => u64::from_le_bytes(b),
-            Endian::Big => u64::from_be_bytes(b),
-        })
-    }
 }
 
 fn truncated(format: Format, detail: String) -> SniffError {

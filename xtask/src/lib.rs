@@ -7,7 +7,8 @@
 //! - **Leaf**: [`cmd`] (the command value and the one runner), [`digest`] (walks,
 //!   SHA-256, modes, `SHA256SUMS`), [`paths`], [`pins`] (pinned tool versions), [`target`] (the target matrix) with
 //!   [`binfmt`] (executable headers) and [`loadable`] (will a binary load on its OS:
-//!   signatures, imported libraries, minimum OS, universal binaries), [`reference`]
+//!   signatures, imported libraries, minimum OS, universal binaries), both reading
+//!   headers through [`bytes`] (bounds-checked fields), [`reference`]
 //!   (image references), [`json`] (reading JSON, errors naming where), [`progress`]
 //!   (live output of running commands), [`toml`] (a reader for the TOML subset users
 //!   write) with [`toml_set`] (sets one value, keeping every other byte).
@@ -30,6 +31,7 @@ pub mod backend;
 pub mod bench;
 pub mod binfmt;
 pub mod build;
+pub mod bytes;
 pub mod cmd;
 pub mod codegen;
 pub mod desktop;
@@ -160,6 +162,7 @@ mod tests {
             "paths",
             "target",
             "binfmt",
+            "bytes",
             "reference",
             "progress",
             "toml",

@@ -4,16 +4,15 @@
 //! arm64 code, a dylib outside the OS is missing on the user's Mac, a MinGW DLL is missing
 //! on a stock Windows, a GUI-subsystem exe has no console for Docker Desktop to read, a
 //! binary built for a newer OS than the user's refuses to start, and a dynamic ELF has no
-//! loader to run it. [`check`] reads the headers and load commands (through `object`, which
-//! bounds-checks every read) and lists every such problem.
+//! loader to run it. [`check`] reads the headers and load commands (through
+//! [`crate::bytes::Reader`], which bounds-checks every read) and lists every such problem.
 //!
-//! A leaf: nothing from the crate, no I/O. Any bytes yield a [`Report`], never a panic.
+//! A leaf: nothing from the crate but the byte reader, no I/O. Any bytes yield a
+//! [`Report`], never a panic.
 
 use std::fmt;
 
-use object::elf::{self, FileHeader64};
-use object::read::elf::{FileHeader, ProgramHeader};
-use object::{Endian, Endianness};
+use crate::bytes::{Endian, Reader};
 
 mod mach;
 mod pe;
@@ -159,19 +158,14 @@ pub fn check(bytes: &[u8], os: HostOs, cpu: Cpu, floors: &Floors) -> Report {
 /// A parse failure: which format, and why.
 type Parsed<T> = Result<T, (&'static str, Bad)>;
 
-/// Why a header could not be read: `object`'s message or ours.
-#[derive(Debug)]
-struct Bad(String);
-
-impl From<object::Error> for Bad {
-    fn from(e: object::Error) -> Self {
-        Bad(e.to_string())
-    }
-}
+/// Why a header could not be read. The texts are the `object` crate's, which these checks
+/// were first written against, so reports read as they always have.
+#[derive(Debug, Clone, Copy)]
+struct Bad(&'static str);
 
 impl fmt::Display for Bad {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0)
     }
 }
 
@@ -207,9 +201,9 @@ fn sniff(bytes: &[u8]) -> Option<Kind> {
     let magic = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?);
     Some(match magic {
         0x7f45_4c46 => Kind::Elf,
-        0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe => Kind::MachO,
-        object::macho::FAT_MAGIC => Kind::Fat32,
-        object::macho::FAT_MAGIC_64 => Kind::Fat64,
+        mach::MH_MAGIC | mach::MH_MAGIC_64 | mach::MH_CIGAM | mach::MH_CIGAM_64 => Kind::MachO,
+        mach::FAT_MAGIC => Kind::Fat32,
+        mach::FAT_MAGIC_64 => Kind::Fat64,
         _ if bytes.starts_with(b"MZ") => Kind::Pe,
         _ => return None,
     })
@@ -224,8 +218,38 @@ fn truncated(end: u64, len: usize, what: &str, slice: Option<&str>) -> Problem {
     problem("size", expected, found)
 }
 
+// ELF, from the System V gABI (https://gabi.xinuos.com/elf/02-eheader.html and
+// 07-pheader.html); e_machine values from each processor's supplement.
+const EI_CLASS: usize = 4;
+const EI_DATA: usize = 5;
+const EI_VERSION: usize = 6;
+const ELFCLASS32: u8 = 1;
+const ELFCLASS64: u8 = 2;
+const ELFDATA2LSB: u8 = 1;
+const ELFDATA2MSB: u8 = 2;
+const EV_CURRENT: u8 = 1;
+const ET_REL: u16 = 1;
+const ET_EXEC: u16 = 2;
+const ET_DYN: u16 = 3;
+const ET_CORE: u16 = 4;
+const EM_PPC64: u16 = 21;
+const EM_S390: u16 = 22;
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+const EM_RISCV: u16 = 243;
+const PT_LOAD: u32 = 1;
+const PT_INTERP: u32 = 3;
+/// e_phnum's escape: the real count is section header 0's sh_info.
+const PN_XNUM: u16 = 0xffff;
+/// Sizes of the ELF64 file header, program header and section header.
+const EHDR64: u64 = 64;
+const PHDR64: u64 = 56;
+const SHDR64: u64 = 64;
+/// A file shorter than the ELF header.
+const ELF_HEADER: Bad = Bad("Invalid ELF header size or alignment");
+
 fn check_elf(bytes: &[u8], want: Cpu, out: &mut Vec<Problem>) -> Parsed<String> {
-    if bytes.get(4) == Some(&elf::ELFCLASS32.0) {
+    if bytes.get(EI_CLASS) == Some(&ELFCLASS32) {
         let expected = elf_cpu(want);
         out.push(problem("cpu", format!("64-bit {expected}"), "32-bit ELF"));
         return Ok("ELF 32-bit".to_owned());
@@ -241,37 +265,56 @@ fn elf_cpu(cpu: Cpu) -> &'static str {
 }
 
 fn elf_rules(bytes: &[u8], want: Cpu, out: &mut Vec<Problem>) -> Result<String, Bad> {
-    let header = FileHeader64::<Endianness>::parse(bytes)?;
-    let e = header.endian()?;
-    let mut name = match header.e_machine(e) {
-        elf::EM_X86_64 => elf_cpu(Cpu::X86_64).to_owned(),
-        elf::EM_AARCH64 => elf_cpu(Cpu::Aarch64).to_owned(),
-        elf::EM_RISCV => "RISC-V".to_owned(),
-        elf::EM_PPC64 => "PowerPC64".to_owned(),
-        elf::EM_S390 => "s390x".to_owned(),
-        m => format!("machine {}", m.0),
+    if (bytes.len() as u64) < EHDR64 {
+        return Err(ELF_HEADER);
+    }
+    let e = match bytes[EI_DATA] {
+        ELFDATA2LSB => Endian::Little,
+        ELFDATA2MSB => Endian::Big,
+        _ => return Err(Bad("Unsupported ELF header")),
     };
-    if !e.is_little_endian() {
+    if bytes[EI_CLASS] != ELFCLASS64 || bytes[EI_VERSION] != EV_CURRENT {
+        return Err(Bad("Unsupported ELF header"));
+    }
+    let r = Reader::new(bytes, e);
+    let mut name = match r.u16(18).ok_or(ELF_HEADER)? {
+        EM_X86_64 => elf_cpu(Cpu::X86_64).to_owned(),
+        EM_AARCH64 => elf_cpu(Cpu::Aarch64).to_owned(),
+        EM_RISCV => "RISC-V".to_owned(),
+        EM_PPC64 => "PowerPC64".to_owned(),
+        EM_S390 => "s390x".to_owned(),
+        m => format!("machine {m}"),
+    };
+    if e == Endian::Big {
         name += " big-endian";
     }
     if name != elf_cpu(want) {
         out.push(problem("cpu", elf_cpu(want), name.clone()));
     }
-    let ty = header.e_type(e);
-    if ty != elf::ET_EXEC && ty != elf::ET_DYN {
+    let ty = r.u16(16).ok_or(ELF_HEADER)?;
+    if ty != ET_EXEC && ty != ET_DYN {
         let found = match ty {
-            elf::ET_REL => "a relocatable object".to_owned(),
-            elf::ET_CORE => "a core dump".to_owned(),
-            t => format!("ELF type {}", t.0),
+            ET_REL => "a relocatable object".to_owned(),
+            ET_CORE => "a core dump".to_owned(),
+            t => format!("ELF type {t}"),
         };
         out.push(problem("kind", "an executable", found));
     }
     let (mut interp, mut end) = (None, 0u64);
-    for ph in header.program_headers(e, bytes)? {
-        if ph.p_type(e) == elf::PT_LOAD {
-            end = end.max(ph.p_offset(e).saturating_add(ph.p_filesz(e)));
+    let phdrs = program_headers(&r)?;
+    for at in (0..phdrs.data().len() as u64).step_by(PHDR64 as usize) {
+        let field = |off: u64| phdrs.u64(at + off).ok_or(ELF_HEADER);
+        let (ty, offset, size) = (phdrs.u32(at).ok_or(ELF_HEADER)?, field(8)?, field(32)?);
+        if ty == PT_LOAD {
+            end = end.max(offset.saturating_add(size));
         }
-        if let Some(i) = ph.interpreter(e, bytes)? {
+        if ty == PT_INTERP {
+            let data = r
+                .slice(offset, size)
+                .ok_or(Bad("Invalid ELF interpreter segment offset or size"))?;
+            let i = data
+                .c_str(0)
+                .ok_or(Bad("Invalid ELF interpreter segment data"))?;
             interp = Some(String::from_utf8_lossy(i).into_owned());
         }
     }
@@ -289,19 +332,52 @@ fn elf_rules(bytes: &[u8], want: Cpu, out: &mut Vec<Problem>) -> Result<String, 
     Ok(format!("ELF {name}"))
 }
 
+/// The program header table (empty when e_phoff or the count is 0), whole or an error.
+fn program_headers<'a>(r: &Reader<'a>) -> Result<Reader<'a>, Bad> {
+    let none = Reader::new(&[], r.endian());
+    let field16 = |at| r.u16(at).ok_or(ELF_HEADER);
+    let phoff = r.u64(32).ok_or(ELF_HEADER)?;
+    if phoff == 0 {
+        return Ok(none);
+    }
+    let phnum = match field16(56)? {
+        n if n < PN_XNUM => u64::from(n),
+        _ => {
+            let shoff = r.u64(40).ok_or(ELF_HEADER)?;
+            if shoff == 0 {
+                return Err(Bad("Missing ELF section headers for e_phnum overflow"));
+            }
+            if u64::from(field16(58)?) != SHDR64 {
+                return Err(Bad("Invalid ELF section header entry size"));
+            }
+            let section_0 = r.slice(shoff, SHDR64);
+            let sh_info = section_0.and_then(|s| s.u32(44));
+            u64::from(sh_info.ok_or(Bad("Invalid ELF section header offset or size"))?)
+        }
+    };
+    if phnum == 0 {
+        return Ok(none);
+    }
+    if u64::from(field16(54)?) != PHDR64 {
+        return Err(Bad("Invalid ELF program header entry size"));
+    }
+    r.slice(phoff, phnum * PHDR64)
+        .ok_or(Bad("Invalid ELF program header size or alignment"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::mach::tests::{dylib, fat, minos, signature, thin};
+    use super::mach::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
     use super::pe::tests::Pe;
     use super::*;
-    use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 
     /// An ELF64 little-endian executable with one PT_LOAD and, if given, a PT_INTERP.
     fn elf(machine: u16, interp: Option<&str>) -> Vec<u8> {
         let phnum: u16 = 1 + u16::from(interp.is_some());
         let mut v = b"\x7fELF\x02\x01\x01".to_vec();
         v.resize(16, 0);
-        v.extend(elf::ET_EXEC.0.to_le_bytes());
+        v.extend(ET_EXEC.to_le_bytes());
         v.extend(machine.to_le_bytes());
         v.extend(1u32.to_le_bytes());
         v.extend(0x40_1000u64.to_le_bytes()); // entry
@@ -314,8 +390,8 @@ mod tests {
         let interp_at = 64 + 56 * u64::from(phnum);
         let interp = interp.map(|i| format!("{i}\0"));
         let file_len = 256; // headers, the interpreter's name, padding
-        let mut phdr = |ty: elf::ProgramType, offset: u64, size: u64| {
-            v.extend(ty.0.to_le_bytes());
+        let mut phdr = |ty: u32, offset: u64, size: u64| {
+            v.extend(ty.to_le_bytes());
             v.extend(4u32.to_le_bytes());
             for word in [
                 offset,
@@ -328,9 +404,9 @@ mod tests {
                 v.extend(word.to_le_bytes());
             }
         };
-        phdr(elf::PT_LOAD, 0, file_len);
+        phdr(PT_LOAD, 0, file_len);
         if let Some(i) = &interp {
-            phdr(elf::PT_INTERP, interp_at, i.len() as u64);
+            phdr(PT_INTERP, interp_at, i.len() as u64);
         }
         v.extend(interp.unwrap_or_default().as_bytes());
         v.resize(file_len as usize, 0);
@@ -357,13 +433,13 @@ mod tests {
             ]
         );
         let mut elf32 = elf(62, None);
-        elf32[4] = elf::ELFCLASS32.0;
+        elf32[4] = ELFCLASS32;
         assert_eq!(
             lines(&check(&elf32, HostOs::Linux, Cpu::X86_64, &f)),
             ["cpu: expected 64-bit x86-64, found 32-bit ELF"]
         );
         let mut object_file = elf(62, None);
-        object_file[16] = elf::ET_REL.0 as u8;
+        object_file[16] = ET_REL as u8;
         assert_eq!(
             lines(&check(&object_file, HostOs::Linux, Cpu::X86_64, &f)),
             ["kind: expected an executable, found a relocatable object"]
@@ -453,6 +529,12 @@ mod tests {
                 (CPU_TYPE_ARM64, thin(CPU_TYPE_ARM64, &[signature()])),
             ]),
             Pe::default().bytes(),
+            Pe {
+                imports: &["KERNEL32.dll", "libgcc_s_seh-1.dll"],
+                delay_imports: &["msvcp140.dll"],
+                ..Pe::default()
+            }
+            .bytes(),
             elf(62, Some("/lib/ld-musl-x86_64.so.1")),
         ];
         let mut noise = Noise(42);
