@@ -283,14 +283,21 @@ fn smoke_ran_what_this_machine_can(smoke: &Value) {
 /// Every image command `--dry-run` printed ran, in that order, with its placeholders
 /// (`<digest of linux/amd64>`, `<verified digest>`) filled by real digests.
 fn dry_run_image_steps_are_what_ran(plan: &str, log: &str) {
-    let planned: Vec<(&str, &str)> = plan
+    let planned: Vec<(&str, String)> = plan
         .split_once("\nimage ")
         .expect("the plan has an image section")
         .1
         .lines()
         .filter_map(|l| l.trim().strip_prefix('['))
         .filter_map(|l| l.split_once("] "))
-        .map(|(name, cmd)| (name, cmd.trim_end_matches(" (side by side)")))
+        // The plan quotes words a shell would split (`'repo@<digest of linux/amd64>'`); the
+        // filled command needs no quotes.
+        .map(|(name, cmd)| {
+            (
+                name,
+                cmd.trim_end_matches(" (side by side)").replace('\'', ""),
+            )
+        })
         .collect();
     assert!(planned.len() >= 3, "too few image steps planned:\n{plan}");
     let ran: Vec<&str> = log.lines().collect();
@@ -299,7 +306,7 @@ fn dry_run_image_steps_are_what_ran(plan: &str, log: &str) {
         let prefix = format!("[{name}] $ ");
         let found = ran[at..].iter().position(|l| {
             l.strip_prefix(&prefix)
-                .is_some_and(|r| same_with_digests(cmd, r))
+                .is_some_and(|r| same_with_digests(&cmd, r))
         });
         let Some(i) = found else {
             panic!("planned `[{name}] {cmd}` did not run (in order) in:\n{log}");
