@@ -88,6 +88,8 @@ pub struct Tools {
     pub linkers: Vec<String>,
     /// Where the user's own rustflags are set, if anywhere (see [`user_rustflags`]).
     pub user_rustflags: Option<String>,
+    /// The toolchain ships `rust-lld` (rustup's do; some distributions' do not).
+    pub rust_lld: bool,
 }
 
 impl Tools {
@@ -116,6 +118,7 @@ impl Tools {
                 .map(str::to_owned),
             linkers,
             user_rustflags: user_rustflags(&crate::paths::root(), |k| std::env::var(k).ok()),
+            rust_lld: has_rust_lld(),
         }
     }
 
@@ -213,7 +216,8 @@ impl Tools {
 ///
 /// Rustflags set here replace `build.rustflags` (cargo reads one source), so none are set
 /// when the user has their own (`Tools::user_rustflags`): zig then links as it always did.
-pub fn zig_link_env(target: &Target, user_rustflags: bool) -> Vec<(String, String)> {
+/// Without rust-lld in the toolchain, zig links musl too.
+pub fn zig_link_env(target: &Target, tools: &Tools) -> Vec<(String, String)> {
     let key = |what: &str| {
         format!(
             "CARGO_TARGET_{}_{what}",
@@ -222,7 +226,8 @@ pub fn zig_link_env(target: &Target, user_rustflags: bool) -> Vec<(String, Strin
     };
     let rustflags = |flags: &str| vec![(key("RUSTFLAGS"), flags.to_owned())];
     match target.os {
-        _ if user_rustflags => Vec::new(),
+        _ if tools.user_rustflags.is_some() => Vec::new(),
+        Os::Linux if !tools.rust_lld => Vec::new(),
         Os::Linux => [
             vec![(key("LINKER"), "rust-lld".to_owned())],
             rustflags("-C strip=symbols"),
@@ -276,6 +281,20 @@ pub fn user_rustflags(root: &Utf8Path, env: impl Fn(&str) -> Option<String>) -> 
     None
 }
 
+/// `rust-lld` in the active toolchain's sysroot (`lib/rustlib/<host>/bin`), where rustc
+/// finds it by name.
+fn has_rust_lld() -> bool {
+    let Ok(sysroot) = Cmd::new("rustc", ["--print", "sysroot"]).read() else {
+        return false;
+    };
+    let rustlib = Utf8Path::new(sysroot.trim()).join("lib/rustlib");
+    std::fs::read_dir(rustlib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|host| host.path().join("bin").join("rust-lld").is_file())
+}
+
 fn python_has_ziglang() -> bool {
     Cmd::new("python3", ["-c", "import ziglang"]).succeeds()
 }
@@ -311,12 +330,18 @@ mod tests {
                 .map(str::to_owned)
                 .collect(),
             user_rustflags: None,
+            rust_lld: true,
         }
     }
 
     #[test]
     fn zig_links_only_what_rust_needs_unless_the_user_has_rustflags() {
-        let env = |triple: &str, user: bool| zig_link_env(t(triple), user);
+        let with = |user: bool, rust_lld: bool| Tools {
+            user_rustflags: user.then(|| "$RUSTFLAGS".to_owned()),
+            rust_lld,
+            ..all_tools()
+        };
+        let env = |triple: &str, user: bool| zig_link_env(t(triple), &with(user, true));
         assert_eq!(
             env("x86_64-unknown-linux-musl", false),
             [
@@ -339,8 +364,10 @@ mod tests {
         );
         assert!(env("aarch64-pc-windows-gnullvm", false).is_empty());
         for tt in TARGETS {
-            assert!(zig_link_env(&tt, true).is_empty(), "{tt}");
+            assert!(zig_link_env(&tt, &with(true, true)).is_empty(), "{tt}");
         }
+        let no_lld = zig_link_env(t("aarch64-unknown-linux-musl"), &with(false, false));
+        assert!(no_lld.is_empty(), "{no_lld:?}");
     }
 
     #[test]

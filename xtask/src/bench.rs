@@ -198,32 +198,61 @@ impl Bench {
         Ok(())
     }
 
-    /// A first build pays for zig's own compiles (compiler-rt, libc, CRT objects for every
-    /// target); a later cold build (new target dir) finds them in zig's cache.
+    /// A first build pays for zig's own compiles; a later cold build (new target dir)
+    /// finds them in zig's cache. Linux links with rust-lld and macOS without zig's
+    /// runtimes (`backend::zig_link_env`), so what is left is Windows' MinGW CRT: the
+    /// second row, without the Windows triples, shows it.
     fn first_run(&self) -> Result<()> {
-        let zig_cache = fresh(&self.dir.join("zig-cache"))?;
         let args = ["build", "--toolchain", "zigbuild"];
-        let target = fresh(&self.dir.join("first-run"))?;
-        let cmd = with_target_dir(Cmd::new(&self.exe, args), &target)
-            .env("ZIG_GLOBAL_CACHE_DIR", zig_cache.as_str());
-        let first = self
-            .rep
-            .run("first build, empty zig cache", &cmd, |_| None)?;
+        let first_build = |name: &str, dir: &str, extra: &[&str]| -> Result<(Duration, u64)> {
+            let zig_cache = fresh(&self.dir.join(format!("{dir}-zig-cache")))?;
+            let target = fresh(&self.dir.join(dir))?;
+            let all: Vec<&str> = args.iter().chain(extra).copied().collect();
+            let cmd = with_target_dir(Cmd::new(&self.exe, all), &target)
+                .env("ZIG_GLOBAL_CACHE_DIR", zig_cache.as_str());
+            let took = self.rep.run(name, &cmd, |_| None)?;
+            Ok((took, dir_bytes(zig_cache.as_std_path())))
+        };
+        let (first, first_bytes) = first_build("first build, empty zig cache", "first-run", &[])?;
+        let not_windows: Vec<&str> = self
+            .job
+            .targets
+            .iter()
+            .filter(|t| t.os != crate::target::Os::Windows)
+            .flat_map(|t| ["--target", t.triple])
+            .collect();
+        let (unix, unix_bytes) = first_build(
+            "first build without the Windows triples, empty zig cache",
+            "first-run-unix",
+            &not_windows,
+        )?;
         let warm = self.ours(
             "cold build, zig cache warm",
             &args,
             &fresh(&self.dir.join("warm"))?,
         )?;
         self.header("first run");
+        let mb = |b: u64| b as f64 / 1e6;
         row(
-            "first `cargo xtask build`: new target dir, empty zig cache",
+            &format!(
+                "first `cargo xtask build` ({:.0} MB into zig's cache)",
+                mb(first_bytes)
+            ),
             first,
+        );
+        row(
+            &format!(
+                "  same without the Windows triples ({:.1} MB)",
+                mb(unix_bytes)
+            ),
+            unix,
         );
         row(
             "cold `cargo xtask build`: new target dir, zig cache warm",
             warm,
         );
         ratio("first / warm cold build", first, warm, "<= 4");
+        ratio("without Windows / warm", unix, warm, "<= 4");
         Ok(())
     }
 
@@ -322,6 +351,19 @@ impl Drop for SourceEdit {
             );
         }
     }
+}
+
+/// Bytes of the files under `dir` (0 where unreadable): what a first run left in a cache.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
 }
 
 fn fresh(dir: &Utf8Path) -> Result<Utf8PathBuf> {

@@ -232,10 +232,7 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
             Backend::Zigbuild => {
                 let mut cmd = Cmd::new("cargo", with_targets(vec!["zigbuild".into()], &ts));
                 for t in &ts {
-                    cmd.env.extend(crate::backend::zig_link_env(
-                        t,
-                        inp.tools.user_rustflags.is_some(),
-                    ));
+                    cmd.env.extend(crate::backend::zig_link_env(t, inp.tools));
                 }
                 jobs.push(BuildJob {
                     backend,
