@@ -125,13 +125,13 @@ impl Bench {
             "host binaries: cold / baseline",
             cold_bins,
             baseline,
-            "<= 0.55",
+            "<= 0.50",
         );
         ratio(
             "stage with UI: cold / baseline",
             cold,
             baseline + baseline_ui,
-            "<= 0.55",
+            "<= 0.45",
         );
         ratio("no-change / cold stage", rerun, cold, "<= 0.05");
         Ok(())
@@ -192,9 +192,9 @@ impl Bench {
         );
         row("no-change re-run", rerun);
         row("re-run after a one-file change in host-bin", touched);
-        ratio("cold / baseline", cold, baseline, "<= 0.6");
-        ratio("no-change / cold", rerun, cold, "<= 0.10");
-        ratio("one-file change / cold", touched, cold, "<= 0.40");
+        ratio("cold / baseline", cold, baseline, "<= 0.50");
+        ratio("no-change / cold", rerun, cold, "<= 0.05");
+        ratio("one-file change / cold", touched, cold, "<= 0.30");
         Ok(())
     }
 
