@@ -283,7 +283,7 @@ pub fn user_rustflags(root: &Utf8Path, env: impl Fn(&str) -> Option<String>) -> 
 
 /// `rust-lld` in the active toolchain's sysroot (`lib/rustlib/<host>/bin`), where rustc
 /// finds it by name.
-fn has_rust_lld() -> bool {
+pub fn has_rust_lld() -> bool {
     let Ok(sysroot) = Cmd::new("rustc", ["--print", "sysroot"]).read() else {
         return false;
     };

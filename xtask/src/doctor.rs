@@ -314,7 +314,7 @@ fn zig() -> Check {
         .read()
         .or_else(|_| Cmd::new("python3", ["-m", "ziglang", "version"]).read());
     match found {
-        Ok(v) => Check::pass("zig", v.trim()),
+        Ok(v) => Check::pass("zig", format!("{}; {}", v.trim(), zig_links())),
         Err(_) => Check::fail(
             "zig",
             "neither `zig` nor python3's ziglang",
@@ -324,6 +324,24 @@ fn zig() -> Check {
             ),
         ),
     }
+}
+
+/// Which targets zig links (see `backend::zig_link_env`), so a slow first run is explained
+/// before it happens.
+fn zig_links() -> String {
+    let root = crate::paths::root();
+    if let Some(at) = crate::backend::user_rustflags(&root, |k| std::env::var(k).ok()) {
+        return format!(
+            "links all six targets, because rustflags are set ({at}): the first build also \
+             builds zig's musl libc, compiler-rt and UBSan runtimes"
+        );
+    }
+    let musl = if crate::backend::has_rust_lld() {
+        "rust-lld links musl"
+    } else {
+        "no rust-lld in this toolchain: zig links musl too, building musl's libc on a first run"
+    };
+    format!("links macOS and Windows ({musl})")
 }
 
 fn cross() -> Check {
