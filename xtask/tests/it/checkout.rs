@@ -18,6 +18,7 @@ fn checkout(dir: &Utf8Path) {
         ".ci/versions.env",
         "README.md",
         "xtask/Cargo.toml",
+        "xtask/sha256/Cargo.toml",
         "host-bin/Cargo.toml",
         "extension/labels.json",
         "extension/Dockerfile",
@@ -27,7 +28,7 @@ fn checkout(dir: &Utf8Path) {
         fs::create_dir_all(to.parent().unwrap()).unwrap();
         fs::copy(root().join(rel), &to).unwrap();
     }
-    for tree in ["xtask/src", "host-bin/src"] {
+    for tree in ["xtask/src", "xtask/sha256/src", "host-bin/src"] {
         for file in xtask::digest::walk_files(&root().join(tree)).unwrap() {
             let to = dir.join(file.strip_prefix(root()).unwrap());
             fs::create_dir_all(to.parent().unwrap()).unwrap();
