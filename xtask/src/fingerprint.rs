@@ -13,9 +13,8 @@ use std::fs;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-use crate::digest::{hash_files, hex, sha256_hex, walk_files};
+use crate::digest::{hash_files, hex, sha256_bytes_hex, sha256_hex, walk_files, Hasher};
 use crate::plan::BuildJob;
 
 /// What a successful build left behind.
@@ -52,8 +51,8 @@ pub fn source_digest(
     local_packages: &[Utf8PathBuf],
     rustc_vv: &str,
 ) -> Result<String> {
-    let mut h = Sha256::new();
-    h.update(rustc_vv);
+    let mut h = Hasher::new();
+    h.update(rustc_vv.as_bytes());
     let mut files: Vec<Utf8PathBuf> = [
         "Cargo.toml",
         "Cargo.lock",
@@ -72,7 +71,7 @@ pub fn source_digest(
                 .filter(|f| !is_build_output(dir, f)),
         );
     }
-    h.update(hash_files(root, &files)?);
+    h.update(hash_files(root, &files)?.as_bytes());
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| {
             (k.starts_with("CARGO") || k.starts_with("RUST")) && k != "CARGO_TERM_PROGRESS_WHEN"
@@ -80,9 +79,9 @@ pub fn source_digest(
         .collect();
     env.sort();
     for (k, v) in env {
-        h.update(format!("{k}={v}\n"));
+        h.update(format!("{k}={v}\n").as_bytes());
     }
-    Ok(hex(h.finalize().as_slice()))
+    Ok(hex(&h.finalize()))
 }
 
 /// A package nested in the workspace must not hash the workspace's own `target/`.
@@ -97,11 +96,10 @@ fn is_build_output(dir: &Utf8Path, f: &Utf8Path) -> bool {
 }
 
 fn job_fingerprint(job: &BuildJob, sources: &str) -> String {
-    hex(Sha256::new()
-        .chain_update(sources)
-        .chain_update(job.cmd.to_string())
-        .finalize()
-        .as_slice())
+    let mut h = Hasher::new();
+    h.update(sources.as_bytes());
+    h.update(job.cmd.to_string().as_bytes());
+    hex(&h.finalize())
 }
 
 fn stamp_path(stamps: &Utf8Path, job: &BuildJob) -> Utf8PathBuf {
@@ -109,7 +107,7 @@ fn stamp_path(stamps: &Utf8Path, job: &BuildJob) -> Utf8PathBuf {
     stamps.join(format!(
         "{}-{}.json",
         job.backend,
-        &hex(Sha256::digest(triples.join(",")).as_slice())[..16]
+        &sha256_bytes_hex(triples.join(",").as_bytes())[..16]
     ))
 }
 

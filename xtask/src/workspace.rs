@@ -14,8 +14,9 @@ use crate::json;
 use crate::loadable::Floors;
 use crate::reference::ImageRef;
 
-/// Packages whose binaries are tooling, never shipped in the image.
-const TOOLING: &[&str] = &["xtask"];
+/// The xtask and its own crates: tooling, never shipped in the image, and not among the
+/// sources a host build's fingerprint covers.
+const TOOLING: &[&str] = &["xtask", "xtask-leaf", "xtask-sha256"];
 
 /// A package of `cargo metadata`, as far as the xtask reads it.
 struct Package {

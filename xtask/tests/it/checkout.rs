@@ -18,6 +18,8 @@ fn checkout(dir: &Utf8Path) {
         ".ci/versions.env",
         "README.md",
         "xtask/Cargo.toml",
+        "xtask/leaf/Cargo.toml",
+        "xtask/sha256/Cargo.toml",
         "host-bin/Cargo.toml",
         "extension/labels.json",
         "extension/Dockerfile",
@@ -27,7 +29,12 @@ fn checkout(dir: &Utf8Path) {
         fs::create_dir_all(to.parent().unwrap()).unwrap();
         fs::copy(root().join(rel), &to).unwrap();
     }
-    for tree in ["xtask/src", "host-bin/src"] {
+    for tree in [
+        "xtask/src",
+        "xtask/leaf/src",
+        "xtask/sha256/src",
+        "host-bin/src",
+    ] {
         for file in xtask::digest::walk_files(&root().join(tree)).unwrap() {
             let to = dir.join(file.strip_prefix(root()).unwrap());
             fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -97,7 +104,7 @@ fn two_checkouts_sharing_a_target_dir_never_run_each_other() {
         if !own_or_refused(dir, other, &codegen_in(dir, &shared)) {
             // The fix the error gives: rebuild the xtask for this checkout.
             let clean = run(Command::new("cargo")
-                .args(["clean", "-p", "xtask"])
+                .args(["clean", "-p", "xtask", "-p", "xtask-leaf"])
                 .current_dir(dir.as_std_path())
                 .env("CARGO_TARGET_DIR", &shared));
             assert!(clean.status.success());

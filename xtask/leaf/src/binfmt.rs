@@ -336,12 +336,12 @@ mod tests {
     use super::*;
 
     /// A golden header: the first 4096 bytes of a real binary (see
-    /// tests/data/headers/README.md for how they were made).
+    /// xtask/tests/data/headers/README.md for how they were made).
     macro_rules! header {
         ($name:literal) => {
             include_bytes!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/data/headers/",
+                "/../tests/data/headers/",
                 $name,
                 ".bin"
             ))
@@ -554,7 +554,7 @@ mod tests {
 
     #[test]
     fn sniff_file_reads_files_and_names_the_path_on_error() {
-        let dir = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/headers");
+        let dir = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/headers");
         let info = sniff_file(&dir.join("aarch64-unknown-linux-musl.bin")).unwrap();
         assert_eq!(info.to_string(), "ELF arm64 static");
 

@@ -7,12 +7,12 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
 
 /// The checksum list staged beside the binaries of each variant.
 pub const CHECKSUMS: &str = "SHA256SUMS";
 
-pub use sha2::Sha256 as Hasher;
+/// The incremental SHA-256 behind every digest here.
+pub use xtask_sha256::Sha256 as Hasher;
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -27,14 +27,14 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_bytes_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    hex(&xtask_sha256::digest(bytes))
 }
 
 /// Hex SHA-256 of a file's bytes, read in chunks (vendored downloads can be large).
 pub fn sha256_hex(path: &Utf8Path) -> Result<String> {
     use std::io::Read;
     let mut f = fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     let mut buf = vec![0; 1 << 16];
     loop {
         let n = f
@@ -96,13 +96,13 @@ pub fn walk_dirs(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 /// SHA-256 over each file's path (relative to `root`, so a moved checkout keeps its
 /// stamps), length and bytes.
 pub fn hash_files(root: &Utf8Path, files: &[Utf8PathBuf]) -> Result<String> {
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     for f in files {
         let bytes = fs::read(f).with_context(|| format!("cannot read {f}"))?;
         let rel = f.strip_prefix(root).unwrap_or(f);
         h.update(rel.as_str().as_bytes());
-        h.update([0]);
-        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&[0]);
+        h.update(&(bytes.len() as u64).to_le_bytes());
         h.update(&bytes);
     }
     Ok(finish(h))
@@ -111,16 +111,16 @@ pub fn hash_files(root: &Utf8Path, files: &[Utf8PathBuf]) -> Result<String> {
 /// One digest of a tree: every file's path, mode, mtime and bytes, all of which go into
 /// an image layer. Equal digests mean equal layers.
 pub fn tree_digest(root: &Utf8Path) -> Result<String> {
-    let mut h = Sha256::new();
+    let mut h = Hasher::new();
     for file in walk_files(root)? {
         let rel = file.strip_prefix(root).expect("walk stays below root");
         let mtime = fs::metadata(&file)?
             .modified()?
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        h.update(rel.as_str());
-        h.update(format!("\0{:o}\0{mtime}\0", mode(&file).unwrap_or(0)));
-        h.update(fs::read(&file).with_context(|| format!("cannot read {file}"))?);
+        h.update(rel.as_str().as_bytes());
+        h.update(format!("\0{:o}\0{mtime}\0", mode(&file).unwrap_or(0)).as_bytes());
+        h.update(&fs::read(&file).with_context(|| format!("cannot read {file}"))?);
     }
     Ok(finish(h))
 }

@@ -300,7 +300,7 @@ fn keys_and_strings_are_written_back_as_toml() {
 /// reader answers (a table or an error) and never panics.
 #[test]
 fn prefixes_and_mutations_never_panic() {
-    let example = include_str!("../../../extension/vendor.example.toml");
+    let example = include_str!("../../../../extension/vendor.example.toml");
     for text in [SAMPLE, example] {
         for (i, _) in text.char_indices() {
             let _ = parse(&text[..i]);

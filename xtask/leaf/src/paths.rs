@@ -2,11 +2,12 @@
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-/// The workspace root: the parent of this crate's manifest directory.
+/// The workspace root: two levels above this crate's manifest directory (`xtask/leaf`).
 pub fn root() -> Utf8PathBuf {
     Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("xtask lives one level below the workspace root")
+        .and_then(Utf8Path::parent)
+        .expect("xtask-leaf lives two levels below the workspace root")
         .to_owned()
 }
 
@@ -45,21 +46,28 @@ pub fn target_dir() -> Utf8PathBuf {
 /// then stage and publish the other checkout. (Cargo hashes a path package without its
 /// path, so two checkouts of the same sources share one build, and the one built first
 /// is the one both run.)
-pub fn check_checkout() -> anyhow::Result<()> {
-    let built = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
-    match std::env::var("CARGO_MANIFEST_DIR") {
-        Ok(asked) if !asked.is_empty() && !same_dir(Utf8Path::new(&asked), built) => {
+///
+/// `xtask_dir` is where the binary itself was built (its `env!("CARGO_MANIFEST_DIR")`).
+/// This crate is a path package too, built apart from it, and [`root`] comes from its
+/// location: both must be the checkout asked for.
+pub fn check_checkout(xtask_dir: &str) -> anyhow::Result<()> {
+    let Ok(asked) = std::env::var("CARGO_MANIFEST_DIR") else {
+        return Ok(());
+    };
+    for built in [Utf8PathBuf::from(xtask_dir), root().join("xtask")] {
+        if !asked.is_empty() && !same_dir(Utf8Path::new(&asked), &built) {
             anyhow::bail!(
                 "this xtask binary was built from {built}, but `cargo xtask` was run for {asked}: \
                  the two checkouts share a target directory ({}), and cargo ran the other checkout's \
                  binary, which would build and publish that checkout. Fix: give each checkout its \
                  own target directory (unset CARGO_TARGET_DIR, or set it per checkout), or rebuild \
-                 the xtask for this one (`cargo clean -p xtask`, then run the command again)",
+                 the xtask for this one (`cargo clean -p xtask -p xtask-leaf`, then run the command \
+                 again)",
                 target_dir()
             )
         }
-        _ => Ok(()),
     }
+    Ok(())
 }
 
 fn same_dir(a: &Utf8Path, b: &Utf8Path) -> bool {

@@ -231,7 +231,7 @@ mod tests {
     /// document as the cut before the `#`.)
     #[test]
     fn every_parsable_prefix_takes_a_pin() {
-        let example = include_str!("../../extension/vendor.example.toml");
+        let example = include_str!("../../../extension/vendor.example.toml");
         let path = ["helm", "sha256", "linux-amd64"];
         let mut in_comment = false;
         for (i, c) in example.char_indices() {

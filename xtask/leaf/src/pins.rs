@@ -2,7 +2,7 @@
 //! `.ci/install.sh` sources and this module embeds, or (the minimum Rust) in the
 //! workspace's `rust-version`. Tests check the copies people read (README, package.json).
 
-const VERSIONS: &str = include_str!("../../.ci/versions.env");
+const VERSIONS: &str = include_str!("../../../.ci/versions.env");
 
 /// A value of `.ci/versions.env`; the tests below prove every key used here is there.
 fn get(key: &str) -> &'static str {
