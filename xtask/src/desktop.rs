@@ -60,7 +60,7 @@ impl DevCmd {
         ui::install(&rep)?;
         // Ctrl-C reaches the whole process group: Vite stops, and this process must live on
         // to run `docker extension dev reset`, so it only notes the interrupt.
-        ctrlc::set_handler(|| eprintln!("stopping the dev server; resetting the extension"))
+        on_interrupt(|| eprintln!("stopping the dev server; resetting the extension"))
             .context("cannot install the Ctrl-C handler")?;
         let url = format!("http://localhost:{}", self.port);
         let port = self.port.to_string();
@@ -92,4 +92,17 @@ impl DevCmd {
         reset.context("`docker extension dev reset` failed")?;
         Ok(())
     }
+}
+
+/// Runs `note` on each Ctrl-C instead of dying of it.
+#[cfg(unix)]
+fn on_interrupt(note: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT])?;
+    std::thread::spawn(move || signals.forever().for_each(|_| note()));
+    Ok(())
+}
+
+#[cfg(windows)]
+fn on_interrupt(note: impl Fn() + Send + 'static) -> Result<(), ctrlc::Error> {
+    ctrlc::set_handler(note)
 }

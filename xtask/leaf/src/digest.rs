@@ -12,7 +12,25 @@ use camino::{Utf8Path, Utf8PathBuf};
 pub const CHECKSUMS: &str = "SHA256SUMS";
 
 /// The incremental SHA-256 behind every digest here.
-pub use xtask_sha256::Sha256 as Hasher;
+/// The incremental SHA-256 behind every digest here: sha2, which uses the CPU's SHA
+/// instructions where there are some (about 1.7 GB/s against 0.3 GB/s in plain Rust:
+/// vendored binaries are hashed on every fetch check, stage and verify).
+#[derive(Default)]
+pub struct Hasher(sha2::Sha256);
+
+impl Hasher {
+    pub fn new() -> Hasher {
+        Hasher::default()
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        sha2::Digest::update(&mut self.0, bytes);
+    }
+
+    pub fn finalize(self) -> [u8; 32] {
+        sha2::Digest::finalize(self.0).into()
+    }
+}
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
@@ -27,7 +45,11 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Hex SHA-256 of `bytes`.
 pub fn sha256_bytes_hex(bytes: &[u8]) -> String {
-    hex(&xtask_sha256::digest(bytes))
+    {
+        let mut h = Hasher::new();
+        h.update(bytes);
+        hex(&h.finalize())
+    }
 }
 
 /// Hex SHA-256 of a file's bytes, read in chunks (vendored downloads can be large).

@@ -19,7 +19,6 @@ fn checkout(dir: &Utf8Path) {
         "README.md",
         "xtask/Cargo.toml",
         "xtask/leaf/Cargo.toml",
-        "xtask/sha256/Cargo.toml",
         "host-bin/Cargo.toml",
         "extension/labels.json",
         "extension/Dockerfile",
@@ -29,12 +28,7 @@ fn checkout(dir: &Utf8Path) {
         fs::create_dir_all(to.parent().unwrap()).unwrap();
         fs::copy(root().join(rel), &to).unwrap();
     }
-    for tree in [
-        "xtask/src",
-        "xtask/leaf/src",
-        "xtask/sha256/src",
-        "host-bin/src",
-    ] {
+    for tree in ["xtask/src", "xtask/leaf/src", "host-bin/src"] {
         for file in xtask::digest::walk_files(&root().join(tree)).unwrap() {
             let to = dir.join(file.strip_prefix(root()).unwrap());
             fs::create_dir_all(to.parent().unwrap()).unwrap();
