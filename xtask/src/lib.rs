@@ -2,7 +2,7 @@
 //! host binaries. A library so the integration tests reuse its pieces.
 //!
 //! Read it by layer; each depends only on the layers above it, and no module imports
-//! one that imports it back (`tests::no_import_cycles`, over both crates).
+//! one that imports it back (`tests::no_import_cycles`, over all three crates).
 //!
 //! - **Leaf** (the `xtask-leaf` crate in `xtask/leaf/`, re-exported here, so cargo builds
 //!   it beside the other dependencies and it cannot import the layers below): [`cmd`]
@@ -25,13 +25,17 @@
 //!   command's edge), [`dist`], [`merge`], [`desktop`], [`doctor`], [`setup`],
 //!   [`codegen`], [`bench`], [`vendoring`] (`vendor.toml` in the pipeline, and
 //!   `cargo xtask vendor`); `main.rs` only dispatches.
-//! - **Third-party binaries** (a library of their own, on the leaf layer): [`vendor`]
-//!   (the manifest) over [`vendor_platform`], [`vendor_toml`], [`vendor_archive`],
-//!   [`vendor_curl`], then [`vendor_fetch`] (the cache) and [`vendor_lock`].
+//! - **Third-party binaries**, their own crate over the leaf one (`xtask/vendor`,
+//!   re-exported here): [`vendor`] (the manifest) over [`vendor_platform`],
+//!   [`vendor_toml`], [`vendor_archive`], [`vendor_curl`], then [`vendor_fetch`] (the
+//!   cache) and [`vendor_lock`].
 
 pub use xtask_leaf::{
     binfmt, bytes, cmd, digest, json, loadable, paths, pins, progress, reference, target, toml,
     toml_set,
+};
+pub use xtask_vendor::{
+    vendor, vendor_archive, vendor_curl, vendor_fetch, vendor_lock, vendor_platform, vendor_toml,
 };
 
 pub mod backend;
@@ -54,13 +58,6 @@ pub mod setup;
 pub mod smoke;
 pub mod stage;
 pub mod ui;
-pub mod vendor;
-pub mod vendor_archive;
-pub mod vendor_curl;
-pub mod vendor_fetch;
-pub mod vendor_lock;
-pub mod vendor_platform;
-pub mod vendor_toml;
 pub mod vendoring;
 pub mod verify;
 pub mod workspace;
@@ -70,11 +67,11 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     /// Module -> the modules it names as `crate::NAME` (test modules aside: they may look
-    /// anywhere), read from the sources of both crates: the leaf crate's modules are this
-    /// crate's too (re-exported), so one graph holds both.
+    /// anywhere), read from the sources of the three crates: the leaf and vendor crates' modules
+    /// are this crate's too (re-exported), so one graph holds them all.
     fn imports() -> BTreeMap<String, BTreeSet<String>> {
         let root = crate::paths::root();
-        let files = ["xtask/src", "xtask/leaf/src"]
+        let files = ["xtask/src", "xtask/leaf/src", "xtask/vendor/src"]
             .iter()
             .flat_map(|src| crate::digest::walk_files(&root.join(src)).unwrap());
         let mut texts = BTreeMap::new();

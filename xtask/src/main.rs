@@ -5,8 +5,8 @@ use xtask::paths;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result =
-        paths::check_checkout(env!("CARGO_MANIFEST_DIR")).and_then(|()| match cli.command {
+    let result = paths::check_checkout(&[env!("CARGO_MANIFEST_DIR"), xtask_vendor::MANIFEST_DIR])
+        .and_then(|()| match cli.command {
             Command::Build(cmd) => cmd.run(),
             Command::Stage(cmd) => cmd.run(),
             Command::Dist(cmd) => cmd.run(),

@@ -16,7 +16,7 @@ use crate::reference::ImageRef;
 
 /// The xtask and its own crates: tooling, never shipped in the image, and not among the
 /// sources a host build's fingerprint covers.
-const TOOLING: &[&str] = &["xtask", "xtask-leaf"];
+const TOOLING: &[&str] = &["xtask", "xtask-leaf", "xtask-vendor"];
 
 /// A package of `cargo metadata`, as far as the xtask reads it.
 struct Package {

@@ -47,22 +47,27 @@ pub fn target_dir() -> Utf8PathBuf {
 /// path, so two checkouts of the same sources share one build, and the one built first
 /// is the one both run.)
 ///
-/// `xtask_dir` is where the binary itself was built (its `env!("CARGO_MANIFEST_DIR")`).
-/// This crate is a path package too, built apart from it, and [`root`] comes from its
-/// location: both must be the checkout asked for.
-pub fn check_checkout(xtask_dir: &str) -> anyhow::Result<()> {
+/// `crate_dirs` are where the binary's own crates were built (each one's
+/// `env!("CARGO_MANIFEST_DIR")`: `xtask`, and `xtask/vendor` or any other crate of the
+/// xtask's below it). This crate is a path package too, built apart from them, and
+/// [`root`] comes from its location: all must be in the checkout asked for.
+pub fn check_checkout(crate_dirs: &[&str]) -> anyhow::Result<()> {
     let Ok(asked) = std::env::var("CARGO_MANIFEST_DIR") else {
         return Ok(());
     };
-    for built in [Utf8PathBuf::from(xtask_dir), root().join("xtask")] {
-        if !asked.is_empty() && !same_dir(Utf8Path::new(&asked), &built) {
+    let asked = Utf8Path::new(&asked);
+    let leaf = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let built = crate_dirs.iter().map(Utf8PathBuf::from).chain([leaf]);
+    for built in built {
+        let inside = same_dir(asked, &built) || built.parent().is_some_and(|p| same_dir(asked, p));
+        if !asked.as_str().is_empty() && !inside {
             anyhow::bail!(
                 "this xtask binary was built from {built}, but `cargo xtask` was run for {asked}: \
                  the two checkouts share a target directory ({}), and cargo ran the other checkout's \
                  binary, which would build and publish that checkout. Fix: give each checkout its \
                  own target directory (unset CARGO_TARGET_DIR, or set it per checkout), or rebuild \
-                 the xtask for this one (`cargo clean -p xtask -p xtask-leaf`, then run the command \
-                 again)",
+                 the xtask for this one (`cargo clean -p xtask -p xtask-leaf -p xtask-vendor`, then \
+                 run the command again)",
                 target_dir()
             )
         }

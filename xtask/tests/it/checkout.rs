@@ -19,6 +19,7 @@ fn checkout(dir: &Utf8Path) {
         "README.md",
         "xtask/Cargo.toml",
         "xtask/leaf/Cargo.toml",
+        "xtask/vendor/Cargo.toml",
         "host-bin/Cargo.toml",
         "extension/labels.json",
         "extension/Dockerfile",
@@ -28,7 +29,12 @@ fn checkout(dir: &Utf8Path) {
         fs::create_dir_all(to.parent().unwrap()).unwrap();
         fs::copy(root().join(rel), &to).unwrap();
     }
-    for tree in ["xtask/src", "xtask/leaf/src", "host-bin/src"] {
+    for tree in [
+        "xtask/src",
+        "xtask/leaf/src",
+        "xtask/vendor/src",
+        "host-bin/src",
+    ] {
         for file in xtask::digest::walk_files(&root().join(tree)).unwrap() {
             let to = dir.join(file.strip_prefix(root()).unwrap());
             fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -98,7 +104,15 @@ fn two_checkouts_sharing_a_target_dir_never_run_each_other() {
         if !own_or_refused(dir, other, &codegen_in(dir, &shared)) {
             // The fix the error gives: rebuild the xtask for this checkout.
             let clean = run(Command::new("cargo")
-                .args(["clean", "-p", "xtask", "-p", "xtask-leaf"])
+                .args([
+                    "clean",
+                    "-p",
+                    "xtask",
+                    "-p",
+                    "xtask-leaf",
+                    "-p",
+                    "xtask-vendor",
+                ])
                 .current_dir(dir.as_std_path())
                 .env("CARGO_TARGET_DIR", &shared));
             assert!(clean.status.success());
