@@ -94,6 +94,7 @@ pub struct Tools {
 
 impl Tools {
     pub fn detect() -> Tools {
+        let rust_lld = std::thread::spawn(has_rust_lld);
         let found = |name: &str| which::which(name).is_ok();
         let zig = if found("zig") {
             Some("zig on PATH".to_owned())
@@ -118,7 +119,7 @@ impl Tools {
                 .map(str::to_owned),
             linkers,
             user_rustflags: user_rustflags(&crate::paths::root(), |k| std::env::var(k).ok()),
-            rust_lld: has_rust_lld(),
+            rust_lld: rust_lld.join().unwrap_or(false),
         }
     }
 

@@ -93,17 +93,30 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
     }
     let vendored = vendoring::resolve(manifest.as_ref(), &ext, &opts.platforms, &bins)?;
     let epoch = workspace::source_date_epoch()?;
+    // What is installed, asked of four programs (which, python, rustup, rustc) side by
+    // side: in turn they were a third of a no-change `dist`.
+    let (tools, installed, rust_toolchain) = std::thread::scope(|s| {
+        let tools = s.spawn(Tools::detect);
+        let installed = s.spawn(workspace::installed_targets);
+        let toolchain = workspace::cross_toolchain();
+        let join = "a tool probe panicked";
+        (
+            tools.join().expect(join),
+            installed.join().expect(join),
+            toolchain,
+        )
+    });
     let plan = plan::plan(&Inputs {
         ext: &ext,
         bin_packages: &ws.bins,
         platforms: &opts.platforms,
         only: &opts.only,
         toolchains: &opts.toolchains,
-        tools: &Tools::detect(),
-        installed: &workspace::installed_targets()?,
+        tools: &tools,
+        installed: &installed?,
         npm: &ui::npm_program(),
         vendored: &vendored,
-        rust_toolchain: workspace::cross_toolchain().as_deref(),
+        rust_toolchain: rust_toolchain.as_deref(),
         target_dir: &paths::target_dir(),
         epoch_secs: epoch
             .duration_since(std::time::UNIX_EPOCH)

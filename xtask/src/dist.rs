@@ -80,18 +80,32 @@ impl DistCmd {
 pub fn run(opts: &DistOptions) -> Result<()> {
     let rep = Reporter::new(opts.build.verbose);
     let builder = opts.builder.as_deref();
-    // Everything that can be wrong is found before anything is compiled.
-    let prepared = build::prepare(&rep, &opts.build)?;
+    // Everything that can be wrong is found before anything is compiled. The builder and
+    // the prerequisites (docker, buildx, node, disk) are asked while the plan is made:
+    // independent programs, which one after another were most of a no-change run.
+    let (prepared, (checks, detected)) = std::thread::scope(|s| {
+        let asked = s.spawn(|| {
+            let checks = (!opts.build.dry_run)
+                .then(|| doctor::check_all(&PREREQUISITES, &doctor::Context::default()));
+            (checks, Builder::detect(builder))
+        });
+        let prepared = build::prepare(&rep, &opts.build);
+        (
+            prepared,
+            asked.join().expect("the prerequisite checks panicked"),
+        )
+    });
+    let prepared = prepared?;
     let release = release(opts, &prepared)?;
     codegen::check_fresh()?;
     if opts.build.dry_run {
         print!("{}", prepared.plan);
-        print!("{}", image_plan(opts, &release, true)?);
+        print!("{}", image_plan(opts, &release, detected, true)?);
         return Ok(());
     }
     let _lock = paths::lock_dist()?;
-    preflight(&prepared)?;
-    let plan = image_plan(opts, &release, false)?;
+    preflight(&prepared, checks.unwrap_or_default())?;
+    let plan = image_plan(opts, &release, detected, false)?;
     rep.println(format!("image strategy: {} ({})", plan.strategy, plan.why));
     let previous = match opts.push {
         true => publish::check_tag(&rep, builder, &release, opts.force)?,
@@ -275,20 +289,29 @@ fn release(opts: &DistOptions, prepared: &Prepared) -> Result<ImageRef> {
     })
 }
 
-fn preflight(prepared: &Prepared) -> Result<()> {
-    let mut needs = vec![Item::Docker, Item::Buildx, Item::Disk];
-    if !prepared.plan.ui.is_empty() {
-        needs.push(Item::Node);
-    }
-    doctor::require(&needs, &doctor::Context::default())
+/// What a real run needs before it starts; Node.js only when there is a UI to build.
+const PREREQUISITES: [Item; 4] = [Item::Docker, Item::Buildx, Item::Disk, Item::Node];
+
+fn preflight(prepared: &Prepared, checks: Vec<doctor::Check>) -> Result<()> {
+    let needs_node = !prepared.plan.ui.is_empty();
+    doctor::require_passed(
+        checks
+            .into_iter()
+            .filter(|c| needs_node || c.name != doctor::NODE)
+            .collect(),
+    )
 }
 
 /// The image steps for the builder this run will use. Without a reachable builder a dry
 /// run (on a machine without Docker) shows the per-platform steps and says why; a real
 /// run stops.
-fn image_plan(opts: &DistOptions, release: &ImageRef, dry_run: bool) -> Result<ImagePlan> {
+fn image_plan(
+    opts: &DistOptions,
+    release: &ImageRef,
+    detected: Result<Builder>,
+    dry_run: bool,
+) -> Result<ImagePlan> {
     let builder = opts.builder.as_deref();
-    let detected = Builder::detect(builder);
     if !dry_run {
         // A real run builds with this builder: not knowing it is an error, not a guess.
         detected.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;

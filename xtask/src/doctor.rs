@@ -124,6 +124,9 @@ pub struct Context {
 
 const MIN_FREE_GIB: u64 = 2;
 
+/// The name of [`Item::Node`]'s check.
+pub const NODE: &str = "node/npm";
+
 pub fn check(item: Item, ctx: &Context) -> Check {
     match item {
         Item::Rust => rust(),
@@ -167,12 +170,9 @@ pub fn check(item: Item, ctx: &Context) -> Check {
         },
         Item::Registry => registry(ctx),
         Item::Node => match ui::check_tools(&ui::npm_program()) {
-            Ok(()) => {
-                let v = Cmd::new("node", ["--version"]).read().unwrap_or_default();
-                Check::pass("node/npm", format!("node {}", v.trim()))
-            }
+            Ok(v) => Check::pass(NODE, format!("node {v}")),
             Err(e) => Check::fail(
-                "node/npm",
+                NODE,
                 format!("{e:#}"),
                 "apt-get install nodejs npm (Node.js 20.19+), or https://nodejs.org",
             ),
@@ -183,10 +183,30 @@ pub fn check(item: Item, ctx: &Context) -> Check {
 }
 
 /// Runs `items` and fails, listing every failed check with its fix, if any failed.
+/// Every check of `items`, in their order, run side by side: each asks a different
+/// program (docker, buildx, node, df, ...), and one after another they were most of a
+/// no-change `dist`.
+pub fn check_all(items: &[Item], ctx: &Context) -> Vec<Check> {
+    std::thread::scope(|s| {
+        let running: Vec<_> = items
+            .iter()
+            .map(|&i| s.spawn(move || check(i, ctx)))
+            .collect();
+        running
+            .into_iter()
+            .map(|h| h.join().expect("a doctor check panicked"))
+            .collect()
+    })
+}
+
 pub fn require(items: &[Item], ctx: &Context) -> Result<()> {
-    let failed: Vec<String> = items
-        .iter()
-        .map(|&i| check(i, ctx))
+    require_passed(check_all(items, ctx))
+}
+
+/// An error listing every failed check of `checks`, each with its fix.
+pub fn require_passed(checks: Vec<Check>) -> Result<()> {
+    let failed: Vec<String> = checks
+        .into_iter()
         .filter(|c| c.status == Status::Fail)
         .map(|c| {
             format!(
@@ -224,7 +244,7 @@ impl DoctorCmd {
         } else {
             "`cargo xtask dist`"
         };
-        let checks: Vec<Check> = ALL.iter().map(|&i| check(i, &ctx)).collect();
+        let checks = check_all(&ALL, &ctx);
         let ok = checks.iter().all(|c| c.status != Status::Fail);
         if self.json {
             println!(

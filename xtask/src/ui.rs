@@ -137,7 +137,9 @@ fn install_locked(rep: &Reporter, npm: &str) -> Result<bool> {
 
 /// Node.js (new enough) and npm, with the fix; cheap, so callers can check before minutes
 /// of other work.
-pub fn check_tools(npm: &str) -> Result<()> {
+/// Node.js and npm are on PATH and Node is new enough; its version (`v22.20.0`). Asked
+/// of `node` once per process: `dist` checks it up front and again before the UI build.
+pub fn check_tools(npm: &str) -> Result<String> {
     let node = which::which("node").map_err(|_| {
         anyhow::anyhow!(
             "building the UI needs Node.js, but `node` is not on PATH: {}",
@@ -150,13 +152,18 @@ pub fn check_tools(npm: &str) -> Result<()> {
             install_fix()
         )
     })?;
-    let version = Cmd::new(&node.to_string_lossy(), ["--version"])
-        .output()?
-        .stdout
-        .trim()
-        .to_owned();
+    static VERSION: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let version = VERSION
+        .get_or_init(|| {
+            Cmd::new(&node.to_string_lossy(), ["--version"])
+                .output()
+                .map(|o| o.stdout.trim().to_owned())
+                .map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)?;
     match parse_node_version(&version) {
-        Some(v) if v >= pins::node_min() => Ok(()),
+        Some(v) if v >= pins::node_min() => Ok(version),
         _ => bail!(
             "building the UI needs Node.js {}.{} or later, but `node --version` says {version:?}: {}",
             pins::node_min().0,
