@@ -255,9 +255,17 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
                         head.push(format!("+{tc}"));
                     }
                     head.push("build".into());
+                    // cross passes only the variables it is told to into its container,
+                    // where the linker stamps the PE header: without SOURCE_DATE_EPOCH
+                    // there, each build stamps its own time (backends::cross_builds_windows_gnu).
+                    let passthrough = match std::env::var("CROSS_BUILD_ENV_PASSTHROUGH") {
+                        Ok(v) if !v.trim().is_empty() => format!("{} SOURCE_DATE_EPOCH", v.trim()),
+                        _ => "SOURCE_DATE_EPOCH".to_owned(),
+                    };
                     jobs.push(BuildJob {
                         backend,
-                        cmd: Cmd::new("cross", with_targets(head, &[t])),
+                        cmd: Cmd::new("cross", with_targets(head, &[t]))
+                            .env("CROSS_BUILD_ENV_PASSTHROUGH", passthrough),
                         outputs: outputs(&[t]),
                         targets: vec![t],
                     });

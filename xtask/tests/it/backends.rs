@@ -1,5 +1,5 @@
 //! The cross and plain-cargo backends really build their triples; results are checked
-//! from the binaries' headers.
+//! from the binaries' headers, and a clean rebuild gives the same bytes.
 
 use crate::support::*;
 use xtask::binfmt::{self, Cpu, Format, Linkage};
@@ -33,22 +33,54 @@ fn cross_builds_windows_gnu() {
     {
         return;
     }
+    let build = |target: &camino::Utf8Path| {
+        run_ok(
+            xtask(
+                target,
+                &[
+                    "build",
+                    "--toolchain",
+                    "cross",
+                    "--target",
+                    "x86_64-pc-windows-gnu",
+                ],
+            )
+            .env("CROSS_TARGET_X86_64_PC_WINDOWS_GNU_IMAGE", CROSS_IMAGE)
+            .env("SOURCE_DATE_EPOCH", EPOCH),
+        );
+    };
     let target = target_dir("cross");
-    run_ok(
-        xtask(
-            &target,
-            &[
-                "build",
-                "--toolchain",
-                "cross",
-                "--target",
-                "x86_64-pc-windows-gnu",
-            ],
-        )
-        .env("CROSS_TARGET_X86_64_PC_WINDOWS_GNU_IMAGE", CROSS_IMAGE),
-    );
+    let _ = std::fs::remove_dir_all(&target);
+    build(&target);
     let info = built(&target, "x86_64-pc-windows-gnu", "host-bin.exe");
     assert_eq!((info.format, info.cpu), (Format::Pe, Cpu::X86_64), "{info}");
+    same_bytes_after_a_clean_build(
+        "cross",
+        build,
+        &["x86_64-pc-windows-gnu/release/host-bin.exe"],
+    );
+}
+
+/// The link time PE headers carry, fixed: a build left from an earlier commit was linked
+/// with that commit's time (see the closing note of issue 12).
+const EPOCH: &str = "1700000000";
+
+/// Builds again with `build` in a new target dir and wants every `outputs` file (relative
+/// to the target dir) byte-identical to `name`'s first build: no link timestamps, no
+/// target-dir paths in the binaries, whatever the backend.
+fn same_bytes_after_a_clean_build(name: &str, build: impl Fn(&camino::Utf8Path), outputs: &[&str]) {
+    let first = target_dir(name);
+    let clean = target_dir(&format!("{name}-clean"));
+    let _ = std::fs::remove_dir_all(&clean);
+    build(&clean);
+    for o in outputs {
+        let (a, b) = (first.join(o), clean.join(o));
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{name}: a clean rebuild gave different bytes for {o} ({a} vs {b})"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&clean);
 }
 
 #[test]
@@ -64,19 +96,26 @@ fn plain_cargo_builds_musl_and_mingw() {
     )) {
         return;
     }
+    let build = |target: &camino::Utf8Path| {
+        run_ok(
+            xtask(
+                target,
+                &[
+                    "build",
+                    "--toolchain",
+                    "cargo",
+                    "--target",
+                    "x86_64-unknown-linux-musl",
+                    "--target",
+                    "x86_64-pc-windows-gnu",
+                ],
+            )
+            .env("SOURCE_DATE_EPOCH", EPOCH),
+        );
+    };
     let target = target_dir("cargo");
-    run_ok(xtask(
-        &target,
-        &[
-            "build",
-            "--toolchain",
-            "cargo",
-            "--target",
-            "x86_64-unknown-linux-musl",
-            "--target",
-            "x86_64-pc-windows-gnu",
-        ],
-    ));
+    let _ = std::fs::remove_dir_all(&target);
+    build(&target);
     let elf = built(&target, "x86_64-unknown-linux-musl", "host-bin");
     assert_eq!(
         (elf.format, elf.cpu, elf.linkage),
@@ -96,6 +135,14 @@ fn plain_cargo_builds_musl_and_mingw() {
         (json["os"].as_str(), json["arch"].as_str()),
         (Some("linux"), Some("x86_64")),
         "{json}"
+    );
+    same_bytes_after_a_clean_build(
+        "cargo",
+        build,
+        &[
+            "x86_64-unknown-linux-musl/release/host-bin",
+            "x86_64-pc-windows-gnu/release/host-bin.exe",
+        ],
     );
 }
 
