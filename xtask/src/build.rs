@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::backend::{Backend, Toolchains, Tools};
+use crate::binfmt;
 use crate::cmd::Cmd;
 use crate::flags::{BuildCmd, BuildOpts};
 use crate::metadata::Extension;
@@ -198,7 +199,68 @@ fn run_job(rep: &Reporter, job: &BuildJob, stamps: &Utf8Path, sources: &str) -> 
     }
     fingerprint::forget(stamps, job);
     rep.run(&name, &job.cmd, cargo_event)?;
+    let stale = linked_at_another_time(job);
+    if !stale.is_empty() {
+        // Cargo does not relink for a new SOURCE_DATE_EPOCH (a commit that left the host
+        // sources alone), so a PE file keeps the link time of the build before: bytes a
+        // clean build at this commit would not give. Rebuild those packages' binaries.
+        rep.println(format!(
+            "[{name}] {} carry an earlier link time than SOURCE_DATE_EPOCH: relinking",
+            stale.join(", ")
+        ));
+        for cmd in relink_cleans(job) {
+            rep.run(&format!("{name}: clean"), &cmd, |_| None)?;
+        }
+        rep.run(&name, &job.cmd, cargo_event)?;
+    }
     fingerprint::record(stamps, job, sources)
+}
+
+/// The job's PE outputs whose link time is not the `SOURCE_DATE_EPOCH` it was given.
+fn linked_at_another_time(job: &BuildJob) -> Vec<String> {
+    let Some(epoch) = job
+        .cmd
+        .env
+        .iter()
+        .find(|(k, _)| k == "SOURCE_DATE_EPOCH")
+        .and_then(|(_, v)| v.parse::<u32>().ok())
+    else {
+        return Vec::new();
+    };
+    job.outputs
+        .iter()
+        .filter(|o| {
+            std::fs::read(o)
+                .ok()
+                .and_then(|b| binfmt::pe_link_time(&b))
+                .is_some_and(|t| t != epoch && t != 0)
+        })
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// `cargo clean` of the job's own packages (not their dependencies) for each of its
+/// Windows targets, in the job's target directory.
+fn relink_cleans(job: &BuildJob) -> Vec<Cmd> {
+    let packages: Vec<&str> = job
+        .cmd
+        .args
+        .windows(2)
+        .filter(|w| w[0] == "--package")
+        .map(|w| w[1].as_str())
+        .collect();
+    job.targets
+        .iter()
+        .filter(|t| t.os == crate::target::Os::Windows)
+        .map(|t| {
+            let mut args = vec!["clean", "--release", "--target", t.triple];
+            for p in &packages {
+                args.extend(["--package", p]);
+            }
+            // The target directory is this process's, as for the build.
+            Cmd::new("cargo", args)
+        })
+        .collect()
 }
 
 /// Adds missing rustup targets.

@@ -154,6 +154,21 @@ pub fn sniff(bytes: &[u8]) -> Result<BinInfo, SniffError> {
     }
 }
 
+/// A PE file's link time (COFF header `TimeDateStamp`, seconds since 1970), which linkers
+/// take from `SOURCE_DATE_EPOCH`; `None` for anything that is not PE.
+pub fn pe_link_time(bytes: &[u8]) -> Option<u32> {
+    let r = Reader::new(bytes, Endian::Little);
+    if r.bytes(0, 2)? != b"MZ" {
+        return None;
+    }
+    let pe = u64::from(r.u32(0x3c)?);
+    if r.bytes(pe, 4)? != b"PE\0\0" {
+        return None;
+    }
+    // Signature, then Machine (2), NumberOfSections (2), TimeDateStamp (4).
+    r.u32(pe + 8)
+}
+
 /// [`sniff`] a file on disk, reading at most its first 64 KiB. ELF program headers almost
 /// always sit right after the 64-byte ELF header, so this is generous, yet it stays cheap
 /// when verifying hundreds of binaries.

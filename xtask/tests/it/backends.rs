@@ -61,8 +61,8 @@ fn cross_builds_windows_gnu() {
     );
 }
 
-/// The link time PE headers carry, fixed: a build left from an earlier commit was linked
-/// with that commit's time (see the closing note of issue 12).
+/// The link time PE headers carry, the same for both builds (by default it is the last
+/// commit's time).
 const EPOCH: &str = "1700000000";
 
 /// Builds again with `build` in a new target dir and wants every `outputs` file (relative
@@ -194,4 +194,35 @@ fn zigbuild_builds_no_zig_runtime_for_linux_or_macos() {
         "zig built libraries Rust does not need: {libraries:?}"
     );
     let _ = std::fs::remove_dir_all(&zig_cache);
+}
+
+/// A commit that leaves the host sources alone still changes SOURCE_DATE_EPOCH, and cargo
+/// does not relink for it: the xtask relinks the Windows binaries, so their PE link time
+/// is this commit's, as a clean build would have it.
+#[test]
+fn a_new_source_date_epoch_relinks_what_stamps_it() {
+    if !zig_ready() {
+        return;
+    }
+    let target = target_dir("epoch");
+    let _ = std::fs::remove_dir_all(&target);
+    let build = |epoch: &str| {
+        run_ok(
+            xtask(
+                &target,
+                &[
+                    "build",
+                    "--toolchain",
+                    "zigbuild",
+                    "--target",
+                    "x86_64-pc-windows-gnu",
+                ],
+            )
+            .env("SOURCE_DATE_EPOCH", epoch),
+        );
+        let exe = target.join("x86_64-pc-windows-gnu/release/host-bin.exe");
+        xtask::binfmt::pe_link_time(&std::fs::read(exe).unwrap())
+    };
+    assert_eq!(build("1700000000"), Some(1_700_000_000));
+    assert_eq!(build("1700000100"), Some(1_700_000_100));
 }
