@@ -231,6 +231,10 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
             // never uses): see `backend::zig_link_env`.
             Backend::Zigbuild => {
                 let mut cmd = Cmd::new("cargo", with_targets(vec!["zigbuild".into()], &ts));
+                cmd.env
+                    .extend(crate::backend::zig_command_env(inp.tools, |k| {
+                        std::env::var(k).ok()
+                    }));
                 for t in &ts {
                     cmd.env.extend(crate::backend::zig_link_env(t, inp.tools));
                 }
