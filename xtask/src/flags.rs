@@ -272,12 +272,7 @@ impl DistCmd {
                 "Publish IMAGE:TAG as one multi-platform index (verified before the tag points \
                  at it); with a single --platform, publish IMAGE:TAG-ARCH for `cargo xtask merge`",
             )?,
-            image: p.value_or_env(
-                "--image <REPOSITORY>",
-                "XTASK_IMAGE",
-                "Image repository [default: [workspace.metadata.extension] image in Cargo.toml]",
-                text,
-            )?,
+            image: image_flag(p)?,
             tag: p.value(
                 "--tag <TAG>",
                 "Image tag, a semantic version [default: the workspace version]",
@@ -430,15 +425,20 @@ pub struct DesktopCmd {
     pub verbose: bool,
 }
 
+/// `--image` (or `XTASK_IMAGE`) of `dist` and `install`/`update`: the image repository.
+fn image_flag(p: &mut Parser) -> Result<Option<String>, Error> {
+    p.value_or_env(
+        "--image <REPOSITORY>",
+        "XTASK_IMAGE",
+        "Image repository [default: [workspace.metadata.extension] image in Cargo.toml]",
+        text,
+    )
+}
+
 impl DesktopCmd {
     fn parse(p: &mut Parser) -> Result<DesktopCmd, Error> {
         Ok(DesktopCmd {
-            image: p.value_or_env(
-                "--image <REPOSITORY>",
-                "XTASK_IMAGE",
-                "Image repository [default: [workspace.metadata.extension] image in Cargo.toml]",
-                text,
-            )?,
+            image: image_flag(p)?,
             tag: p.value(
                 "--tag <TAG>",
                 "Image tag [default: the workspace version]",
