@@ -225,12 +225,7 @@ impl Tools {
 /// when the user has their own (`Tools::user_rustflags`): zig then links as it always did.
 /// Without rust-lld in the toolchain, zig links musl too.
 pub fn zig_link_env(target: &Target, tools: &Tools) -> Vec<(String, String)> {
-    let key = |what: &str| {
-        format!(
-            "CARGO_TARGET_{}_{what}",
-            target.triple.to_ascii_uppercase().replace('-', "_")
-        )
-    };
+    let key = |what: &str| cargo_target_var(target, what);
     let rustflags = |flags: &str| vec![(key("RUSTFLAGS"), flags.to_owned())];
     match target.os {
         _ if tools.user_rustflags.is_some() => Vec::new(),
@@ -243,6 +238,12 @@ pub fn zig_link_env(target: &Target, tools: &Tools) -> Vec<(String, String)> {
         Os::Darwin => rustflags("-C link-arg=-O2 -C link-arg=-rtlib=none"),
         Os::Windows => Vec::new(),
     }
+}
+
+/// Cargo's environment name for `target.<triple>.<what>`: `CARGO_TARGET_<TRIPLE>_<WHAT>`.
+fn cargo_target_var(target: &Target, what: &str) -> String {
+    let triple = target.triple.to_ascii_uppercase().replace('-', "_");
+    format!("CARGO_TARGET_{triple}_{what}")
 }
 
 /// Where rustflags of the user's are set: the environment (`RUSTFLAGS`,
@@ -258,12 +259,7 @@ pub fn user_rustflags(root: &Utf8Path, env: impl Fn(&str) -> Option<String>) -> 
     ]
     .map(String::from)
     .into();
-    vars.extend(TARGETS.iter().map(|t| {
-        format!(
-            "CARGO_TARGET_{}_RUSTFLAGS",
-            t.triple.to_ascii_uppercase().replace('-', "_")
-        )
-    }));
+    vars.extend(TARGETS.iter().map(|t| cargo_target_var(t, "RUSTFLAGS")));
     if let Some(v) = vars.iter().find(|v| env(v).is_some_and(|s| !s.is_empty())) {
         return Some(format!("${v}"));
     }

@@ -230,7 +230,7 @@ fn linked_at_another_time(job: &BuildJob) -> Vec<String> {
     job.outputs
         .iter()
         .filter(|o| {
-            std::fs::read(o)
+            binfmt::head(o)
                 .ok()
                 .and_then(|b| binfmt::pe_link_time(&b))
                 .is_some_and(|t| t != epoch && t != 0)

@@ -173,13 +173,18 @@ pub fn pe_link_time(bytes: &[u8]) -> Option<u32> {
 /// always sit right after the 64-byte ELF header, so this is generous, yet it stays cheap
 /// when verifying hundreds of binaries.
 pub fn sniff_file(path: &Utf8Path) -> anyhow::Result<BinInfo> {
+    sniff(&head(path)?).with_context(|| format!("identifying binary format of {path}"))
+}
+
+/// The first 64 KiB of `path`, where [`sniff`] and [`pe_link_time`] find what they read.
+pub fn head(path: &Utf8Path) -> anyhow::Result<Vec<u8>> {
     const MAX: u64 = 64 * 1024;
     let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
     let mut bytes = Vec::new();
     file.take(MAX)
         .read_to_end(&mut bytes)
         .with_context(|| format!("reading {path}"))?;
-    sniff(&bytes).with_context(|| format!("identifying binary format of {path}"))
+    Ok(bytes)
 }
 
 fn not_executable(bytes: &[u8]) -> SniffError {
