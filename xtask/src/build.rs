@@ -96,17 +96,19 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
     let epoch = workspace::source_date_epoch()?;
     // What is installed, asked of four programs (which, python, rustup, rustc) side by
     // side: in turn they were a third of a no-change `dist`.
-    let (tools, installed, rust_toolchain) = std::thread::scope(|s| {
+    let (tools, installed, rustc_vv) = std::thread::scope(|s| {
         let tools = s.spawn(Tools::detect);
         let installed = s.spawn(workspace::installed_targets);
-        let toolchain = workspace::cross_toolchain();
+        let rustc_vv = workspace::rustc_vv();
         let join = "a tool probe panicked";
         (
             tools.join().expect(join),
             installed.join().expect(join),
-            toolchain,
+            rustc_vv,
         )
     });
+    let rustc_vv = rustc_vv?;
+    let rust_toolchain = workspace::cross_toolchain(&rustc_vv);
     let plan = plan::plan(&Inputs {
         ext: &ext,
         bin_packages: &ws.bins,
@@ -130,6 +132,7 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
         ext,
         epoch,
         fetch: vendoring::fetch_options(opts.offline)?,
+        rustc_vv,
     })
 }
 
@@ -144,6 +147,8 @@ pub struct Prepared {
     pub fetch: crate::vendor_fetch::FetchOptions,
     /// Where a vendored fallback ships another CPU's build: (platform, path) -> its CPU.
     pub built_for: std::collections::BTreeMap<(Platform, String), crate::target::Arch>,
+    /// `rustc -vV`: the compiler's identity, an input of every build job's fingerprint.
+    pub rustc_vv: String,
 }
 
 /// Runs the plan's setup and build jobs; jobs of different backends run side by side.
@@ -159,7 +164,7 @@ pub fn run(rep: &Reporter, prepared: &Prepared) -> Result<()> {
     let sources = fingerprint::source_digest(
         &paths::root(),
         &prepared.ws.package_dirs,
-        &workspace::rustc_vv()?,
+        &prepared.rustc_vv,
     )?;
     let stamps = paths::dist_dir().join("build-stamps");
     let (stamps, sources) = (stamps.as_path(), sources.as_str());

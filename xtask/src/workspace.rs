@@ -268,10 +268,10 @@ pub fn installed_targets() -> Result<InstalledTargets> {
 /// The toolchain to hand cross as `+NAME`: the active rustc's version number (`1.95.0`).
 /// Given a channel name (`stable`) or nothing, cross runs `rustup toolchain add`, which
 /// updates the channel (or fails offline); a version names exactly what is installed.
-pub fn cross_toolchain() -> Option<String> {
+/// `rustc_vv` is [`rustc_vv`]'s output, whose first line is `rustc -V`'s.
+pub fn cross_toolchain(rustc_vv: &str) -> Option<String> {
     which::which("rustup").ok()?;
-    let out = Cmd::new("rustc", ["-V"]).read().ok()?;
-    rustc_version(&out)
+    rustc_version(rustc_vv.lines().next()?)
 }
 
 fn rustc_version(rustc_v: &str) -> Option<String> {
