@@ -318,8 +318,8 @@ fn help_for_every_command_and_usage_without_one() {
 
 #[test]
 fn the_command_tree_is_well_formed() {
-    // clap's own checks (unique ids and flags, positional order, ...), run once here
-    // instead of in debug builds at every start.
+    // clap's own checks (unique ids and flags, positional order, ...) of every command:
+    // a debug build runs them only for the commands it is given.
     cli::command().debug_assert();
 }
 
