@@ -1,67 +1,23 @@
-//! The command line. Each command's `parse` lists its flags with their help text; the
-//! parser (`flags/parser.rs`) reads them and prints the help.
+//! The command line. `flags/cli.rs` declares every command and flag with its help text
+//! through clap's builder API; this file turns clap's matches, once, into the plain
+//! option values each command runs with (`BuildOpts`, `DistCmd`, ...).
 //!
-//! Parsed by hand, not with clap: clap's derive and serde's were the only proc macros
-//! in the xtask, and they made up 10 s of its cold build, every contributor's first
-//! minute (STYLE.md 11).
+//! clap's builder, not its derive: the derive's proc macro (syn) would be most of the
+//! parser's build cost, and the builder reads as plainly.
 
 use std::ffi::OsString;
 
 use camino::Utf8PathBuf;
+use clap::error::ErrorKind;
+use clap::ArgMatches;
 
 use crate::backend::Toolchains;
 use crate::target::{Platform, Target};
 
-mod parser;
-pub use parser::Error;
-use parser::{Commands, Parser};
-
-const ABOUT: &str =
-    "Builds, stages and ships the Docker Desktop extension and its Rust host binaries";
-
-#[rustfmt::skip]
-const COMMANDS: Commands = &[
-    ("build", "Cross-compile the host binaries that metadata.json names, without staging them"),
-    ("stage", "Build host binaries and UI, then stage each image variant's file system under \
-        target/dist/stage/linux-<arch>/"),
-    ("dist", "Stage, build the linux/amd64 + linux/arm64 extension image with docker buildx, \
-        verify every variant, and load it locally (or publish it with --push)"),
-    ("verify", "Verify an extension image in a registry: platforms, labels, metadata.json, and \
-        every host binary's format, CPU, mode and checksum"),
-    ("merge", "Combine per-platform images (from `dist --platform P --push` on separate \
-        machines) into one index, verify it, and only then tag it IMAGE:TAG"),
-    ("install", "Build the image locally (if anything changed) and install it in Docker Desktop"),
-    ("update", "Build the image locally (if anything changed) and update it in Docker Desktop"),
-    ("dev", "Serve the UI with Vite and point Docker Desktop's extension at it (hot reload)"),
-    ("doctor", "Check every prerequisite of `dist`, with what was found and the command that \
-        fixes it"),
-    ("setup", "Install what needs no root: rustup targets, zig, cargo-zigbuild, the UI's npm \
-        packages"),
-    ("bench", "Measure the pipeline against a baseline and print wall times and ratios"),
-    ("codegen", "Regenerate extension/Dockerfile from extension/labels.json"),
-    ("vendor", "Third-party host binaries pinned in extension/vendor.toml: fill the pins, or \
-        fill the download cache ahead of time"),
-];
-
-#[rustfmt::skip]
-const VENDOR_COMMANDS: Commands = &[
-    ("lock", "Fill or refresh the sha256 pins from the checksum files upstream publishes (or by \
-        downloading), keeping the file's comments and order; prints what changed"),
-    ("fetch", "Download every pinned artifact the extension ships into the cache \
-        (XTASK_VENDOR_CACHE), verifying each hash"),
-];
-
-#[rustfmt::skip]
-const BENCH_COMMANDS: Commands = &[
-    ("stage", "Cold `stage` of all six triples vs one cargo invocation per triple, then a \
-        no-change re-run"),
-    ("dist", "Cold `dist --push` vs per-triple cargo + per-platform buildx + merge, then a \
-        no-change re-run and a re-run after a one-line change in host-bin"),
-    ("first-run", "A contributor's first `cargo xtask build` (new target dir, empty zig cache) \
-        vs the same build with zig's cache warm"),
-    ("xtask-build", "The xtask's own cold build vs rust-analyzer's xtask: a checkout given with \
-        --rust-analyzer, else xtask/bench/ra-xtask-deps (a crate with its dependencies)"),
-];
+mod cli;
+/// A usage mistake (exit code 2) or a request for help (exit code 0); `Display` is the
+/// text to print, `exit` prints it where it belongs and exits with its code.
+pub use clap::Error;
 
 #[derive(Debug)]
 pub struct Cli {
@@ -71,50 +27,66 @@ pub struct Cli {
 impl Cli {
     /// The process's command line; on a mistake or `--help`, prints and exits (2 or 0).
     pub fn parse() -> Cli {
-        match Cli::try_parse_from(std::env::args_os()) {
-            Ok(cli) => cli,
-            Err(Error::Help(text)) => {
-                print!("{text}");
-                std::process::exit(0)
-            }
-            Err(e @ Error::Usage(_)) => {
-                eprintln!("{e}");
-                std::process::exit(2)
-            }
-        }
+        Cli::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
     }
 
     /// `args` starts with the program's name; flags fall back to the process environment.
     pub fn try_parse_from<I, T>(args: I) -> Result<Cli, Error>
     where
         I: IntoIterator<Item = T>,
-        T: Into<OsString>,
+        T: Into<OsString> + Clone,
     {
         Cli::parse_with_env(args, &|name| std::env::var(name).ok())
     }
 
+    /// `env` stands for the process environment, so that tests can give their own.
     fn parse_with_env<I, T>(args: I, env: &dyn Fn(&str) -> Option<String>) -> Result<Cli, Error>
     where
         I: IntoIterator<Item = T>,
-        T: Into<OsString>,
+        T: Into<OsString> + Clone,
     {
-        let mut words = Vec::new();
-        for a in args.into_iter().skip(1) {
-            match a.into().into_string() {
-                Ok(a) => words.push(a),
-                Err(a) => {
-                    return Err(Error::Usage(format!(
-                        "error: argument `{}` is not UTF-8\n",
-                        a.to_string_lossy()
-                    )))
-                }
-            }
-        }
-        let mut p = Parser::new("cargo xtask", ABOUT, words, env);
-        let command = Command::parse(&mut p)?;
-        p.finish()?;
+        let matches = cli::command().try_get_matches_from(args)?;
+        let command = Command::from_matches(&matches, &Env(env))?;
         Ok(Cli { command })
     }
+}
+
+/// The fallbacks of flags declared with `cli::value_or_env`.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    /// The value of `id` on the command line, else the variable `var`.
+    fn or(&self, m: &ArgMatches, id: &str, var: &str) -> Option<String> {
+        text(m, id).or_else(|| (self.0)(var))
+    }
+}
+
+/// A mistake clap cannot see (it needs the environment, or spans flags), reported as clap
+/// reports its own: with the usage of the command `path` names.
+fn usage_error(path: &[&str], kind: ErrorKind, message: String) -> Error {
+    let mut cmd = cli::command();
+    // Gives every subcommand its full name (`cargo xtask vendor lock`) for the usage line.
+    cmd.build();
+    let mut sub = &mut cmd;
+    for name in path {
+        sub = sub
+            .find_subcommand_mut(name)
+            .expect("the path names commands of cli::command");
+    }
+    sub.error(kind, message)
+}
+
+fn text(m: &ArgMatches, id: &str) -> Option<String> {
+    m.get_one::<String>(id).cloned()
+}
+
+fn path(m: &ArgMatches, id: &str) -> Option<Utf8PathBuf> {
+    text(m, id).map(Utf8PathBuf::from)
+}
+
+/// Every value of a repeatable flag, in command-line order.
+fn all<T: Clone + Send + Sync + 'static>(m: &ArgMatches, id: &str) -> Vec<T> {
+    m.get_many::<T>(id).into_iter().flatten().cloned().collect()
 }
 
 #[derive(Debug)]
@@ -135,37 +107,58 @@ pub enum Command {
 }
 
 impl Command {
-    fn parse(p: &mut Parser) -> Result<Command, Error> {
-        Ok(match p.subcommand(COMMANDS)? {
-            "build" => Command::Build(BuildCmd::parse(p)?),
-            "stage" => Command::Stage(StageCmd {
-                opts: BuildOpts::parse(p)?,
+    fn from_matches(m: &ArgMatches, env: &Env) -> Result<Command, Error> {
+        let Some((name, m)) = m.subcommand() else {
+            unreachable!("cli::command requires a subcommand")
+        };
+        Ok(match name {
+            "build" => Command::Build(BuildCmd {
+                opts: BuildOpts::from_matches(m),
+                targets: all(m, "target"),
             }),
-            "dist" => Command::Dist(DistCmd::parse(p)?),
-            "verify" => Command::Verify(VerifyCmd::parse(p)?),
-            "merge" => Command::Merge(MergeCmd::parse(p)?),
-            "install" => Command::Install(DesktopCmd::parse(p)?),
-            "update" => Command::Update(DesktopCmd::parse(p)?),
-            "dev" => Command::Dev(DevCmd::parse(p)?),
-            "doctor" => Command::Doctor(DoctorCmd::parse(p)?),
+            "stage" => Command::Stage(StageCmd {
+                opts: BuildOpts::from_matches(m),
+            }),
+            "dist" => Command::Dist(DistCmd::from_matches(m, env)?),
+            "verify" => Command::Verify(VerifyCmd {
+                image: text(m, "image").unwrap_or_default(),
+                metadata: path(m, "metadata"),
+                builder: env.or(m, "builder", "BUILDX_BUILDER"),
+                verbose: m.get_flag("verbose"),
+            }),
+            "merge" => Command::Merge(MergeCmd {
+                image: text(m, "image").unwrap_or_default(),
+                sources: all(m, "sources"),
+                force: m.get_flag("force"),
+                json: m.get_flag("json"),
+                builder: env.or(m, "builder", "BUILDX_BUILDER"),
+                verbose: m.get_flag("verbose"),
+            }),
+            "install" => Command::Install(DesktopCmd::from_matches(m, env)),
+            "update" => Command::Update(DesktopCmd::from_matches(m, env)),
+            "dev" => Command::Dev(DevCmd {
+                image: env.or(m, "image", "XTASK_IMAGE"),
+                tag: text(m, "tag"),
+                port: m.get_one::<u16>("port").copied().unwrap_or(5173),
+            }),
+            "doctor" => Command::Doctor(DoctorCmd {
+                image: env.or(m, "image", "XTASK_IMAGE"),
+                builder: env.or(m, "builder", "BUILDX_BUILDER"),
+                json: m.get_flag("json"),
+                push: m.get_flag("push"),
+            }),
             "setup" => Command::Setup(SetupCmd {}),
             "bench" => Command::Bench(BenchCmd {
-                what: BenchWhat::parse(p)?,
+                what: BenchWhat::from_matches(m),
             }),
             "codegen" => Command::Codegen(CodegenCmd {
-                check: p.flag(
-                    "--check",
-                    "Change nothing; fail if a generated file is stale",
-                )?,
+                check: m.get_flag("check"),
             }),
-            "vendor" => Command::Vendor(VendorCmd::parse(p)?),
-            other => unreachable!("`{other}` is in COMMANDS but not parsed"),
+            "vendor" => Command::Vendor(VendorCmd::from_matches(m)?),
+            other => unreachable!("`{other}` is in cli::command but not read"),
         })
     }
 }
-
-const VERBOSE: (&str, &str) = ("-v, --verbose", "Stream every child process's full output");
-const BUILDER: &str = "The buildx builder to use [default: the current one]";
 
 /// The flags shared by `build`, `stage` and `dist`.
 #[derive(Debug)]
@@ -179,48 +172,19 @@ pub struct BuildOpts {
 }
 
 impl BuildOpts {
-    fn parse(p: &mut Parser) -> Result<BuildOpts, Error> {
-        let platforms = p.values(
-            "--platform <PLATFORM>",
-            "Image platform to build for; repeat or comma-separate \
-             [default: linux/amd64,linux/arm64]",
-            |s| {
-                s.split(',')
-                    .map(parse_platform)
-                    .collect::<Result<Vec<_>, _>>()
-            },
-        )?;
-        let mut toolchains = p.values(
-            "--toolchain <[TRIPLE=]BACKEND>",
-            "Cross-compilation backend: auto, zigbuild, cross or cargo; TRIPLE=BACKEND sets it \
-             for one triple; repeatable (`auto` picks per triple from what is installed) \
-             [default: auto]",
-            check_toolchain,
-        )?;
+    fn from_matches(m: &ArgMatches) -> BuildOpts {
+        let mut toolchains = all(m, "toolchain");
         if toolchains.is_empty() {
             toolchains.push("auto".to_owned());
         }
-        Ok(BuildOpts {
-            platforms: platforms.concat(),
+        BuildOpts {
+            platforms: all(m, "platform"),
             toolchains,
-            metadata: p.value(
-                "--metadata <FILE>",
-                "The extension's metadata.json; the icon is read from the same directory \
-                 [default: extension/metadata.json]",
-                path,
-            )?,
-            dry_run: p.flag(
-                "--dry-run",
-                "Print the plan (every command with its environment, every staged path) and \
-                 run nothing",
-            )?,
-            offline: p.flag(
-                "--offline",
-                "Take vendored binaries (extension/vendor.toml) from the download cache only \
-                 (also CARGO_NET_OFFLINE=true)",
-            )?,
-            verbose: p.flag(VERBOSE.0, VERBOSE.1)?,
-        })
+            metadata: path(m, "metadata"),
+            dry_run: m.get_flag("dry-run"),
+            offline: m.get_flag("offline"),
+            verbose: m.get_flag("verbose"),
+        }
     }
 }
 
@@ -228,20 +192,6 @@ impl BuildOpts {
 pub struct BuildCmd {
     pub opts: BuildOpts,
     pub targets: Vec<&'static Target>,
-}
-
-impl BuildCmd {
-    fn parse(p: &mut Parser) -> Result<BuildCmd, Error> {
-        Ok(BuildCmd {
-            opts: BuildOpts::parse(p)?,
-            targets: p.values(
-                "--target <TRIPLE>",
-                "Build only this Rust target triple; repeatable \
-                 [default: every triple the platforms need]",
-                parse_target,
-            )?,
-        })
-    }
 }
 
 #[derive(Debug)]
@@ -264,50 +214,27 @@ pub struct DistCmd {
 }
 
 impl DistCmd {
-    fn parse(p: &mut Parser) -> Result<DistCmd, Error> {
+    fn from_matches(m: &ArgMatches, env: &Env) -> Result<DistCmd, Error> {
         let cmd = DistCmd {
-            opts: BuildOpts::parse(p)?,
-            push: p.flag(
-                "--push",
-                "Publish IMAGE:TAG as one multi-platform index (verified before the tag points \
-                 at it); with a single --platform, publish IMAGE:TAG-ARCH for `cargo xtask merge`",
-            )?,
-            image: image_flag(p)?,
-            tag: p.value(
-                "--tag <TAG>",
-                "Image tag, a semantic version [default: the workspace version]",
-                text,
-            )?,
-            force: p.flag(
-                "--force",
-                "Replace a tag that already exists in the registry",
-            )?,
-            json: p.flag(
-                "--json",
-                "Print the result (digests, tag, staged checksums) as JSON on stdout",
-            )?,
-            builder: p.value_or_env("--builder <NAME>", "BUILDX_BUILDER", BUILDER, text)?,
-            no_provenance: p.flag(
-                "--no-provenance",
-                "Attach no SLSA provenance (by default a builder that can attach attestations \
-                 attaches provenance with mode=max)",
-            )?,
-            sbom: p.flag(
-                "--sbom",
-                "Attach an SBOM made by BuildKit's scanner (needs a builder that can attach \
-                 attestations)",
-            )?,
-            sbom_generator: p.value_or_env(
-                "--sbom-generator <IMAGE>",
-                "XTASK_SBOM_GENERATOR",
-                "The SBOM scanner image \
-                 [default: docker/buildkit-syft-scanner, BuildKit's own]",
-                text,
-            )?,
+            opts: BuildOpts::from_matches(m),
+            push: m.get_flag("push"),
+            image: env.or(m, "image", "XTASK_IMAGE"),
+            tag: text(m, "tag"),
+            force: m.get_flag("force"),
+            json: m.get_flag("json"),
+            builder: env.or(m, "builder", "BUILDX_BUILDER"),
+            no_provenance: m.get_flag("no-provenance"),
+            sbom: m.get_flag("sbom"),
+            sbom_generator: env.or(m, "sbom-generator", "XTASK_SBOM_GENERATOR"),
         };
-        p.check(cmd.sbom || cmd.sbom_generator.is_none(), || {
-            "`--sbom-generator <IMAGE>` (or XTASK_SBOM_GENERATOR) needs `--sbom`".to_owned()
-        })?;
+        // Not clap's `requires`: the generator may come from the environment.
+        if cmd.sbom_generator.is_some() && !cmd.sbom {
+            return Err(usage_error(
+                &["dist"],
+                ErrorKind::MissingRequiredArgument,
+                "`--sbom-generator <IMAGE>` (or XTASK_SBOM_GENERATOR) needs `--sbom`".to_owned(),
+            ));
+        }
         Ok(cmd)
     }
 }
@@ -320,28 +247,6 @@ pub struct VerifyCmd {
     pub verbose: bool,
 }
 
-impl VerifyCmd {
-    fn parse(p: &mut Parser) -> Result<VerifyCmd, Error> {
-        let metadata = p.value(
-            "--metadata <FILE>",
-            "The extension's metadata.json whose vendor.toml fallbacks (an amd64 build shipped \
-             to arm64 Windows) verify expects [default: extension/metadata.json]",
-            path,
-        )?;
-        let builder = p.value_or_env("--builder <NAME>", "BUILDX_BUILDER", BUILDER, text)?;
-        let verbose = p.flag(VERBOSE.0, VERBOSE.1)?;
-        Ok(VerifyCmd {
-            image: p.required(
-                "<IMAGE>",
-                "The image: REPOSITORY:TAG or REPOSITORY@sha256:DIGEST",
-            )?,
-            metadata,
-            builder,
-            verbose,
-        })
-    }
-}
-
 #[derive(Debug)]
 pub struct MergeCmd {
     pub image: String,
@@ -352,66 +257,12 @@ pub struct MergeCmd {
     pub verbose: bool,
 }
 
-impl MergeCmd {
-    fn parse(p: &mut Parser) -> Result<MergeCmd, Error> {
-        let force = p.flag("--force", "Replace IMAGE:TAG if it already exists")?;
-        let json = p.flag(
-            "--json",
-            "Print the result (index and per-platform digests) as JSON on stdout",
-        )?;
-        let builder = p.value_or_env("--builder <NAME>", "BUILDX_BUILDER", BUILDER, text)?;
-        let verbose = p.flag(VERBOSE.0, VERBOSE.1)?;
-        Ok(MergeCmd {
-            image: p.required(
-                "<IMAGE>",
-                "The release to create: REPOSITORY:TAG (TAG a semantic version)",
-            )?,
-            sources: p.all(
-                "<SOURCE>...",
-                "One image per platform, by tag or digest \
-                 (e.g. REPOSITORY:TAG-amd64 REPOSITORY:TAG-arm64)",
-            )?,
-            force,
-            json,
-            builder,
-            verbose,
-        })
-    }
-}
-
 #[derive(Debug)]
 pub struct DoctorCmd {
     pub image: Option<String>,
     pub builder: Option<String>,
     pub json: bool,
     pub push: bool,
-}
-
-impl DoctorCmd {
-    fn parse(p: &mut Parser) -> Result<DoctorCmd, Error> {
-        Ok(DoctorCmd {
-            image: p.value_or_env(
-                "--image <IMAGE>",
-                "XTASK_IMAGE",
-                "The image whose registry must answer \
-                 [default: from Cargo.toml, tagged with the version]",
-                text,
-            )?,
-            builder: p.value_or_env(
-                "--builder <NAME>",
-                "BUILDX_BUILDER",
-                "The buildx builder to check [default: the current one]",
-                text,
-            )?,
-            json: p.flag("--json", "Print the checks as JSON on stdout")?,
-            push: p.flag(
-                "--push",
-                "Check for `dist --push` (and `verify`, `merge`): the image's registry must \
-                 answer and let us in; without it an unreachable registry is only a warning, as \
-                 it is for a local `dist`",
-            )?,
-        })
-    }
 }
 
 #[derive(Debug)]
@@ -425,27 +276,13 @@ pub struct DesktopCmd {
     pub verbose: bool,
 }
 
-/// `--image` (or `XTASK_IMAGE`) of `dist` and `install`/`update`: the image repository.
-fn image_flag(p: &mut Parser) -> Result<Option<String>, Error> {
-    p.value_or_env(
-        "--image <REPOSITORY>",
-        "XTASK_IMAGE",
-        "Image repository [default: [workspace.metadata.extension] image in Cargo.toml]",
-        text,
-    )
-}
-
 impl DesktopCmd {
-    fn parse(p: &mut Parser) -> Result<DesktopCmd, Error> {
-        Ok(DesktopCmd {
-            image: image_flag(p)?,
-            tag: p.value(
-                "--tag <TAG>",
-                "Image tag [default: the workspace version]",
-                text,
-            )?,
-            verbose: p.flag(VERBOSE.0, VERBOSE.1)?,
-        })
+    fn from_matches(m: &ArgMatches, env: &Env) -> DesktopCmd {
+        DesktopCmd {
+            image: env.or(m, "image", "XTASK_IMAGE"),
+            tag: text(m, "tag"),
+            verbose: m.get_flag("verbose"),
+        }
     }
 }
 
@@ -454,34 +291,6 @@ pub struct DevCmd {
     pub image: Option<String>,
     pub tag: Option<String>,
     pub port: u16,
-}
-
-impl DevCmd {
-    fn parse(p: &mut Parser) -> Result<DevCmd, Error> {
-        Ok(DevCmd {
-            image: p.value_or_env(
-                "--image <REPOSITORY>",
-                "XTASK_IMAGE",
-                "Image repository of the installed extension [default: from Cargo.toml]",
-                text,
-            )?,
-            tag: p.value(
-                "--tag <TAG>",
-                "Tag of the installed extension [default: the workspace version]",
-                text,
-            )?,
-            port: p
-                .value(
-                    "--port <PORT>",
-                    "Port of the Vite dev server [default: 5173]",
-                    |s| {
-                        s.parse()
-                            .map_err(|_| "expected a port number, 0 to 65535".to_owned())
-                    },
-                )?
-                .unwrap_or(5173),
-        })
-    }
 }
 
 #[derive(Debug)]
@@ -502,34 +311,37 @@ pub enum VendorWhat {
 }
 
 impl VendorCmd {
-    fn parse(p: &mut Parser) -> Result<VendorCmd, Error> {
-        // Before the subcommand's flags: it may come after them, and is listed in their help.
-        let metadata = p.value(
-            "--metadata <FILE>",
-            "The extension's metadata.json; vendor.toml is read beside it \
-             [default: extension/metadata.json]",
-            path,
-        )?;
-        let what = match p.subcommand(VENDOR_COMMANDS)? {
+    fn from_matches(vendor: &ArgMatches) -> Result<VendorCmd, Error> {
+        let Some((name, m)) = vendor.subcommand() else {
+            unreachable!("cli::vendor requires a subcommand")
+        };
+        let metadata = match (path(vendor, "metadata"), path(m, "metadata")) {
+            (Some(_), Some(_)) => {
+                return Err(usage_error(
+                    &["vendor", name],
+                    ErrorKind::ArgumentConflict,
+                    "the argument '--metadata <FILE>' cannot be used multiple times".to_owned(),
+                ))
+            }
+            (before, after) => before.or(after),
+        };
+        let what = match name {
             "lock" => {
-                let version = p.value(
-                    "--version <VERSION>",
-                    "Move NAME to this version first (needs NAME)",
-                    text,
-                )?;
-                let name = p.optional("[NAME]", "Only this binary's table")?;
-                p.check(version.is_none() || name.is_some(), || {
-                    "`--version <VERSION>` needs NAME, the binary to move".to_owned()
-                })?;
+                let (name, version) = (text(m, "name"), text(m, "version"));
+                // Not clap's `requires`, whose message would list `[NAME]` without the why.
+                if version.is_some() && name.is_none() {
+                    return Err(usage_error(
+                        &["vendor", "lock"],
+                        ErrorKind::MissingRequiredArgument,
+                        "`--version <VERSION>` needs NAME, the binary to move".to_owned(),
+                    ));
+                }
                 VendorWhat::Lock { name, version }
             }
             "fetch" => VendorWhat::Fetch {
-                offline: p.flag(
-                    "--offline",
-                    "Use only the cache: fail on anything missing from it",
-                )?,
+                offline: m.get_flag("offline"),
             },
-            other => unreachable!("`{other}` is in the table but not parsed"),
+            other => unreachable!("`{other}` is in cli::vendor but not read"),
         };
         Ok(VendorCmd { what, metadata })
     }
@@ -554,42 +366,22 @@ pub enum BenchWhat {
 }
 
 impl BenchWhat {
-    fn parse(p: &mut Parser) -> Result<BenchWhat, Error> {
-        Ok(match p.subcommand(BENCH_COMMANDS)? {
-            "stage" => BenchWhat::Stage,
-            "dist" => {
-                let image = p.value(
-                    "--image <REPOSITORY>",
-                    "The repository to publish bench tags to (e.g. 127.0.0.1:5000/bench)",
-                    text,
-                )?;
-                p.check(image.is_some(), || {
-                    "`--image <REPOSITORY>` is required".to_owned()
-                })?;
-                BenchWhat::Dist {
-                    image: image.unwrap_or_default(),
-                }
-            }
-            "first-run" => BenchWhat::FirstRun,
-            "xtask-build" => BenchWhat::XtaskBuild {
-                rust_analyzer: p.value(
-                    "--rust-analyzer <DIR>",
-                    "A rust-analyzer checkout whose xtask to build as the baseline",
-                    path,
-                )?,
+    fn from_matches(m: &ArgMatches) -> BenchWhat {
+        match m.subcommand() {
+            Some(("stage", _)) => BenchWhat::Stage,
+            Some(("dist", m)) => BenchWhat::Dist {
+                image: text(m, "image").unwrap_or_default(),
             },
-            other => unreachable!("`{other}` is in the table but not parsed"),
-        })
+            Some(("first-run", _)) => BenchWhat::FirstRun,
+            Some(("xtask-build", m)) => BenchWhat::XtaskBuild {
+                rust_analyzer: path(m, "rust-analyzer"),
+            },
+            other => unreachable!("{other:?} is not in cli::bench"),
+        }
     }
 }
 
-fn text(s: &str) -> Result<String, String> {
-    Ok(s.to_owned())
-}
-
-fn path(s: &str) -> Result<Utf8PathBuf, String> {
-    Ok(s.into())
-}
+// The value parsers of cli.rs: an error is shown after the flag and the value.
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
     Platform::parse(s).map_err(|e| e.to_string())
@@ -603,6 +395,12 @@ fn check_toolchain(s: &str) -> Result<String, String> {
     Toolchains::parse(&[s.to_owned()])
         .map(|_| s.to_owned())
         .map_err(|e| e.to_string())
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    // Not clap's own u16 parser, which would say "invalid digit found in string".
+    s.parse()
+        .map_err(|_| "expected a port number, 0 to 65535".to_owned())
 }
 
 #[cfg(test)]

@@ -191,3 +191,40 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     }
     assert!(!target.exists(), "--dry-run created {target}");
 }
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    // The process, not the parser: where each text goes and the exit code scripts see.
+    let target = target_dir("bad-input-usage");
+    for (args, code, stdout, stderr) in [
+        (&["dist", "--help"][..], 0, "Usage: cargo xtask dist", ""),
+        (&["vendor", "lock", "-h"], 0, "--version <VERSION>", ""),
+        (&[], 2, "", "Usage: cargo xtask <COMMAND>"),
+        (
+            &["stage", "--platfrom", "linux/arm64"],
+            2,
+            "",
+            "tip: a similar argument exists: '--platform'",
+        ),
+        (&["stge"], 2, "", "a similar subcommand exists: 'stage'"),
+        (
+            &["dist", "--tag", "1", "--tag", "2"],
+            2,
+            "",
+            "cannot be used multiple times",
+        ),
+    ] {
+        let out = run(xtask(&target, args));
+        let (out_text, err_text) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert!(out_text.contains(stdout), "{args:?}: stdout {out_text}");
+        assert!(err_text.contains(stderr), "{args:?}: stderr {err_text}");
+        match code {
+            0 => assert!(err_text.is_empty(), "{args:?}: {err_text}"),
+            _ => assert!(out_text.is_empty(), "{args:?}: {out_text}"),
+        }
+    }
+}
