@@ -15,5 +15,6 @@ mod stage;
 mod support;
 mod ui;
 mod vendor;
+mod vendor_archive;
 mod verify;
 mod workflows;

@@ -25,7 +25,7 @@ use crate::support::require;
 
 const K1: &str = "1.31.2";
 const K2: &str = "1.31.3";
-const HELM: &str = "3.16.3";
+pub(crate) const HELM: &str = "3.16.3";
 
 // ---------------------------------------------------------------- prerequisites
 
@@ -46,7 +46,7 @@ fn zig() -> Option<Command> {
     None
 }
 
-fn ready() -> bool {
+pub(crate) fn ready() -> bool {
     require(
         "curl",
         runs(Command::new("curl").arg("--version")),
@@ -117,12 +117,12 @@ fn fixture_path(dir: &Utf8Path, tool: &str, version: &str, p: Platform) -> Utf8P
     dir.join(format!("{tool}-{version}/{p}/{tool}{}", p.os.exe_suffix()))
 }
 
-fn fixture(tool: &str, version: &str, p: Platform) -> Vec<u8> {
+pub(crate) fn fixture(tool: &str, version: &str, p: Platform) -> Vec<u8> {
     fs::read(fixture_path(fixtures(), tool, version, p)).unwrap()
 }
 
 /// Which OS and CPU an executable's header says (ELF e_machine, Mach-O cputype, PE Machine).
-fn sniff(b: &[u8]) -> Option<Platform> {
+pub(crate) fn sniff(b: &[u8]) -> Option<Platform> {
     let u16le = |at: usize| -> Option<u32> {
         Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?).into())
     };
@@ -165,8 +165,8 @@ enum Rule {
 }
 
 #[derive(Clone)]
-struct Server {
-    base: String,
+pub(crate) struct Server {
+    pub(crate) base: String,
     www: Utf8PathBuf,
     hits: Arc<Mutex<HashMap<String, usize>>>,
     rules: Arc<Mutex<HashMap<String, Rule>>>,
@@ -197,11 +197,11 @@ impl Server {
         self.rules.lock().unwrap().insert(path.to_owned(), rule);
     }
 
-    fn hits(&self, path: &str) -> usize {
+    pub(crate) fn hits(&self, path: &str) -> usize {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
-    fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.hits.lock().unwrap().values().sum()
     }
 
@@ -263,10 +263,10 @@ impl Server {
 
 // ---------------------------------------------------------------- the mirrors
 
-struct Mirror {
+pub(crate) struct Mirror {
     /// This test's scratch directory: `www/` (served), `cache/`, manifests.
-    dir: Utf8PathBuf,
-    server: Server,
+    pub(crate) dir: Utf8PathBuf,
+    pub(crate) server: Server,
 }
 
 fn k8s_path(version: &str, p: Platform) -> String {
@@ -285,7 +285,7 @@ fn helm_path(p: Platform) -> String {
 
 impl Mirror {
     /// A fresh scratch dir with both mirrors in `www/` and a server on it.
-    fn start(test: &str) -> Mirror {
+    pub(crate) fn start(test: &str) -> Mirror {
         let dir = Utf8PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join("vendor")
             .join(test);
@@ -327,7 +327,7 @@ impl Mirror {
         Mirror { dir, server }
     }
 
-    fn www(&self, path: &str) -> Utf8PathBuf {
+    pub(crate) fn www(&self, path: &str) -> Utf8PathBuf {
         self.server.www.join(&path[1..])
     }
 
@@ -336,7 +336,7 @@ impl Mirror {
     }
 
     /// What `XTASK_VENDOR_MIRROR` would say: upstream hosts onto this server.
-    fn mirror_spec(&self) -> String {
+    pub(crate) fn mirror_spec(&self) -> String {
         let b = &self.server.base;
         format!("https://dl.k8s.io={b}/k8s https://get.helm.sh={b}/helm")
     }
@@ -351,17 +351,17 @@ impl Mirror {
         }
     }
 
-    fn cache(&self) -> Cache {
+    pub(crate) fn cache(&self) -> Cache {
         Cache::new(self.dir.join("cache"), self.opts())
     }
 
-    fn manifest(&self, text: &str) -> Manifest {
+    pub(crate) fn manifest(&self, text: &str) -> Manifest {
         let path = self.dir.join("vendor.toml");
         fs::write(&path, text).unwrap();
         Manifest::load(&path).unwrap()
     }
 
-    fn sha(&self, path: &str) -> String {
+    pub(crate) fn sha(&self, path: &str) -> String {
         sha256_file(&self.www(path)).unwrap()
     }
 
@@ -447,13 +447,13 @@ fn write_zip(path: &Utf8Path, members: &[(String, Vec<u8>)], symlinks: &[(&str, 
     fs::remove_dir_all(staging).unwrap();
 }
 
-fn p(s: &str) -> Platform {
+pub(crate) fn p(s: &str) -> Platform {
     Platform::parse(s).unwrap()
 }
 
 /// Fetches and returns the error chain; asserts it names the binary, the platform and
 /// the URL, and that nothing entered the cache.
-fn fault(cache: &Cache, manifest: &Manifest, name: &str, platform: &str) -> String {
+pub(crate) fn fault(cache: &Cache, manifest: &Manifest, name: &str, platform: &str) -> String {
     let a = manifest.resolve(name, p(platform)).unwrap();
     let err = format!("{:#}", cache.fetch(&a, &mut |_| {}).unwrap_err());
     eprintln!("{err}");

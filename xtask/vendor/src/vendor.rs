@@ -261,7 +261,7 @@ impl Manifest {
             .or(e.base.format)
         {
             Some(f) => f,
-            None => Format::from_url(&url).map_err(|m| {
+            None => Format::from_url(&url, name).map_err(|m| {
                 anyhow::anyhow!("{p}: {}: {m}; set `format` if the URL misleads", key("url"))
             })?,
         };
@@ -281,7 +281,7 @@ impl Manifest {
                 format.name()
             ),
             (Some(_), false) => bail!(
-                "{p}: {}: `member` applies only to tar.gz and zip, but {url} is {}",
+                "{p}: {}: `member` applies only to archives (tar, tar.gz, tar.xz, zip), but {url} is {}",
                 key("member"),
                 format.name()
             ),

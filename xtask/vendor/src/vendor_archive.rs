@@ -1,5 +1,6 @@
 //! Takes one member out of a downloaded archive, for `vendor.toml` entries whose upstream
-//! ships a `.tar.gz`, `.zip` or `.gz` instead of a bare binary.
+//! ships an archive (`.tar.gz`, `.tar.xz`, `.tar`, `.zip`) or one compressed file (`.gz`,
+//! `.xz`) instead of a bare binary.
 //!
 //! Called only on files whose SHA-256 already matched the pin, but the archive is still
 //! someone else's bytes: every entry is checked, and an archive with an entry that climbs
@@ -7,13 +8,12 @@
 //! as is a member that is a link rather than a regular file. We never write a path taken
 //! from the archive: the member goes to a file the caller names.
 //!
-//! ZIP is read here rather than with the `zip` crate: central directory, stored or deflate,
-//! CRC-32 checked, about 150 lines. `zip` with only `deflate-flate2` still pulls
-//! `zeroize_derive`, that is a second `syn` major next to the tree's, about 20 s of cold
-//! build for what a release archive needs.
+//! The formats are read by the crates their ecosystems maintain and fuzz: `tar`, `flate2`
+//! (miniz_oxide, pure Rust), `zip` (deflate only: no AES, bzip2, zstd or their C) and
+//! `lzma-rust2` for xz (pure Rust; README "Dependencies" has the measured alternatives).
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -25,18 +25,66 @@ pub enum Format {
     Raw,
     /// The binary, gzip-compressed (no tar inside), e.g. `rust-analyzer-x86_64-unknown-linux-gnu.gz`.
     Gz,
+    /// The binary, xz-compressed (no tar inside).
+    Xz,
+    /// An uncompressed tar: `tar` is already here for `.tar.gz`, so it costs nothing.
+    Tar,
     TarGz,
+    /// cargo-dist's default for Unix, and shellcheck's format.
+    TarXz,
     Zip,
 }
 
+/// URL suffixes with a format, longest first so `.tar.gz` wins over `.gz`.
+const SUFFIXES: [(&str, Format); 8] = [
+    (".tar.gz", Format::TarGz),
+    (".tgz", Format::TarGz),
+    (".tar.xz", Format::TarXz),
+    (".txz", Format::TarXz),
+    (".tar", Format::Tar),
+    (".zip", Format::Zip),
+    (".gz", Format::Gz),
+    (".xz", Format::Xz),
+];
+
+/// Archive and compression suffixes seen on release assets that we do not unpack: a URL
+/// ending so is an error, never a "raw" binary (which would be staged as the archive's
+/// bytes and fail later with a misleading loadability message).
+const REFUSED: [&str; 20] = [
+    ".tar.zst",
+    ".tzst",
+    ".zst",
+    ".tar.bz2",
+    ".tbz2",
+    ".tbz",
+    ".bz2",
+    ".tar.lz",
+    ".lz",
+    ".tar.lzma",
+    ".lzma",
+    ".tar.z",
+    ".z",
+    ".7z",
+    ".rar",
+    ".deb",
+    ".rpm",
+    ".dmg",
+    ".pkg",
+    ".msi",
+];
+
 impl Format {
-    pub const NAMES: &'static str = "raw, gz, tar.gz (or tgz), zip";
+    /// What `format = "..."` accepts, and what an unsupported suffix is told.
+    pub const NAMES: &'static str = "raw, gz, xz, tar, tar.gz (or tgz), tar.xz (or txz), zip";
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Raw => "raw",
             Format::Gz => "gz",
+            Format::Xz => "xz",
+            Format::Tar => "tar",
             Format::TarGz => "tar.gz",
+            Format::TarXz => "tar.xz",
             Format::Zip => "zip",
         }
     }
@@ -44,42 +92,60 @@ impl Format {
     pub fn parse(s: &str) -> Option<Format> {
         match s {
             "raw" => Some(Format::Raw),
-            "gz" => Some(Format::Gz),
-            "tar.gz" | "tgz" => Some(Format::TarGz),
-            "zip" => Some(Format::Zip),
-            _ => None,
+            "tgz" => Some(Format::TarGz),
+            "txz" => Some(Format::TarXz),
+            _ => SUFFIXES
+                .iter()
+                .find(|(suffix, _)| &suffix[1..] == s)
+                .map(|&(_, f)| f),
         }
     }
 
-    /// The format a URL's file name implies; `Err` names a known but unsupported one, so
-    /// `.tar.xz` is an error instead of being staged as if it were the binary.
-    pub fn from_url(url: &str) -> Result<Format, String> {
+    /// The format a URL's file name implies. "Raw" only for a binary's own file name: no
+    /// extension (`kubectl`, `jq-linux-amd64`, `tool-1.2.3`), `.exe`, or `name` itself
+    /// (`name{exe}`). Anything else that looks like a file type (`.zst`, `.AppImage`,
+    /// `.amd64`) is an error listing what is supported; `format = "raw"` says otherwise.
+    pub fn from_url(url: &str, name: &str) -> Result<Format, String> {
         let path = url.split(['?', '#']).next().unwrap_or(url);
-        let file = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-        for ext in [
-            ".tar.xz", ".txz", ".tar.bz2", ".tbz", ".tar.zst", ".7z", ".xz", ".bz2",
-        ] {
-            if file.ends_with(ext) {
-                return Err(format!(
-                    "`{ext}` archives are not supported (supported: {})",
-                    Format::NAMES
-                ));
-            }
+        let file = path.rsplit('/').next().unwrap_or(path);
+        let lower = file.to_ascii_lowercase();
+        if let Some(&(_, f)) = SUFFIXES.iter().find(|(s, _)| lower.ends_with(s)) {
+            return Ok(f);
         }
-        Ok(if file.ends_with(".tar.gz") || file.ends_with(".tgz") {
-            Format::TarGz
-        } else if file.ends_with(".zip") {
-            Format::Zip
-        } else if file.ends_with(".gz") {
-            Format::Gz
-        } else {
-            Format::Raw
-        })
+        let unsupported = |ext: &str| {
+            format!(
+                "`{file}`: `{ext}` files are not supported (supported: {}; a binary's own name \
+                 has no extension, or `.exe`)",
+                Format::NAMES
+            )
+        };
+        if let Some(ext) = REFUSED.iter().find(|s| lower.ends_with(*s)) {
+            return Err(unsupported(ext));
+        }
+        // ASCII lowercasing keeps byte offsets, so `stem` can be cut from `file` as written.
+        let stem = &file[..lower.strip_suffix(".exe").unwrap_or(&lower).len()];
+        if stem.eq_ignore_ascii_case(name) {
+            return Ok(Format::Raw);
+        }
+        match stem.rsplit_once('.') {
+            // A dot inside a version (`tool-1.2.3`, `mkcert-v1.4.4-linux-amd64`) or a
+            // platform (`x86_64`) is not an extension; one starting with a letter is.
+            Some((_, ext))
+                if ext.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                Err(unsupported(&format!(".{ext}")))
+            }
+            _ => Ok(Format::Raw),
+        }
     }
 
     /// Whether entries have names, i.e. a `member` must say which one is the binary.
     pub fn has_members(self) -> bool {
-        matches!(self, Format::TarGz | Format::Zip)
+        matches!(
+            self,
+            Format::Tar | Format::TarGz | Format::TarXz | Format::Zip
+        )
     }
 }
 
@@ -149,32 +215,54 @@ pub fn extract(
 ) -> Result<()> {
     let mut out =
         File::create(dest).with_context(|| format!("cannot create {}", dest.display()))?;
-    let mut input =
-        File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
+    let input = BufReader::new(
+        File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?,
+    );
     let member = || member.context("this archive format needs a `member`");
     match format {
         Format::Raw => {
-            copy_limited(&mut input, &mut out, limit, "the file")?;
+            copy_limited(&mut { input }, &mut out, limit, "the file")?;
         }
         Format::Gz => {
-            let mut gz = flate2::read::GzDecoder::new(io::BufReader::new(input));
+            let mut gz = flate2::read::GzDecoder::new(input);
             copy_limited(&mut gz, &mut out, limit, "the .gz")
                 .context("cannot decompress the .gz")?;
         }
-        Format::TarGz => tar_gz(input, member()?, &mut out, limit)?,
-        Format::Zip => zip(&mut input, member()?, &mut out, limit)?,
+        Format::Xz => {
+            copy_limited(&mut xz(input), &mut out, limit, "the .xz")
+                .context("cannot decompress the .xz")?;
+        }
+        Format::Tar => tar(input, format, member()?, &mut out, limit)?,
+        Format::TarGz => tar(
+            flate2::read::GzDecoder::new(input),
+            format,
+            member()?,
+            &mut out,
+            limit,
+        )?,
+        Format::TarXz => tar(xz(input), format, member()?, &mut out, limit)?,
+        Format::Zip => zip(input, member()?, &mut out, limit)?,
     }
     out.sync_all()?;
     Ok(())
 }
 
-fn tar_gz(input: File, member: &str, out: &mut File, limit: u64) -> Result<()> {
-    let gz = flate2::read::GzDecoder::new(io::BufReader::new(input));
-    let mut tar = tar::Archive::new(gz);
+/// An xz stream's content. Several concatenated streams are one file, as `xz -d` reads them.
+fn xz(input: impl Read) -> impl Read {
+    lzma_rust2::XzReader::new(input, true)
+}
+
+fn tar(input: impl Read, format: Format, member: &str, out: &mut File, limit: u64) -> Result<()> {
+    let what = format.name();
+    let mut tar = tar::Archive::new(input);
     let mut found = false;
     let mut names = Vec::new();
-    for entry in tar.entries().context("not a tar.gz archive")? {
-        let mut entry = entry.context("the tar.gz archive is corrupt")?;
+    for entry in tar
+        .entries()
+        .with_context(|| format!("not a {what} archive"))?
+    {
+        let mut entry = entry.with_context(|| format!("the {what} archive is corrupt"))?;
+        // A name that is not UTF-8 can never equal `member`; it is still checked for `..`.
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let name = normalize(&raw).map_err(|e| anyhow::anyhow!("archive entry {e}"))?;
         let kind = entry.header().entry_type();
@@ -216,7 +304,8 @@ fn tar_gz(input: File, member: &str, out: &mut File, limit: u64) -> Result<()> {
             out,
             limit,
             &format!("archive member `{member}`"),
-        )?;
+        )
+        .with_context(|| format!("cannot unpack archive member `{member}`"))?;
         found = true;
     }
     if !found {
@@ -236,158 +325,72 @@ fn missing(member: &str, names: &[String]) -> String {
     )
 }
 
-/// One central-directory record of a zip.
-struct ZipEntry {
-    name: String,
-    flags: u16,
-    method: u16,
-    crc: u32,
-    compressed: u64,
-    size: u64,
-    local_offset: u64,
-    is_symlink: bool,
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn zip_entries(f: &mut File) -> Result<Vec<ZipEntry>> {
-    const EOCD: &[u8] = b"PK\x05\x06";
-    let len = f.seek(SeekFrom::End(0))?;
-    let tail_len = len.min(22 + 65535);
-    f.seek(SeekFrom::Start(len - tail_len))?;
-    let mut tail = vec![0; tail_len as usize];
-    f.read_exact(&mut tail)?;
-    let at = (0..tail.len().saturating_sub(21))
-        .rev()
-        .find(|&i| &tail[i..i + 4] == EOCD)
-        .context("not a zip archive (no end-of-central-directory record)")?;
-    let eocd = &tail[at..];
-    let (count, cd_size, cd_offset) = (u16_at(eocd, 10), u32_at(eocd, 12), u32_at(eocd, 16));
-    if count == 0xFFFF || cd_size == u32::MAX || cd_offset == u32::MAX {
-        bail!("ZIP64 archives are not supported");
-    }
-    if u64::from(cd_offset) + u64::from(cd_size) > len {
-        bail!("the zip archive is truncated (central directory past its end)");
-    }
-    f.seek(SeekFrom::Start(cd_offset.into()))?;
-    let mut cd = vec![0; cd_size as usize];
-    f.read_exact(&mut cd)?;
-    let mut entries = Vec::new();
-    let mut p = 0;
-    for _ in 0..count {
-        if p + 46 > cd.len() || &cd[p..p + 4] != b"PK\x01\x02" {
-            bail!("the zip archive's central directory is corrupt");
-        }
-        let h = &cd[p..];
-        let (n, e, c) = (
-            u16_at(h, 28) as usize,
-            u16_at(h, 30) as usize,
-            u16_at(h, 32) as usize,
-        );
-        if 46 + n + e + c > h.len() {
-            bail!("the zip archive's central directory is corrupt");
-        }
-        let made_by_unix = u16_at(h, 4) >> 8 == 3;
-        let mode = u32_at(h, 38) >> 16;
-        entries.push(ZipEntry {
-            name: String::from_utf8_lossy(&h[46..46 + n]).into_owned(),
-            flags: u16_at(h, 8),
-            method: u16_at(h, 10),
-            crc: u32_at(h, 16),
-            compressed: u32_at(h, 20).into(),
-            size: u32_at(h, 24).into(),
-            local_offset: u32_at(h, 42).into(),
-            is_symlink: made_by_unix && mode & 0o170000 == 0o120000,
-        });
-        p += 46 + n + e + c;
-    }
-    Ok(entries)
-}
-
-fn zip(f: &mut File, member: &str, out: &mut File, limit: u64) -> Result<()> {
-    let entries = zip_entries(f)?;
+/// The `zip` crate finds the end record (ZIP64 included), decodes names (UTF-8 when the
+/// entry says so, else CP437, or its Unicode Path field) and checks each member's CRC-32
+/// as it reads; the checks on every entry's path and on the member are ours.
+fn zip(input: BufReader<File>, member: &str, out: &mut File, limit: u64) -> Result<()> {
+    let mut zip = zip::ZipArchive::new(input).context("not a readable zip archive")?;
     let mut chosen = None;
-    for e in &entries {
-        let name = normalize(&e.name).map_err(|err| anyhow::anyhow!("archive entry {err}"))?;
-        if name == member && !e.name.ends_with('/') {
+    let mut names = Vec::new();
+    for i in 0..zip.len() {
+        // `by_index_raw` reads the directory record only: nothing is decompressed yet.
+        let e = zip
+            .by_index_raw(i)
+            .context("the zip archive's central directory is corrupt")?;
+        let name = normalize(e.name()).map_err(|err| anyhow::anyhow!("archive entry {err}"))?;
+        if e.is_dir() {
+            continue;
+        }
+        if name == member {
             if chosen.is_some() {
                 bail!("archive member `{member}` appears twice");
             }
-            chosen = Some(e);
+            chosen = Some(i);
+        } else if names.len() < 20 {
+            names.push(e.name().to_owned());
         }
     }
-    let Some(e) = chosen else {
-        let names: Vec<String> = entries
-            .iter()
-            .filter(|e| !e.name.ends_with('/'))
-            .take(20)
-            .map(|e| e.name.clone())
-            .collect();
+    let Some(i) = chosen else {
         bail!("{}", missing(member, &names));
     };
-    if e.is_symlink {
+    let e = zip.by_index_raw(i)?;
+    if e.is_symlink() {
         bail!("archive member `{member}` is a symlink, not a file; name the file it points to as `member`");
     }
-    if e.flags & 1 != 0 {
+    if e.encrypted() {
         bail!("archive member `{member}` is encrypted");
     }
-    if e.size > limit {
+    // Sizes from the ZIP64 extra field when the 32-bit ones say 0xFFFFFFFF.
+    if e.size() > limit {
         bail!(
             "archive member `{member}` is {} bytes, more than the limit of {limit}",
-            e.size
+            e.size()
         );
     }
-    f.seek(SeekFrom::Start(e.local_offset))?;
-    let mut local = [0u8; 30];
-    f.read_exact(&mut local)
-        .context("the zip archive is truncated")?;
-    if &local[..4] != b"PK\x03\x04" {
-        bail!("the zip archive is corrupt (no local header for `{member}`)");
+    let method = e.compression();
+    if !matches!(
+        method,
+        zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+    ) {
+        bail!("archive member `{member}` uses compression method {method}; only stored and deflate are supported");
     }
-    let skip = u16_at(&local, 26) as i64 + u16_at(&local, 28) as i64;
-    f.seek(SeekFrom::Current(skip))?;
-    let data = (&mut *f).take(e.compressed);
-    let mut reader: Box<dyn Read + '_> = match e.method {
-        0 => Box::new(data),
-        8 => Box::new(flate2::read::DeflateDecoder::new(data)),
-        m => bail!("archive member `{member}` uses compression method {m}; only stored (0) and deflate (8) are supported"),
-    };
-    let mut crc = CrcWriter {
-        out,
-        crc: flate2::Crc::new(),
-    };
+    let size = e.size();
+    drop(e);
+    let mut reader = zip
+        .by_index(i)
+        .with_context(|| format!("cannot read archive member `{member}`"))?;
     let n = copy_limited(
         &mut reader,
-        &mut crc,
+        out,
         limit,
         &format!("archive member `{member}`"),
     )
     .with_context(|| format!("cannot decompress archive member `{member}`"))?;
-    if n != e.size || crc.crc.sum() != e.crc {
-        bail!("archive member `{member}` is corrupt (size or CRC-32 differs from the zip's directory)");
+    // The crate fails the read on a CRC-32 mismatch; a short member is caught here.
+    if n != size {
+        bail!("archive member `{member}` is corrupt (its size differs from the zip's directory)");
     }
     Ok(())
-}
-
-struct CrcWriter<'a> {
-    out: &'a mut File,
-    crc: flate2::Crc,
-}
-
-impl Write for CrcWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.crc.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
 }
 
 #[cfg(test)]
@@ -396,7 +399,7 @@ mod tests {
 
     #[test]
     fn formats_from_urls() {
-        let f = |u| Format::from_url(u);
+        let f = |u| Format::from_url(u, "tool");
         assert_eq!(f("https://x/helm-v3-linux-amd64.tar.gz"), Ok(Format::TarGz));
         assert_eq!(f("https://x/a.tgz?raw=1"), Ok(Format::TarGz));
         assert_eq!(f("https://x/helm-v3-windows-amd64.zip"), Ok(Format::Zip));
@@ -406,9 +409,63 @@ mod tests {
         );
         assert_eq!(f("https://x/bin/linux/amd64/kubectl"), Ok(Format::Raw));
         assert_eq!(f("https://x/kubectl.exe"), Ok(Format::Raw));
-        assert!(f("https://x/a.tar.xz")
-            .unwrap_err()
-            .contains("`.tar.xz` archives are not supported"));
+        assert_eq!(
+            f("https://x/sc-v0.10.0.linux.x86_64.tar.xz"),
+            Ok(Format::TarXz)
+        );
+        assert_eq!(f("https://x/a.TXZ"), Ok(Format::TarXz));
+        assert_eq!(f("https://x/a.tar"), Ok(Format::Tar));
+        assert_eq!(f("https://x/a.xz"), Ok(Format::Xz));
+        // Raw: no extension, dots of a version or a platform, `.exe`, the binary's name.
+        assert_eq!(f("https://x/jq-linux-amd64"), Ok(Format::Raw));
+        assert_eq!(f("https://x/kubectl-1.31.2"), Ok(Format::Raw));
+        assert_eq!(
+            f("https://x/mkcert-v1.4.4-linux-amd64.exe"),
+            Ok(Format::Raw)
+        );
+        assert_eq!(f("https://x/tool.linux.x86_64"), Ok(Format::Raw));
+        assert_eq!(
+            Format::from_url("https://x/k.v2.exe", "k.v2"),
+            Ok(Format::Raw)
+        );
+        for (url, ext) in [
+            ("https://x/a.tar.zst", ".tar.zst"),
+            ("https://x/a.zst", ".zst"),
+            ("https://x/a.tbz2", ".tbz2"),
+            ("https://x/a.tar.bz2", ".tar.bz2"),
+            ("https://x/a.7z?x=1", ".7z"),
+            ("https://x/tool.AppImage", ".AppImage"),
+            ("https://x/tool-1.0.linux.amd64", ".amd64"),
+        ] {
+            let e = f(url).unwrap_err();
+            assert!(
+                e.contains(&format!(
+                    "`{ext}` files are not supported (supported: {}",
+                    Format::NAMES
+                )),
+                "{url}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in [
+            Format::Raw,
+            Format::Gz,
+            Format::Xz,
+            Format::Tar,
+            Format::TarGz,
+            Format::TarXz,
+            Format::Zip,
+        ] {
+            assert_eq!(Format::parse(f.name()), Some(f));
+            assert!(Format::NAMES.contains(f.name()));
+        }
+        assert_eq!(Format::parse("tgz"), Some(Format::TarGz));
+        assert_eq!(Format::parse("txz"), Some(Format::TarXz));
+        assert_eq!(Format::parse("zst"), None);
+        assert_eq!(Format::parse(".zip"), None);
     }
 
     #[test]
