@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use camino::Utf8Path;
 
-use crate::toml::{self, Table, Value};
+use crate::toml::{self, Kind, Table, Value};
 use crate::vendor_archive::Format;
 use crate::vendor_platform::{is_sha256, Arch, Os, Platform, Vars};
 
@@ -48,10 +48,11 @@ const ENTRY_KEYS: &[&str] = &[
 ];
 const OVERRIDE_KEYS: &[&str] = &["url", "format", "member", "checksum_url", "replacements"];
 
-/// The document `text` (read from `path`); a syntax error, or TOML this reader does not
-/// support, names the file and the line.
+/// The document `text` (read from `path`); a syntax error names the file, the line and
+/// the column, with toml_edit's message.
 pub(crate) fn read(path: &Utf8Path, text: &str) -> Result<Table> {
-    toml::parse(text).map_err(|e| anyhow::anyhow!("{path}:{}: {}", e.line, e.message))
+    toml::parse(text)
+        .map_err(|e| anyhow::anyhow!("{path}:{}:{}: TOML syntax: {}", e.line, e.column, e.message))
 }
 
 /// Every table of `doc` that parsed cleanly, and the problems of the others.
@@ -91,9 +92,28 @@ impl Problems<'_> {
         match item.as_str() {
             Some(s) => Some(s.to_owned()),
             None => {
-                self.at(key, item, "must be a string");
+                let m = format!("must be a string, not {}", item.type_name());
+                self.at(key, item, &m);
                 None
             }
+        }
+    }
+
+    /// A string, or a date as projects that version by date write it (rust-analyzer's
+    /// `2024-05-06`: TOML reads it unquoted as a date). A number is refused: TOML reads
+    /// `1.10` as the float 1.1, which would fetch the wrong release.
+    fn version(&mut self, key: &str, item: &Value) -> Option<String> {
+        match &item.kind {
+            Kind::Datetime(d) => Some(d.clone()),
+            Kind::Float(_) | Kind::Integer(_) => {
+                let m = format!(
+                    "must be a string, not {}: quote it (TOML reads 1.10 as the number 1.1)",
+                    item.type_name()
+                );
+                self.at(key, item, &m);
+                None
+            }
+            _ => self.string(key, item),
         }
     }
 
@@ -222,7 +242,7 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, item: &Value) -> Option<Entry> 
     keys.extend(overrides_keys.iter().map(String::as_str));
     let base = p.source(name, t, &keys);
     let version = match t.get("version") {
-        Some(v) => p.string(&format!("{name}.version"), v),
+        Some(v) => p.version(&format!("{name}.version"), v),
         None => {
             p.at(&format!("{name}.version"), item, "missing");
             None

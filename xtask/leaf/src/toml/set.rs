@@ -1,125 +1,129 @@
-//! Sets one string in a TOML text and keeps every other byte, so `vendor lock` can rewrite
-//! the pins of a file the user wrote: comments, order, alignment and line endings stay.
-//!
-//! Driven by the lines and byte spans [`toml::parse`] records: an existing value is
-//! replaced where it stands; a new key goes on a line of its own right after the last key
-//! of its table (or into the braces of an inline table); a missing table becomes a
-//! `[header]` after the last section of its parent, before whatever comments introduce
-//! the next table.
+//! Sets one string through `toml_edit`, so `vendor lock` rewrites the pins of a file the
+//! user wrote and nothing else: comments, order, alignment, quoting and line endings of
+//! every untouched line stay. An existing value is replaced where it stands, keeping the
+//! comment after it; a new key goes after the last key of its table (before the comments
+//! that introduce the next table), or into the braces of an inline table, or beside its
+//! siblings as a dotted key; a missing table becomes a `[header]` after its parent's last
+//! section.
 
-use crate::toml::{self, Error, Kind, Origin, Table, Value};
+use toml_edit::{Document, InlineTable, Item, Table, TableLike};
+
+use super::{syntax, Error};
 
 /// `text` with the string at `path` (`["kubectl", "sha256", "linux-amd64"]`) set to `value`.
 pub fn set_string(text: &str, path: &[&str], value: &str) -> Result<String, Error> {
-    let root = toml::parse(text)?;
     let Some((last, parents)) = path.split_last() else {
-        return Err(Error {
-            line: 0,
-            message: "no key to set".into(),
-        });
+        return Err(Error::at(text, 0, "no key to set".into()));
     };
-    // Follow the tables that exist. `home` is the deepest one not made by dotted keys: a
-    // new key is written in its section (or braces), as a dotted key relative to it.
-    let mut t = &root;
-    let mut home: (&Table, Option<&Value>, usize) = (&root, None, 0);
-    let mut found = 0;
-    for (i, k) in parents.iter().enumerate() {
-        let Some(v) = t.get(k) else { break };
-        let Some(sub) = v.as_table() else {
-            return Err(not_a(v, &path[..=i], "table"));
-        };
-        (t, found) = (sub, i + 1);
-        if sub.origin != Origin::Dotted {
-            home = (sub, Some(v), found);
-        }
-    }
-    if found == parents.len() {
-        if let Some(v) = t.get(last) {
-            return match v.kind {
-                Kind::String(_) => Ok(splice(text, v.span.start, v.span.end, &toml::quote(value))),
-                _ => Err(not_a(v, path, "string")),
-            };
-        }
-    }
-    let (home, home_value, at) = home;
-    let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let kv = format!("{} = {}", toml::dotted(&path[at..]), toml::quote(value));
-    match (home.origin, home_value) {
-        (Origin::Inline, Some(v)) if home.is_empty() => {
-            let pad = if v.span.len() == 2 { " " } else { "" };
-            Ok(splice(
-                text,
-                v.span.start + 1,
-                v.span.start + 1,
-                &format!(" {kv}{pad}"),
-            ))
-        }
-        (Origin::Inline, _) => Ok(splice(
-            text,
-            home.last_end,
-            home.last_end,
-            &format!(", {kv}"),
-        )),
-        (Origin::Header | Origin::Root, _) if path.len() - at == 1 || found > at => {
-            Ok(insert_after_line(text, t.last_line, &format!("{kv}{nl}")))
-        }
-        (origin, _) => {
-            let section = format!(
-                "[{}]{nl}{} = {}{nl}",
-                toml::dotted(parents),
-                toml::key(last),
-                toml::quote(value)
-            );
-            let after = match origin {
-                Origin::Root => usize::MAX,
-                _ => family_end(home),
-            };
-            Ok(insert_after_line(text, after, &section))
-        }
-    }
-}
-
-fn not_a(v: &Value, path: &[&str], what: &str) -> Error {
-    Error {
-        line: v.line,
-        message: format!("`{}` is not a {what}", toml::dotted(path)),
-    }
-}
-
-/// The last line with a key of `t` or of any table under it (their sections included).
-fn family_end(t: &Table) -> usize {
-    t.iter()
-        .filter_map(|(_, v)| v.as_table())
-        .map(family_end)
-        .fold(t.last_line, usize::max)
-}
-
-fn splice(text: &str, start: usize, end: usize, with: &str) -> String {
-    format!("{}{with}{}", &text[..start], &text[end..])
-}
-
-/// `new` (whole lines) inserted where line `line + 1` starts; `usize::MAX`: at the end.
-fn insert_after_line(text: &str, line: usize, new: &str) -> String {
-    let at = match line {
-        0 => text.strip_prefix('\u{feff}').map_or(0, |_| 3),
-        n => text
-            .match_indices('\n')
-            .nth(n - 1)
-            .map_or(text.len(), |(i, _)| i + 1),
-    };
-    let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-    let open_line = at == text.len() && !text.is_empty() && !text.ends_with('\n');
-    let new = if open_line {
-        format!("{nl}{new}")
+    // toml_edit writes the lines it adds with `\n`: a file that uses `\r\n` throughout is
+    // edited as `\n` and turned back, so its new lines match the others.
+    let crlf = text.contains("\r\n") && !text.replace("\r\n", "").contains('\n');
+    let lf;
+    let text = if crlf {
+        lf = text.replace("\r\n", "\n");
+        &lf
     } else {
-        new.to_owned()
+        text
     };
-    splice(text, at, at, &new)
+    let doc = Document::parse(text).map_err(|e| syntax(text, &e))?;
+    check(text, doc.as_table(), path)?;
+    let mut doc = doc.into_mut();
+    let mut cur: &mut Item = doc.as_item_mut();
+    // `check` saw every existing parent is a table: no `unreachable` below is reached.
+    for k in parents {
+        if cur.get(k).is_none() {
+            let child = child_of(cur);
+            insert(cur, k, child).ok_or_else(|| unreachable(text))?;
+        }
+        cur = cur.get_mut(k).ok_or_else(|| unreachable(text))?;
+    }
+    match cur.get_mut(last) {
+        Some(Item::Value(v)) => {
+            // The new string in the old one's place, with the spaces and comment around it.
+            let decor = v.decor().clone();
+            *v = value.into();
+            *v.decor_mut() = decor;
+        }
+        _ => insert(cur, last, toml_edit::value(value)).ok_or_else(|| unreachable(text))?,
+    }
+    let out = doc.to_string();
+    Ok(if crlf { out.replace('\n', "\r\n") } else { out })
 }
 
+/// The error for `path` in `root` (read with spans, so it names the line), if any: a
+/// parent that is not a table, or a value that is not a string.
+fn check(text: &str, root: &Table, path: &[&str]) -> Result<(), Error> {
+    let mut t: &dyn TableLike = root;
+    for (i, k) in path.iter().enumerate() {
+        let Some((key, item)) = t.get_key_value(k) else {
+            return Ok(());
+        };
+        let at = item.span().or_else(|| key.span()).map_or(0, |s| s.start);
+        let name = path[..=i].join(".");
+        if i + 1 == path.len() {
+            if item.as_str().is_none() {
+                return Err(Error::at(text, at, format!("`{name}` is not a string")));
+            }
+        } else {
+            t = item
+                .as_table_like()
+                .ok_or_else(|| Error::at(text, at, format!("`{name}` is not a table")))?;
+        }
+    }
+    Ok(())
+}
+
+/// `new` as `parent`'s last entry; `None` when `parent` is not a table. In `{ ... }`, the
+/// entry before it hands it the spaces before `}` (toml_edit would put the comma after
+/// them: `{ a = 1 , b = 2 }`).
+fn insert(parent: &mut Item, key: &str, new: Item) -> Option<()> {
+    if let (Item::Value(toml_edit::Value::InlineTable(t)), Item::Value(new)) = (&mut *parent, &new)
+    {
+        let mut new = new.clone();
+        if let Some((_, last)) = t.iter_mut().last() {
+            let suffix = last.decor().suffix().cloned();
+            last.decor_mut().set_suffix("");
+            new = new.decorated(" ", suffix.unwrap_or_else(|| " ".into()));
+        }
+        t.insert(key, new);
+        return Some(());
+    }
+    parent.as_table_like_mut()?.insert(key, new);
+    Some(())
+}
+
+fn unreachable(text: &str) -> Error {
+    Error::at(text, 0, "a table changed while being edited (a bug)".into())
+}
+
+/// A new table under `parent`, in its parent's form: dotted keys inside braces or beside
+/// dotted keys, else a `[header]` shown only once it holds a value of its own.
+fn child_of(parent: &Item) -> Item {
+    match parent {
+        Item::Value(_) => {
+            let mut t = InlineTable::new();
+            t.set_dotted(true);
+            Item::Value(t.into())
+        }
+        Item::Table(p) if p.is_dotted() => {
+            let mut t = Table::new();
+            t.set_dotted(true);
+            Item::Table(t)
+        }
+        _ => {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            // Right under the section before it, as the user's own tables are: toml_edit's
+            // default is a blank line first.
+            t.decor_mut().set_prefix("");
+            Item::Table(t)
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::toml::{self, Table, Value};
 
     fn set(text: &str, path: &str, value: &str) -> String {
         let path: Vec<&str> = path.split('.').collect();
@@ -169,16 +173,18 @@ mod tests {
             out,
             "[k]\nversion = \"1\"\n[k.windows]\nurl = \"u\"\n[k.sha256]\nlinux-amd64 = \"y\"\n\n# j\n[j]\nversion = \"1\"\n"
         );
-        // A table only named on the way to another gets its own header.
+        // A table only named on the way to another gets its own header, where it was
+        // first named.
         let text = "[k.sha256]\nlinux-amd64 = \"x\"\n# j\n[j]\n";
         assert_eq!(
             set(text, "k.version", "1"),
-            "[k.sha256]\nlinux-amd64 = \"x\"\n[k]\nversion = \"1\"\n# j\n[j]\n"
+            "[k]\nversion = \"1\"\n[k.sha256]\nlinux-amd64 = \"x\"\n# j\n[j]\n"
         );
         // A new top-level table goes at the end; quoted keys stay quoted.
+        // (The comments after the last table stay the file's last lines.)
         assert_eq!(
             set("[j]\n# end", "my tool.sha256.linux-amd64", "y"),
-            "[j]\n# end\n[\"my tool\".sha256]\nlinux-amd64 = \"y\"\n"
+            "[j]\n[\"my tool\".sha256]\nlinux-amd64 = \"y\"\n# end"
         );
     }
 
@@ -231,7 +237,7 @@ mod tests {
     /// document as the cut before the `#`.)
     #[test]
     fn every_parsable_prefix_takes_a_pin() {
-        let example = include_str!("../../../extension/vendor.example.toml");
+        let example = include_str!("../../../../extension/vendor.example.toml");
         let path = ["helm", "sha256", "linux-amd64"];
         let mut in_comment = false;
         for (i, c) in example.char_indices() {
