@@ -15,5 +15,6 @@ mod stage;
 mod support;
 mod ui;
 mod vendor;
+mod vendor_toml;
 mod verify;
 mod workflows;

@@ -23,9 +23,9 @@ use xtask::vendor_lock::{lock, LockRequest};
 
 use crate::support::require;
 
-const K1: &str = "1.31.2";
+pub(crate) const K1: &str = "1.31.2";
 const K2: &str = "1.31.3";
-const HELM: &str = "3.16.3";
+pub(crate) const HELM: &str = "3.16.3";
 
 // ---------------------------------------------------------------- prerequisites
 
@@ -46,7 +46,7 @@ fn zig() -> Option<Command> {
     None
 }
 
-fn ready() -> bool {
+pub(crate) fn ready() -> bool {
     require(
         "curl",
         runs(Command::new("curl").arg("--version")),
@@ -263,13 +263,13 @@ impl Server {
 
 // ---------------------------------------------------------------- the mirrors
 
-struct Mirror {
+pub(crate) struct Mirror {
     /// This test's scratch directory: `www/` (served), `cache/`, manifests.
-    dir: Utf8PathBuf,
+    pub(crate) dir: Utf8PathBuf,
     server: Server,
 }
 
-fn k8s_path(version: &str, p: Platform) -> String {
+pub(crate) fn k8s_path(version: &str, p: Platform) -> String {
     format!(
         "/k8s/release/v{version}/bin/{}/{}/kubectl{}",
         p.os.dir(),
@@ -278,14 +278,14 @@ fn k8s_path(version: &str, p: Platform) -> String {
     )
 }
 
-fn helm_path(p: Platform) -> String {
+pub(crate) fn helm_path(p: Platform) -> String {
     let ext = if p.os == Os::Windows { "zip" } else { "tar.gz" };
     format!("/helm/helm-v{HELM}-{p}.{ext}")
 }
 
 impl Mirror {
     /// A fresh scratch dir with both mirrors in `www/` and a server on it.
-    fn start(test: &str) -> Mirror {
+    pub(crate) fn start(test: &str) -> Mirror {
         let dir = Utf8PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join("vendor")
             .join(test);
@@ -351,7 +351,7 @@ impl Mirror {
         }
     }
 
-    fn cache(&self) -> Cache {
+    pub(crate) fn cache(&self) -> Cache {
         Cache::new(self.dir.join("cache"), self.opts())
     }
 
@@ -361,7 +361,7 @@ impl Mirror {
         Manifest::load(&path).unwrap()
     }
 
-    fn sha(&self, path: &str) -> String {
+    pub(crate) fn sha(&self, path: &str) -> String {
         sha256_file(&self.www(path)).unwrap()
     }
 
@@ -447,7 +447,7 @@ fn write_zip(path: &Utf8Path, members: &[(String, Vec<u8>)], symlinks: &[(&str, 
     fs::remove_dir_all(staging).unwrap();
 }
 
-fn p(s: &str) -> Platform {
+pub(crate) fn p(s: &str) -> Platform {
     Platform::parse(s).unwrap()
 }
 

@@ -26,12 +26,12 @@
 //! checksum per platform, filled by a command), cargo-binstall (templated URL and member)
 //! and Bazel's `http_archive` (sha256 first, then extract).
 //!
-//! The `vendor_*` modules depend on nothing else in the crate but the leaf TOML reader
-//! (`toml`, and `toml_set` to write pins; the caller maps its own target table onto
-//! [`Platform`]), and on each other in one direction: `vendor_platform`, `vendor_archive`,
-//! `vendor_curl` (leaves) <- `vendor_toml` (tables to entries) <- `vendor` (this: what one
-//! platform gets, checks against metadata) <- `vendor_fetch` (the cache) <- `vendor_lock`
-//! (writes pins).
+//! The `vendor_*` modules depend on nothing else in the crate but the leaf's `toml`
+//! (`toml_edit` underneath: `parse` to read, `set_string` to write pins; the caller maps
+//! its own target table onto [`Platform`]), and on each other in one direction:
+//! `vendor_platform`, `vendor_archive`, `vendor_curl` (leaves) <- `vendor_toml` (tables to
+//! entries) <- `vendor` (this: what one platform gets, checks against metadata) <-
+//! `vendor_fetch` (the cache) <- `vendor_lock` (writes pins).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -359,3 +359,94 @@ fn fallback_problem(
     }
     Ok(from)
 }
+
+#[cfg(test)]
+mod tests {
+    use camino::Utf8Path;
+
+    use crate::vendor::{Manifest, Platform};
+
+    const PIN: &str = "4f6c3aa2b1f1e1a0d9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6";
+
+    fn parse(text: &str) -> anyhow::Result<Manifest> {
+        Manifest::parse(Utf8Path::new("vendor.toml"), &text.replace("PIN", PIN))
+    }
+
+    /// The same manifest in every form TOML 1.0 offers reads the same: multi-line basic
+    /// and literal strings, line continuations, dotted keys, inline tables, comments in
+    /// every place one may stand; and a date as a version.
+    #[test]
+    fn every_toml_form_reads_the_same() {
+        let plain = parse(
+            "[ra]\nversion = \"2024-05-06\"\n\
+             url = \"https://example.com/{version}/ra-{os}-{arch}.tar.gz\"\n\
+             member = 'ra{exe}'\nsmoke = [\"--version\"]\n\
+             [ra.sha256]\nlinux-amd64 = \"PIN\"\n",
+        )
+        .unwrap();
+        let fancy = parse(
+            r#"# top
+[ra] # after a header
+# before a key
+version = 2024-05-06   # a TOML date, as rust-analyzer versions its releases
+url = """
+https://example.com/{version}/\
+ra-{os}-{arch}.tar.gz"""
+member = '''ra{exe}'''
+smoke = [ # inside an array
+  '--version', # after an element
+  # on a line of its own
+]
+sha256.linux-amd64 = """PIN"""  # a dotted key
+# last
+"#,
+        )
+        .unwrap();
+        let p = Platform::parse("linux-amd64").unwrap();
+        assert_eq!(fancy.version("ra"), Some("2024-05-06"));
+        assert_eq!(
+            fancy.resolve("ra", p).unwrap(),
+            plain.resolve("ra", p).unwrap()
+        );
+        assert_eq!(
+            fancy.resolve("ra", p).unwrap().upstream.url,
+            "https://example.com/2024-05-06/ra-linux-amd64.tar.gz"
+        );
+    }
+
+    /// Valid TOML of the wrong shape for the schema names the key, what it found, and
+    /// the line.
+    #[test]
+    fn wrong_types_name_key_type_and_line() {
+        let err = |t: &str| format!("{:#}", parse(t).unwrap_err());
+        let e = err("[[k]]\nversion = \"1\"\n");
+        assert_eq!(
+            e,
+            "vendor.toml: k: must be a table (`[name]`), one per binary (line 1)"
+        );
+        let e = err(
+            "[k]\nversion = \"1\"\nurl = \"https://x/k\"\nsmoke = [\"a\", 1.5]\n\
+                     smoke_expect = 1979-05-27T07:32:00Z\n[k.sha256]\nlinux-amd64 = 1\n",
+        );
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "vendor.toml: k.sha256.linux-amd64: must be a string, not an integer (line 7)",
+                "vendor.toml: k.smoke: must be an array of strings, e.g. [\"version\", \"--client\"] (line 4)",
+                "vendor.toml: k.smoke_expect: must be a string, not a date or time (line 5)",
+            ]
+        );
+        let e = err("[k]\nversion = 3\nurl = '''\nhttps://x/k'''\n");
+        assert_eq!(
+            e,
+            "vendor.toml: k.version: must be a string, not an integer: quote it \
+             (TOML reads 1.10 as the number 1.1) (line 2)"
+        );
+        let e = err("[k]\nversion = \"1\"\nurl = \"https://x/k\"\n[k.sha256]\n\nlinux-amd64 = \"PIN\"\nlinux-amd64 = \"PIN\"\n");
+        assert_eq!(
+            e,
+            "vendor.toml:7:1: TOML syntax: duplicate key: `linux-amd64`"
+        );
+    }
+}
