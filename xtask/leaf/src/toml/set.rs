@@ -15,8 +15,14 @@ pub fn set_string(text: &str, path: &[&str], value: &str) -> Result<String, Erro
     let Some((last, parents)) = path.split_last() else {
         return Err(Error::at(text, 0, "no key to set".into()));
     };
+    // toml_edit reads a byte-order mark but does not write it back: keep it aside.
+    let (bom, text) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => ("\u{feff}", rest),
+        None => ("", text),
+    };
     // toml_edit writes the lines it adds with `\n`: a file that uses `\r\n` throughout is
-    // edited as `\n` and turned back, so its new lines match the others.
+    // edited as `\n` and turned back, so its new lines match the others. (A file mixing
+    // both gets toml_edit's `\n` after its `[headers]`: it does not keep their ending.)
     let crlf = text.contains("\r\n") && !text.replace("\r\n", "").contains('\n');
     let lf;
     let text = if crlf {
@@ -47,7 +53,8 @@ pub fn set_string(text: &str, path: &[&str], value: &str) -> Result<String, Erro
         _ => insert(cur, last, toml_edit::value(value)).ok_or_else(|| unreachable(text))?,
     }
     let out = doc.to_string();
-    Ok(if crlf { out.replace('\n', "\r\n") } else { out })
+    let out = if crlf { out.replace('\n', "\r\n") } else { out };
+    Ok(format!("{bom}{out}"))
 }
 
 /// The error for `path` in `root` (read with spans, so it names the line), if any: a
@@ -120,6 +127,7 @@ fn child_of(parent: &Item) -> Item {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,8 +218,30 @@ mod tests {
         );
     }
 
+    /// toml_edit writes back what it read: odd spacing in headers, quoted keys, literal
+    /// strings, dotted keys, comments in arrays; only the value set changes.
+    #[test]
+    fn every_other_byte_stays() {
+        let sample = crate::toml::tests::SAMPLE;
+        assert_eq!(
+            set(sample, "kubectl.version", "2"),
+            sample.replace("version = \"1.31.2\"", "version = \"2\"")
+        );
+        let example = include_str!("../../../../extension/vendor.example.toml");
+        let pin = "[helm.sha256]\nlinux-amd64 = \"pin\"\n";
+        assert_eq!(
+            set(example, "helm.sha256.linux-amd64", "pin"),
+            example.replace("[helm.sha256]\n", pin)
+        );
+    }
+
     #[test]
     fn line_endings_and_a_missing_final_newline() {
+        // A byte-order mark stays.
+        assert_eq!(
+            set("\u{feff}[k]\nv = \"1\"\n", "k.v", "2"),
+            "\u{feff}[k]\nv = \"2\"\n"
+        );
         assert_eq!(
             set("[k]\r\nv = \"1\"", "k.w", "2"),
             "[k]\r\nv = \"1\"\r\nw = \"2\"\r\n"

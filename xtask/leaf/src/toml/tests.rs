@@ -12,7 +12,7 @@ fn at<'t>(t: &'t Table, path: &str) -> &'t Value {
     }
 }
 
-const SAMPLE: &str = r#"# A comment, then a table.
+pub(super) const SAMPLE: &str = r#"# A comment, then a table.
 [kubectl]
 version = "1.31.2"   # trailing comment
 "quoted key" = 'C:\literal\path'
