@@ -12,8 +12,8 @@
 //!   its OS: signatures, imported libraries, minimum OS, universal binaries), both
 //!   reading headers through [`bytes`] (bounds-checked fields), [`reference`] (image
 //!   references), [`json`] (reading JSON, errors naming where), [`progress`] (live
-//!   output of running commands), [`toml`] (a reader for the TOML subset users write)
-//!   with [`toml_set`] (sets one value, keeping every other byte).
+//!   output of running commands), [`toml`] (TOML through `toml_edit`:
+//!   values with their lines, and one string set keeping every other byte).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
 //!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
 //!   [`docker`] (buildx commands, builders, registries).
@@ -32,7 +32,6 @@
 
 pub use xtask_leaf::{
     binfmt, bytes, cmd, digest, json, loadable, paths, pins, progress, reference, target, toml,
-    toml_set,
 };
 pub use xtask_vendor::{
     vendor, vendor_archive, vendor_curl, vendor_fetch, vendor_lock, vendor_platform, vendor_toml,

@@ -9,8 +9,8 @@
 //! its OS: signatures, imported libraries, minimum OS, universal binaries), both reading
 //! headers through [`bytes`] (bounds-checked fields), [`reference`] (image references),
 //! [`json`] (reading JSON, errors naming where), [`progress`] (live output of running
-//! commands), [`toml`] (a reader for the TOML subset users write) with [`toml_set`]
-//! (sets one value, keeping every other byte).
+//! commands), [`toml`] (TOML through `toml_edit`: values with their lines, and one
+//! string set keeping every other byte).
 
 pub mod binfmt;
 pub mod bytes;
@@ -24,4 +24,3 @@ pub mod progress;
 pub mod reference;
 pub mod target;
 pub mod toml;
-pub mod toml_set;

@@ -1,82 +1,78 @@
-//! A small TOML reader for the files users write by hand (`extension/vendor.toml`), so the
-//! xtask's first build does not compile a full TOML library (`toml_edit` and its parser
-//! stack cost ~4 s of a cold build).
-//!
-//! It reads the part of TOML 1.0 such files use: comments, `[a.b]` tables with bare and
-//! quoted keys, dotted keys, basic strings (all TOML 1.0 escapes), literal strings,
-//! integers, booleans, arrays (over several lines, trailing comma) and inline tables.
-//! Everything else (multi-line strings, floats, dates, `[[arrays of tables]]`) is an error
-//! naming the line and what is not supported, never a misread; so are duplicate keys and
-//! tables. Every value keeps its line and its bytes in the text, so callers name the line
-//! in their own errors and `toml_set` edits one value keeping every other byte.
+//! TOML through `toml_edit`, the reader and editor cargo itself uses (all of TOML 1.0;
+//! edits keep every comment and every untouched byte), behind two small functions the
+//! xtask needs: [`parse`] gives a plain tree of values, each knowing the line it starts
+//! on, so callers name the line in their own errors (`vendor.toml`'s schema problems);
+//! [`set_string`] sets one string and leaves the rest of the file as the user wrote it
+//! (`vendor lock`'s pins). A later edit of Cargo.toml (`release`) uses `toml_edit`
+//! directly (a workspace dependency, so both share one build of it).
 
 use std::fmt;
-use std::ops::Range;
 
-mod parser;
-mod scalar;
+use toml_edit::{Document, Item, Key, TableLike};
+
+mod set;
 #[cfg(test)]
 mod tests;
 
-pub use parser::parse;
+pub use set::set_string;
 
-/// A syntax error, or something outside the supported subset, at a 1-based line.
+/// A syntax error (toml_edit's message), or a value `set_string` cannot set, at a 1-based
+/// line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub line: usize,
+    pub column: usize,
     pub message: String,
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
 impl std::error::Error for Error {}
 
+impl Error {
+    pub(crate) fn at(text: &str, offset: usize, message: String) -> Error {
+        let (line, column) = line_column(text, offset);
+        Error {
+            line,
+            column,
+            message,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
-    /// Where the value starts (1-based); for a table, its header or first key.
+    /// Where the value starts (1-based); a table: its `[header]`, or the key naming it.
     pub line: usize,
     pub kind: Kind,
-    /// The value's bytes in the text (a `[header]` table: the header).
-    pub(crate) span: Range<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     String(String),
     Integer(i64),
+    Float(f64),
     Boolean(bool),
+    /// Any TOML date, time or date-time, as TOML writes it (`2024-05-06`).
+    Datetime(String),
+    /// An array, or an array of tables (`[[name]]`, each a `Table`).
     Array(Vec<Value>),
+    /// A `[header]` table, an inline `{ ... }` one, or one made by dotted keys.
     Table(Table),
 }
 
-/// How a table came to be; decides where `toml_set` may add a key to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
-    Root,
-    /// `[a.b]`.
-    Header,
-    /// Only named on the way to another header (`a` of `[a.b]`); no keys of its own yet.
-    Implicit,
-    /// By a dotted key, `b` of `b.c = 1`.
-    Dotted,
-    /// `{ ... }`.
-    Inline,
-}
-
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {
     /// In file order.
     entries: Vec<(String, Value)>,
-    pub(crate) origin: Origin,
-    /// The last line holding one of this table's keys (a header table: its header line
-    /// when it has none); 0 when none.
-    pub(crate) last_line: usize,
-    /// Where the last value written in this table ends (for inline tables).
-    pub(crate) last_end: usize,
 }
 
 impl Value {
@@ -115,25 +111,14 @@ impl Value {
         }
     }
 
-    fn table(line: usize, origin: Origin, span: Range<usize>) -> Value {
-        let last_line = if origin == Origin::Header { line } else { 0 };
-        Value {
-            line,
-            span,
-            kind: Kind::Table(Table {
-                entries: Vec::new(),
-                origin,
-                last_line,
-                last_end: 0,
-            }),
-        }
-    }
-
-    fn what(&self) -> &'static str {
+    /// For messages: `must be a string, not a float`.
+    pub fn type_name(&self) -> &'static str {
         match &self.kind {
             Kind::String(_) => "a string",
             Kind::Integer(_) => "an integer",
+            Kind::Float(_) => "a float",
             Kind::Boolean(_) => "a boolean",
+            Kind::Datetime(_) => "a date or time",
             Kind::Array(_) => "an array",
             Kind::Table(_) => "a table",
         }
@@ -141,15 +126,6 @@ impl Value {
 }
 
 impl Table {
-    fn new(origin: Origin) -> Table {
-        Table {
-            entries: Vec::new(),
-            origin,
-            last_line: 0,
-            last_end: 0,
-        }
-    }
-
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
@@ -162,66 +138,85 @@ impl Table {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-
-    /// The entry `key`, added by `make` when absent; `true` when it was there before.
-    fn entry(&mut self, key: &str, make: impl FnOnce() -> Value) -> (&mut Value, bool) {
-        let (i, existed) = match self.entries.iter().position(|(k, _)| k == key) {
-            Some(i) => (i, true),
-            None => {
-                self.entries.push((key.to_owned(), make()));
-                (self.entries.len() - 1, false)
-            }
-        };
-        (&mut self.entries[i].1, existed)
-    }
-
-    fn touch(&mut self, line: usize, end: usize) {
-        self.last_line = self.last_line.max(line);
-        self.last_end = self.last_end.max(end);
-    }
 }
 
-/// A key path as TOML writes it: `a.b`, quoting keys that are not bare.
-pub fn dotted<S: AsRef<str>>(keys: &[S]) -> String {
-    keys.iter()
-        .map(|k| key(k.as_ref()))
-        .collect::<Vec<_>>()
-        .join(".")
+/// The document `text` as a tree of values with lines. A syntax error carries
+/// toml_edit's message and where it points.
+pub fn parse(text: &str) -> Result<Table, Error> {
+    let doc = Document::parse(text).map_err(|e| syntax(text, &e))?;
+    Ok(table(text, doc.as_table(), 1))
 }
 
-/// One key as TOML writes it: bare when it can be, else a basic string.
-pub fn key(k: &str) -> String {
-    if !k.is_empty() && k.bytes().all(is_bare) {
-        k.to_owned()
-    } else {
-        quote(k)
-    }
-}
-
-/// A basic string holding `s`.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if forbidden(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
+/// `e` at its line and column, on one line: toml_edit's message, and the text it points
+/// at when that is short (its message alone says "duplicate key", not which).
+pub(crate) fn syntax(text: &str, e: &toml_edit::TomlError) -> Error {
+    let span = e.span().unwrap_or(text.len()..text.len());
+    let mut message = e.message().replace('\n', "; ");
+    if let Some(at) = text.get(span.clone()) {
+        if !at.is_empty() && at.len() <= 40 && !at.contains(['\n', '\r']) {
+            message = format!("{message}: `{at}`");
         }
     }
-    out.push('"');
-    out
+    Error::at(text, span.start, message)
 }
 
-/// What TOML does not allow raw in strings and comments (tab aside, the C0 controls and DEL).
-fn forbidden(c: char) -> bool {
-    (c < ' ' && c != '\t') || c == '\u{7f}'
+/// 1-based line and column (in characters) of the byte `offset`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (before.matches('\n').count() + 1, column)
 }
 
-fn is_bare(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+/// `t`'s entries; `line`: where `t` is, for what has no span of its own.
+fn table(text: &str, t: &dyn TableLike, line: usize) -> Table {
+    let entries = t
+        .iter()
+        .filter_map(|(name, item)| {
+            let key = t.key(name);
+            Some((name.to_owned(), self::item(text, key, item, line)?))
+        })
+        .collect();
+    Table { entries }
+}
+
+/// `item`'s value; its line from its own span, else its key's (a table made by dotted
+/// keys, or only named in another's header, has no span), else `near`.
+fn item(text: &str, key: Option<&Key>, item: &Item, near: usize) -> Option<Value> {
+    let line = item
+        .span()
+        .or_else(|| key.and_then(Key::span))
+        .map_or(near, |s| line_column(text, s.start).0);
+    let kind = match item {
+        Item::None => return None,
+        Item::Value(v) => return Some(value(text, v, line)),
+        Item::Table(t) => Kind::Table(table(text, t, line)),
+        Item::ArrayOfTables(a) => Kind::Array(
+            a.iter()
+                .map(|t| {
+                    let line = t.span().map_or(line, |s| line_column(text, s.start).0);
+                    Value {
+                        line,
+                        kind: Kind::Table(table(text, t, line)),
+                    }
+                })
+                .collect(),
+        ),
+    };
+    Some(Value { line, kind })
+}
+
+fn value(text: &str, v: &toml_edit::Value, near: usize) -> Value {
+    use toml_edit::Value as V;
+    let line = v.span().map_or(near, |s| line_column(text, s.start).0);
+    let kind = match v {
+        V::String(s) => Kind::String(s.value().clone()),
+        V::Integer(i) => Kind::Integer(*i.value()),
+        V::Float(f) => Kind::Float(*f.value()),
+        V::Boolean(b) => Kind::Boolean(*b.value()),
+        V::Datetime(d) => Kind::Datetime(d.value().to_string()),
+        V::Array(a) => Kind::Array(a.iter().map(|v| value(text, v, line)).collect()),
+        V::InlineTable(t) => Kind::Table(table(text, t, line)),
+    };
+    Value { line, kind }
 }

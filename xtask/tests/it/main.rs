@@ -16,5 +16,6 @@ mod support;
 mod ui;
 mod vendor;
 mod vendor_archive;
+mod vendor_toml;
 mod verify;
 mod workflows;

@@ -23,7 +23,7 @@ use xtask::vendor_lock::{lock, LockRequest};
 
 use crate::support::require;
 
-const K1: &str = "1.31.2";
+pub(crate) const K1: &str = "1.31.2";
 const K2: &str = "1.31.3";
 pub(crate) const HELM: &str = "3.16.3";
 
@@ -269,7 +269,7 @@ pub(crate) struct Mirror {
     pub(crate) server: Server,
 }
 
-fn k8s_path(version: &str, p: Platform) -> String {
+pub(crate) fn k8s_path(version: &str, p: Platform) -> String {
     format!(
         "/k8s/release/v{version}/bin/{}/{}/kubectl{}",
         p.os.dir(),
@@ -278,7 +278,7 @@ fn k8s_path(version: &str, p: Platform) -> String {
     )
 }
 
-fn helm_path(p: Platform) -> String {
+pub(crate) fn helm_path(p: Platform) -> String {
     let ext = if p.os == Os::Windows { "zip" } else { "tar.gz" };
     format!("/helm/helm-v{HELM}-{p}.{ext}")
 }

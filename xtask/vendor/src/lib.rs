@@ -14,7 +14,7 @@
 //! [`vendor_lock`].
 
 // The leaf modules these name as `crate::cmd`, ..., as in the `xtask` crate.
-use xtask_leaf::{cmd, digest, paths, target, toml, toml_set};
+use xtask_leaf::{cmd, digest, paths, target, toml};
 
 /// Where this crate was built from: `cargo xtask` checks it is the checkout it runs for
 /// (`paths::check_checkout`).

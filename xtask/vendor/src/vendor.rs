@@ -26,12 +26,12 @@
 //! checksum per platform, filled by a command), cargo-binstall (templated URL and member)
 //! and Bazel's `http_archive` (sha256 first, then extract).
 //!
-//! The `vendor_*` modules depend on nothing else in the crate but the leaf TOML reader
-//! (`toml`, and `toml_set` to write pins; the caller maps its own target table onto
-//! [`Platform`]), and on each other in one direction: `vendor_platform`, `vendor_archive`,
-//! `vendor_curl` (leaves) <- `vendor_toml` (tables to entries) <- `vendor` (this: what one
-//! platform gets, checks against metadata) <- `vendor_fetch` (the cache) <- `vendor_lock`
-//! (writes pins).
+//! The `vendor_*` modules depend on nothing else in the crate but the leaf's `toml`
+//! (`toml_edit` underneath: `parse` to read, `set_string` to write pins; the caller maps
+//! its own target table onto [`Platform`]), and on each other in one direction:
+//! `vendor_platform`, `vendor_archive`, `vendor_curl` (leaves) <- `vendor_toml` (tables to
+//! entries) <- `vendor` (this: what one platform gets, checks against metadata) <-
+//! `vendor_fetch` (the cache) <- `vendor_lock` (writes pins).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -528,14 +528,15 @@ darwin-arm64 = "PIN"
     #[test]
     fn syntax_errors_and_problems_name_the_line() {
         let err = |t: &str| format!("{:#}", parse(t).unwrap_err());
+        // A float is TOML, but not a version: 1.10 would read as 1.1.
         assert_eq!(
-            err("[k]\nversion = 1.31\n"),
-            "extension/vendor.toml:2: `1.31`: floats are not supported by the xtask's TOML reader; \
-             a version is a \"string\" (\"1.31\")"
+            err("[k]\nversion = 1.31\nurl = \"https://x/k\"\n"),
+            "extension/vendor.toml: k.version: must be a string, not a float: quote it \
+             (TOML reads 1.10 as the number 1.1) (line 2)"
         );
         assert_eq!(
             err("[k]\nversion = \"1\"\n[k]\n"),
-            "extension/vendor.toml:3: table [k] defined twice (first at line 1)"
+            "extension/vendor.toml:3:2: TOML syntax: duplicate key: `k`"
         );
         let e =
             err("[k]\nversion = \"1\"\nurl = \"https://x/{verison}/k{exe}\"\nsmoke = [\"a\", 1]\n");

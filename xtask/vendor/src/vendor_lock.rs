@@ -3,8 +3,9 @@
 //! A pin comes from the checksum file upstream publishes when the entry names one
 //! (`checksum_url`: kubectl's `.sha256`, helm's `.sha256sum`), which costs a few bytes
 //! per platform; otherwise the artifact is downloaded and hashed (and kept in the cache,
-//! so the next fetch is free). The file is rewritten with `toml_set`, so comments,
-//! order and layout stay as the user wrote them; only changed values are touched.
+//! so the next fetch is free). The file is rewritten through `toml_edit`
+//! (`toml::set_string`), so comments, order and layout stay as the user wrote them; only
+//! changed values are touched.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,8 +13,7 @@ use std::fmt;
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 
-use crate::toml::Value;
-use crate::toml_set;
+use crate::toml::{self, Value};
 use crate::vendor::{Manifest, Platform};
 use crate::vendor_fetch::{self, Cache, Event};
 use crate::vendor_toml;
@@ -136,10 +136,11 @@ pub fn lock(
 
 /// `text` with `key` set to `value`, every other byte kept.
 fn set(path: &Utf8Path, text: &str, key: &[&str], value: &str) -> Result<String> {
-    toml_set::set_string(text, key, value).map_err(|e| {
+    toml::set_string(text, key, value).map_err(|e| {
         anyhow::anyhow!(
-            "{path}:{}: cannot set {}: {}",
+            "{path}:{}:{}: cannot set {}: {}",
             e.line,
+            e.column,
             key.join("."),
             e.message
         )
@@ -170,7 +171,7 @@ mod tests {
         let e = set(path, "[k]\nversion = 1\n", &["k", "version"], "2").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "extension/vendor.toml:2: cannot set k.version: `k.version` is not a string"
+            "extension/vendor.toml:2:11: cannot set k.version: `k.version` is not a string"
         );
     }
 }

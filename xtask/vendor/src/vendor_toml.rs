@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use camino::Utf8Path;
 
-use crate::toml::{self, Table, Value};
+use crate::toml::{self, Kind, Table, Value};
 use crate::vendor_archive::Format;
 use crate::vendor_platform::{is_sha256, Arch, Os, Platform, Vars};
 
@@ -48,10 +48,11 @@ const ENTRY_KEYS: &[&str] = &[
 ];
 const OVERRIDE_KEYS: &[&str] = &["url", "format", "member", "checksum_url", "replacements"];
 
-/// The document `text` (read from `path`); a syntax error, or TOML this reader does not
-/// support, names the file and the line.
+/// The document `text` (read from `path`); a syntax error names the file, the line and
+/// the column, with toml_edit's message.
 pub(crate) fn read(path: &Utf8Path, text: &str) -> Result<Table> {
-    toml::parse(text).map_err(|e| anyhow::anyhow!("{path}:{}: {}", e.line, e.message))
+    toml::parse(text)
+        .map_err(|e| anyhow::anyhow!("{path}:{}:{}: TOML syntax: {}", e.line, e.column, e.message))
 }
 
 /// Every table of `doc` that parsed cleanly, and the problems of the others.
@@ -91,9 +92,28 @@ impl Problems<'_> {
         match item.as_str() {
             Some(s) => Some(s.to_owned()),
             None => {
-                self.at(key, item, "must be a string");
+                let m = format!("must be a string, not {}", item.type_name());
+                self.at(key, item, &m);
                 None
             }
+        }
+    }
+
+    /// A string, or a date as projects that version by date write it (rust-analyzer's
+    /// `2024-05-06`: TOML reads it unquoted as a date). A number is refused: TOML reads
+    /// `1.10` as the float 1.1, which would fetch the wrong release.
+    fn version(&mut self, key: &str, item: &Value) -> Option<String> {
+        match &item.kind {
+            Kind::Datetime(d) => Some(d.clone()),
+            Kind::Float(_) | Kind::Integer(_) => {
+                let m = format!(
+                    "must be a string, not {}: quote it (TOML reads 1.10 as the number 1.1)",
+                    item.type_name()
+                );
+                self.at(key, item, &m);
+                None
+            }
+            _ => self.string(key, item),
         }
     }
 
@@ -222,7 +242,7 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, item: &Value) -> Option<Entry> 
     keys.extend(overrides_keys.iter().map(String::as_str));
     let base = p.source(name, t, &keys);
     let version = match t.get("version") {
-        Some(v) => p.string(&format!("{name}.version"), v),
+        Some(v) => p.version(&format!("{name}.version"), v),
         None => {
             p.at(&format!("{name}.version"), item, "missing");
             None
@@ -338,4 +358,95 @@ fn fallback_problem(
         ));
     }
     Ok(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use camino::Utf8Path;
+
+    use crate::vendor::{Manifest, Platform};
+
+    const PIN: &str = "4f6c3aa2b1f1e1a0d9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6";
+
+    fn parse(text: &str) -> anyhow::Result<Manifest> {
+        Manifest::parse(Utf8Path::new("vendor.toml"), &text.replace("PIN", PIN))
+    }
+
+    /// The same manifest in every form TOML 1.0 offers reads the same: multi-line basic
+    /// and literal strings, line continuations, dotted keys, inline tables, comments in
+    /// every place one may stand; and a date as a version.
+    #[test]
+    fn every_toml_form_reads_the_same() {
+        let plain = parse(
+            "[ra]\nversion = \"2024-05-06\"\n\
+             url = \"https://example.com/{version}/ra-{os}-{arch}.tar.gz\"\n\
+             member = 'ra{exe}'\nsmoke = [\"--version\"]\n\
+             [ra.sha256]\nlinux-amd64 = \"PIN\"\n",
+        )
+        .unwrap();
+        let fancy = parse(
+            r#"# top
+[ra] # after a header
+# before a key
+version = 2024-05-06   # a TOML date, as rust-analyzer versions its releases
+url = """
+https://example.com/{version}/\
+ra-{os}-{arch}.tar.gz"""
+member = '''ra{exe}'''
+smoke = [ # inside an array
+  '--version', # after an element
+  # on a line of its own
+]
+sha256.linux-amd64 = """PIN"""  # a dotted key
+# last
+"#,
+        )
+        .unwrap();
+        let p = Platform::parse("linux-amd64").unwrap();
+        assert_eq!(fancy.version("ra"), Some("2024-05-06"));
+        assert_eq!(
+            fancy.resolve("ra", p).unwrap(),
+            plain.resolve("ra", p).unwrap()
+        );
+        assert_eq!(
+            fancy.resolve("ra", p).unwrap().upstream.url,
+            "https://example.com/2024-05-06/ra-linux-amd64.tar.gz"
+        );
+    }
+
+    /// Valid TOML of the wrong shape for the schema names the key, what it found, and
+    /// the line.
+    #[test]
+    fn wrong_types_name_key_type_and_line() {
+        let err = |t: &str| format!("{:#}", parse(t).unwrap_err());
+        let e = err("[[k]]\nversion = \"1\"\n");
+        assert_eq!(
+            e,
+            "vendor.toml: k: must be a table (`[name]`), one per binary (line 1)"
+        );
+        let e = err(
+            "[k]\nversion = \"1\"\nurl = \"https://x/k\"\nsmoke = [\"a\", 1.5]\n\
+                     smoke_expect = 1979-05-27T07:32:00Z\n[k.sha256]\nlinux-amd64 = 1\n",
+        );
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "vendor.toml: k.sha256.linux-amd64: must be a string, not an integer (line 7)",
+                "vendor.toml: k.smoke: must be an array of strings, e.g. [\"version\", \"--client\"] (line 4)",
+                "vendor.toml: k.smoke_expect: must be a string, not a date or time (line 5)",
+            ]
+        );
+        let e = err("[k]\nversion = 3\nurl = '''\nhttps://x/k'''\n");
+        assert_eq!(
+            e,
+            "vendor.toml: k.version: must be a string, not an integer: quote it \
+             (TOML reads 1.10 as the number 1.1) (line 2)"
+        );
+        let e = err("[k]\nversion = \"1\"\nurl = \"https://x/k\"\n[k.sha256]\n\nlinux-amd64 = \"PIN\"\nlinux-amd64 = \"PIN\"\n");
+        assert_eq!(
+            e,
+            "vendor.toml:7:1: TOML syntax: duplicate key: `linux-amd64`"
+        );
+    }
 }
