@@ -33,6 +33,12 @@ impl Hasher {
 }
 
 /// Lowercase hex of `bytes`.
+/// A SHA-256 digest as this tool writes and accepts it: 64 lowercase hex digits (image
+/// digests after `sha256:`, vendor.toml's pins, `SHA256SUMS`, checksum files).
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes

@@ -17,11 +17,7 @@ impl ImageRef {
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
                 let hex = d.strip_prefix("sha256:").unwrap_or_default();
-                if hex.len() != 64
-                    || !hex
-                        .bytes()
-                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-                {
+                if !crate::digest::is_sha256(hex) {
                     bail!("image reference `{s}`: expected a digest like sha256:<64 lowercase hex digits> after `@`, found `{d}`");
                 }
                 (r, Some(d.to_owned()))

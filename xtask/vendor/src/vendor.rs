@@ -38,10 +38,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+pub use crate::digest::is_sha256;
 use crate::vendor_archive::{self, Format};
 use crate::vendor_curl;
 use crate::vendor_platform::Vars;
-pub use crate::vendor_platform::{is_sha256, Arch, Os, Platform};
+pub use crate::vendor_platform::{Arch, Os, Platform};
 use crate::vendor_toml::{self, Entry, Source};
 
 /// Where one platform's build comes from, before it is pinned.

@@ -433,7 +433,7 @@ pub fn parse_checksum_file(text: &str, file_name: &str) -> Result<String, String
         let mut parts = line.split_whitespace();
         let hex = parts.next().unwrap_or("").to_ascii_lowercase();
         let name = parts.next().map(|n| n.trim_start_matches('*'));
-        if !crate::vendor_platform::is_sha256(&hex) {
+        if !digest::is_sha256(&hex) {
             continue;
         }
         match name {

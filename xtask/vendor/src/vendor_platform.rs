@@ -113,8 +113,3 @@ impl<'a> Vars<'a> {
         Ok(out)
     }
 }
-
-/// 64 lowercase hex digits.
-pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}

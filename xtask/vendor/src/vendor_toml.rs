@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use camino::Utf8Path;
 
+use crate::digest::is_sha256;
 use crate::toml::{self, Kind, Table, Value};
 use crate::vendor_archive::Format;
-use crate::vendor_platform::{is_sha256, Arch, Os, Platform, Vars};
+use crate::vendor_platform::{Arch, Os, Platform, Vars};
 
 /// The fields an override table may change.
 #[derive(Debug, Clone, Default)]
