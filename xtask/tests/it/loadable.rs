@@ -105,6 +105,32 @@ fn an_arm64_host_bin_without_its_code_signature_is_reported() {
     );
 }
 
+/// What macOS checks when it pages code in: one byte of the real, zig-signed arm64
+/// host-bin's code flipped after linking no longer hashes to its page's slot.
+#[test]
+fn an_arm64_host_bin_patched_after_signing_is_reported_naming_the_page() {
+    let Some(bins) = host_bins() else { return };
+    let signed = fs::read(bins.join("aarch64-apple-darwin/release/host-bin")).unwrap();
+    let (patched, at) = flip_text_byte(&signed);
+    let dir = scratch("loadable-patched");
+    let path = dir.join("host-bin");
+    fs::write(&path, &patched).unwrap();
+    let lines = problems(path.as_std_path(), Os::Darwin, Cpu::Aarch64);
+    let page = at / 4096;
+    let expected = format!(
+        "page hash: expected page {page} (bytes {:#x}..{:#x}) to hash to ",
+        page * 4096,
+        (page + 1) * 4096
+    );
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].starts_with(&expected), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(": the file changed after it was signed"),
+        "{}",
+        lines[0]
+    );
+}
+
 #[test]
 fn a_universal_host_bin_is_accepted_for_each_cpu_it_holds() {
     let Some(bins) = host_bins() else { return };
