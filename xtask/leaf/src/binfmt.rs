@@ -332,13 +332,6 @@ impl Report {
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }
-
-    /// The binary is not the format or CPU asked for (the rules after those are moot).
-    pub fn wrong_kind(&self) -> bool {
-        self.problems
-            .iter()
-            .any(|p| matches!(p.rule, "format" | "cpu"))
-    }
 }
 
 impl fmt::Display for Problem {

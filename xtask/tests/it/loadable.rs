@@ -187,6 +187,10 @@ fn a_dynamic_elf_is_reported_with_its_interpreter() {
              interpreter {found}"
         )]
     );
+    // What a VM service image must then provide: the loader and each needed library.
+    let info = xtask::binfmt::sniff_file(&hello).unwrap();
+    assert_eq!(info.interpreter.as_deref(), Some(found));
+    assert_eq!(info.needed, Some(vec!["libc.so.6".to_owned()]), "{info}");
 }
 
 /// Every truncation of every real host-bin is a report, never a panic, and passes only

@@ -22,9 +22,9 @@ struct Elf {
 
 pub(super) fn sniff(bytes: &[u8]) -> Result<BinInfo, SniffError> {
     let f = Format::Elf;
-    let e = read(bytes).map_err(|detail| match detail {
-        Err(detail) => SniffError::Malformed { format: f, detail },
-        Ok(detail) => SniffError::Truncated { format: f, detail },
+    let e = read(bytes).map_err(|unread| match unread {
+        Unread::Malformed(detail) => SniffError::Malformed { format: f, detail },
+        Unread::Truncated(detail) => SniffError::Truncated { format: f, detail },
     })?;
     // ET_EXEC, or ET_DYN for PIE (static-pie included) and shared libraries. Anything else
     // (an object file, a core dump) has no meaningful linkage, and "static" would be a lie.
@@ -49,7 +49,9 @@ pub(super) fn sniff(bytes: &[u8]) -> Result<BinInfo, SniffError> {
 }
 
 pub(super) fn check(bytes: &[u8], want: Cpu, out: &mut Vec<Problem>) -> Parsed<String> {
-    let e = read(bytes).map_err(|e| ("ELF", e.unwrap_or_else(|e| e)))?;
+    let e = read(bytes).map_err(|unread| match unread {
+        Unread::Malformed(why) | Unread::Truncated(why) => ("ELF", why),
+    })?;
     if e.cpu != want {
         out.push(problem("cpu", want.to_string(), e.cpu.to_string()));
     }
@@ -76,23 +78,33 @@ pub(super) fn check(bytes: &[u8], want: Cpu, out: &mut Vec<Problem>) -> Parsed<S
     Ok(format!("ELF {} {linkage}", e.cpu))
 }
 
-/// `Err(Ok(detail))`: the program headers end past the bytes given (a head of the file);
-/// `Err(Err(reason))`: malformed, in object's words.
-fn read(bytes: &[u8]) -> Result<Elf, Result<String, String>> {
+/// Why the headers could not be read.
+enum Unread {
+    /// What `sniff` needs ends past the bytes given (a head of the file).
+    Truncated(String),
+    /// In object's words.
+    Malformed(String),
+}
+
+fn read(bytes: &[u8]) -> Result<Elf, Unread> {
     // e_ident[EI_CLASS], the byte after the magic, says which header layout follows.
     match bytes.get(4) {
         Some(&class) if class == elf::ELFCLASS32.0 => read_as::<FileHeader32<Endianness>>(bytes),
         Some(_) => read_as::<FileHeader64<Endianness>>(bytes),
-        None => Err(Ok(format!("ident beyond {} bytes read", bytes.len()))),
+        None => Err(Unread::Truncated(format!(
+            "ident beyond {} bytes read",
+            bytes.len()
+        ))),
     }
 }
 
-fn read_as<H: FileHeader<Endian = Endianness>>(
-    bytes: &[u8],
-) -> Result<Elf, Result<String, String>> {
-    let malformed = |e: object::read::Error| Err::<String, String>(e.to_string());
-    if bytes.len() < std::mem::size_of::<H>() {
-        return Err(Ok(format!("ELF header beyond {} bytes read", bytes.len())));
+fn read_as<H: FileHeader<Endian = Endianness>>(bytes: &[u8]) -> Result<Elf, Unread> {
+    let malformed = |e: object::read::Error| Unread::Malformed(e.to_string());
+    let len = bytes.len();
+    if len < std::mem::size_of::<H>() {
+        return Err(Unread::Truncated(format!(
+            "ELF header beyond {len} bytes read"
+        )));
     }
     let header = H::parse(bytes).map_err(malformed)?;
     let endian = header.endian().map_err(malformed)?;
@@ -105,12 +117,11 @@ fn read_as<H: FileHeader<Endian = Endianness>>(
                 (header.e_phoff(endian).into(), header.e_phnum(endian).into());
             let size = std::mem::size_of::<H::ProgramHeader>() as u64;
             let end = phnum.checked_mul(size).and_then(|s| s.checked_add(phoff));
-            if phnum < u64::from(elf::PN_XNUM) && end.is_none_or(|end| end > bytes.len() as u64) {
-                let len = bytes.len();
+            if phnum < u64::from(elf::PN_XNUM) && end.is_none_or(|end| end > len as u64) {
                 let detail = format!(
                     "{phnum} program headers at e_phoff {phoff:#x} beyond {len} bytes read"
                 );
-                return Err(Ok(detail));
+                return Err(Unread::Truncated(detail));
             }
             return Err(malformed(e));
         }
@@ -119,11 +130,20 @@ fn read_as<H: FileHeader<Endian = Endianness>>(
     let mut load_end = 0u64;
     for ph in phdrs {
         if ph.p_type(endian) == elf::PT_LOAD {
-            let (offset, size) = ph.file_range(endian);
-            load_end = load_end.max(offset.saturating_add(size));
+            load_end = load_end.max(offset_end(ph, endian));
         }
-        if let Some(path) = ph.interpreter(endian, bytes).map_err(malformed)? {
-            interpreter = Some(String::from_utf8_lossy(path).into_owned());
+        match ph.interpreter(endian, bytes) {
+            Ok(path) => {
+                interpreter = path
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .or(interpreter)
+            }
+            // The path lies past a head of the file: unknown, not absent.
+            Err(_) if offset_end(ph, endian) > len as u64 => {
+                let detail = format!("PT_INTERP beyond {len} bytes read");
+                return Err(Unread::Truncated(detail));
+            }
+            Err(e) => return Err(malformed(e)),
         }
     }
     Ok(Elf {
@@ -133,6 +153,11 @@ fn read_as<H: FileHeader<Endian = Endianness>>(
         needed: needed::<H>(phdrs, endian, bytes),
         load_end,
     })
+}
+
+fn offset_end<P: ProgramHeader<Endian = Endianness>>(ph: &P, endian: Endianness) -> u64 {
+    let (offset, size) = ph.file_range(endian);
+    offset.saturating_add(size)
 }
 
 /// The `DT_NEEDED` names, found through the program headers alone (section headers may
