@@ -257,8 +257,8 @@ fn smoke_cases(prepared: &Prepared, stage: &PlatformStage) -> (Vec<smoke::Case>,
         match configured {
             Some((args, expect)) => cases.push(smoke::Case {
                 path: b.path.clone().into(),
-                os: b.os.into(),
-                cpu: arch.into(),
+                os: b.os,
+                cpu: arch.cpu(),
                 args,
                 expect,
             }),

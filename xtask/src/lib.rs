@@ -8,11 +8,11 @@
 //!   it beside the other dependencies and it cannot import the layers below): [`cmd`]
 //!   (the command value and the one runner), [`digest`] (walks, SHA-256, modes,
 //!   `SHA256SUMS`), [`paths`], [`pins`] (pinned tool versions), [`target`] (the target
-//!   matrix) with [`binfmt`] (executable headers) and [`loadable`] (will a binary load on
-//!   its OS: signatures, imported libraries, minimum OS, universal binaries), both
-//!   reading headers through [`bytes`] (bounds-checked fields), [`reference`] (image
-//!   references), [`json`] (reading JSON, errors naming where), [`progress`] (live
-//!   output of running commands), [`toml`] (TOML through `toml_edit`:
+//!   matrix) over [`binfmt`] (executable headers, read with the `object` crate: format,
+//!   CPU, interpreter and libraries, and whether a binary will load on its OS: code
+//!   signature and page hashes, imported libraries, minimum OS, universal binaries),
+//!   [`reference`] (image references), [`json`] (reading JSON, errors naming where),
+//!   [`progress`] (live output of running commands), [`toml`] (TOML through `toml_edit`:
 //!   values with their lines, and one string set keeping every other byte).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
 //!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
@@ -31,7 +31,7 @@
 //!   cache) and [`vendor_lock`].
 
 pub use xtask_leaf::{
-    binfmt, bytes, cmd, digest, json, loadable, paths, pins, progress, reference, target, toml,
+    binfmt, cmd, digest, json, paths, pins, progress, reference, target, toml,
 };
 pub use xtask_vendor::{
     vendor, vendor_archive, vendor_curl, vendor_fetch, vendor_lock, vendor_platform, vendor_toml,

@@ -1,5 +1,5 @@
 //! Smoke-run every staged host binary this machine can execute: natively, a foreign Linux
-//! CPU under qemu-user, x86_64 Windows under wine. What cannot run here (Mach-O, ARM64
+//! CPU under qemu-user, x86_64 Windows under wine. What cannot run here (Mach-O, arm64
 //! Windows, a missing emulator) is reported as not run, with the reason, never as passed.
 //! Wine needs a small shim for Rust binaries: see `wine.rs`.
 
@@ -11,8 +11,8 @@ use std::time::Duration;
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::{json, Value};
 
+use crate::binfmt::{Cpu, Os};
 use crate::cmd::{Cmd, Timed};
-use crate::loadable::{Cpu, HostOs};
 
 mod wine;
 use wine::Wine;
@@ -24,7 +24,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Case {
     /// Relative to the staged tree.
     pub path: Utf8PathBuf,
-    pub os: HostOs,
+    pub os: Os,
     pub cpu: Cpu,
     pub args: Vec<String>,
     pub expect: String,
@@ -83,7 +83,7 @@ impl Smoked {
 #[derive(Debug, Clone, Default)]
 pub struct Tools {
     /// `None` on an OS or CPU no host binary is built for.
-    pub host: Option<(HostOs, Cpu)>,
+    pub host: Option<(Os, Cpu)>,
     pub qemu_x86_64: Option<Utf8PathBuf>,
     pub qemu_aarch64: Option<Utf8PathBuf>,
     pub wine: Option<Utf8PathBuf>,
@@ -113,11 +113,11 @@ impl Tools {
     }
 }
 
-fn host() -> Option<(HostOs, Cpu)> {
+fn host() -> Option<(Os, Cpu)> {
     let os = match std::env::consts::OS {
-        "macos" => HostOs::Darwin,
-        "windows" => HostOs::Windows,
-        "linux" => HostOs::Linux,
+        "macos" => Os::Darwin,
+        "windows" => Os::Windows,
+        "linux" => Os::Linux,
         _ => return None,
     };
     let cpu = match std::env::consts::ARCH {
@@ -129,7 +129,7 @@ fn host() -> Option<(HostOs, Cpu)> {
 }
 
 /// How a binary for `os`/`cpu` can run on this machine, or why it cannot.
-pub fn plan(os: HostOs, cpu: Cpu, tools: &Tools) -> Result<How, String> {
+pub fn plan(os: Os, cpu: Cpu, tools: &Tools) -> Result<How, String> {
     let Some(here) = tools.host else {
         return Err("this machine is not one the host binaries are built for".into());
     };
@@ -137,10 +137,11 @@ pub fn plan(os: HostOs, cpu: Cpu, tools: &Tools) -> Result<How, String> {
         return Ok(How::Native);
     }
     match (os, cpu, here) {
-        (HostOs::Linux, _, (HostOs::Linux, _)) => {
+        (Os::Linux, _, (Os::Linux, _)) => {
             let (qemu, pkg) = match cpu {
                 Cpu::X86_64 => (&tools.qemu_x86_64, "qemu-x86_64"),
                 Cpu::Aarch64 => (&tools.qemu_aarch64, "qemu-aarch64"),
+                _ => return Err(format!("no emulator here for {cpu} Linux code")),
             };
             match qemu {
                 Some(q) => Ok(How::Qemu(q.to_string())),
@@ -149,14 +150,14 @@ pub fn plan(os: HostOs, cpu: Cpu, tools: &Tools) -> Result<How, String> {
                 )),
             }
         }
-        (HostOs::Windows, Cpu::X86_64, (HostOs::Linux, Cpu::X86_64)) => match &tools.wine {
+        (Os::Windows, Cpu::X86_64, (Os::Linux, Cpu::X86_64)) => match &tools.wine {
             Some(w) => Ok(How::Wine(w.to_string())),
             None => Err("wine not found (apt-get install wine64)".into()),
         },
-        (HostOs::Windows, Cpu::Aarch64, _) => {
-            Err("nothing here runs ARM64 Windows code (wine runs x86_64 PE here)".into())
+        (Os::Windows, Cpu::Aarch64, _) => {
+            Err("nothing here runs arm64 Windows code (wine runs x86_64 PE here)".into())
         }
-        (HostOs::Darwin, _, _) => Err(format!("nothing on {} executes Mach-O", here.0)),
+        (Os::Darwin, _, _) => Err(format!("nothing on {} executes Mach-O", here.0)),
         _ => Err(format!(
             "no way to run {os} {cpu} code on {} {}",
             here.0, here.1
@@ -288,7 +289,7 @@ mod tests {
 
     fn linux_x86_64(qemu: bool, wine: bool) -> Tools {
         Tools {
-            host: Some((HostOs::Linux, Cpu::X86_64)),
+            host: Some((Os::Linux, Cpu::X86_64)),
             qemu_aarch64: qemu.then(|| "/usr/bin/qemu-aarch64-static".into()),
             wine: wine.then(|| "/usr/lib/wine/wine64".into()),
             ..Tools::default()
@@ -298,40 +299,40 @@ mod tests {
     #[test]
     fn each_binary_runs_natively_under_an_emulator_or_not_at_all() {
         let t = linux_x86_64(true, true);
-        assert_eq!(plan(HostOs::Linux, Cpu::X86_64, &t), Ok(How::Native));
+        assert_eq!(plan(Os::Linux, Cpu::X86_64, &t), Ok(How::Native));
         assert_eq!(
-            plan(HostOs::Linux, Cpu::Aarch64, &t),
+            plan(Os::Linux, Cpu::Aarch64, &t),
             Ok(How::Qemu("/usr/bin/qemu-aarch64-static".into()))
         );
         assert_eq!(
-            plan(HostOs::Windows, Cpu::X86_64, &t),
+            plan(Os::Windows, Cpu::X86_64, &t),
             Ok(How::Wine("/usr/lib/wine/wine64".into()))
         );
         assert_eq!(
-            plan(HostOs::Windows, Cpu::Aarch64, &t),
-            Err("nothing here runs ARM64 Windows code (wine runs x86_64 PE here)".into())
+            plan(Os::Windows, Cpu::Aarch64, &t),
+            Err("nothing here runs arm64 Windows code (wine runs x86_64 PE here)".into())
         );
         for cpu in [Cpu::X86_64, Cpu::Aarch64] {
             assert_eq!(
-                plan(HostOs::Darwin, cpu, &t),
+                plan(Os::Darwin, cpu, &t),
                 Err("nothing on linux executes Mach-O".into())
             );
         }
         let bare = linux_x86_64(false, false);
         assert_eq!(
-            plan(HostOs::Linux, Cpu::Aarch64, &bare),
+            plan(Os::Linux, Cpu::Aarch64, &bare),
             Err("qemu-aarch64-static not found (apt-get install qemu-user-static)".into())
         );
         assert_eq!(
-            plan(HostOs::Windows, Cpu::X86_64, &bare),
+            plan(Os::Windows, Cpu::X86_64, &bare),
             Err("wine not found (apt-get install wine64)".into())
         );
         let mac = Tools {
-            host: Some((HostOs::Darwin, Cpu::Aarch64)),
+            host: Some((Os::Darwin, Cpu::Aarch64)),
             ..Tools::default()
         };
-        assert_eq!(plan(HostOs::Darwin, Cpu::Aarch64, &mac), Ok(How::Native));
-        assert!(plan(HostOs::Linux, Cpu::Aarch64, &mac).is_err());
+        assert_eq!(plan(Os::Darwin, Cpu::Aarch64, &mac), Ok(How::Native));
+        assert!(plan(Os::Linux, Cpu::Aarch64, &mac).is_err());
     }
 
     fn ran(code: Option<i32>, stdout: &str, stderr: &str) -> io::Result<Timed> {

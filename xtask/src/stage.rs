@@ -8,11 +8,10 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 
-use crate::binfmt::{self, Linkage};
+use crate::binfmt::{self, Floors, Linkage};
 use crate::build::{self, BuildOptions};
 use crate::digest::{self, set_mode, walk_files, CHECKSUMS};
 use crate::flags::StageCmd;
-use crate::loadable::{self, Floors};
 use crate::plan::{PlatformStage, Source};
 use crate::progress::Reporter;
 use crate::target::Os;
@@ -211,7 +210,7 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Re
                 let info = binfmt::sniff(&bytes).with_context(|| format!("{path}"))?;
                 let (format, cpu) = target.expected();
                 let static_ok = target.os != Os::Linux || info.linkage == Linkage::Static;
-                if info.format != format || info.cpu != cpu || !static_ok {
+                if info.format != format || !info.runs_on(cpu) || !static_ok {
                     let want = if target.os == Os::Linux {
                         " static"
                     } else {
@@ -222,8 +221,7 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Re
                         s.platform
                     );
                 }
-                let report =
-                    loadable::check(&bytes, target.os.into(), target.arch.into(), inputs.floors);
+                let report = binfmt::check(&bytes, target.os, target.arch.cpu(), inputs.floors);
                 if !report.is_ok() {
                     let problems: Vec<String> =
                         report.problems.iter().map(ToString::to_string).collect();
@@ -249,7 +247,7 @@ fn stage_platform(s: &PlatformStage, root: &Utf8Path, inputs: &Inputs<'_>) -> Re
                 let have = digest::sha256_bytes_hex(&bytes);
                 // Under a declared fallback the build is another CPU's.
                 let (os, arch) = (a.platform.os, a.upstream.built_for.arch);
-                let report = loadable::check(&bytes, os.into(), arch.into(), inputs.floors);
+                let report = binfmt::check(&bytes, os, arch.cpu(), inputs.floors);
                 let mut problems: Vec<String> =
                     report.problems.iter().map(ToString::to_string).collect();
                 if have != fetched.sha256 {

@@ -8,13 +8,12 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 
-use crate::binfmt;
+use crate::binfmt::{self, Floors};
 use crate::digest::{self, CHECKSUMS};
 use crate::docker::{self, Index, Output, Remote};
 use crate::doctor::{self, Item};
 use crate::flags::VerifyCmd;
 use crate::labels::{self, Labels};
-use crate::loadable::{self, Floors};
 use crate::metadata::{Extension, HostBinary};
 use crate::paths;
 use crate::progress::Reporter;
@@ -373,22 +372,17 @@ fn binary(
         .copied()
         .unwrap_or(platform.0);
     let (format, cpu) = (b.os.format(), arch.cpu());
-    let report = loadable::check(&bytes, b.os.into(), arch.into(), &rules.floors);
+    // One reader: the format and CPU first (a universal Mach-O counts when it holds the
+    // variant's CPU), then everything that would stop it loading.
     match binfmt::sniff(&bytes) {
-        Ok(info) if info.format != format || info.cpu != cpu => {
+        Ok(info) if info.format != format || !info.runs_on(cpu) => {
             out.push(format!("{at}: expected {format} {cpu}, found {info}"))
         }
-        // A universal Mach-O is a sniffing error but a valid Mac binary: loadability
-        // decides (it holds the variant's CPU, and each slice is checked).
-        Err(e)
-            if report
-                .problems
-                .iter()
-                .any(|p| matches!(p.rule, "format" | "cpu")) =>
-        {
-            out.push(format!("{at}: expected {format} {cpu}, found: {e}"))
+        Err(e) => out.push(format!("{at}: expected {format} {cpu}, found: {e}")),
+        Ok(_) => {
+            let report = binfmt::check(&bytes, b.os, cpu, &rules.floors);
+            out.extend(report.problems.iter().map(|p| format!("{at}: {p}")))
         }
-        _ => out.extend(report.problems.iter().map(|p| format!("{at}: {p}"))),
     }
     match digest::mode(&path) {
         Some(m) if b.os != Os::Windows && m & 0o111 == 0 => out.push(format!(

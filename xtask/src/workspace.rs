@@ -9,9 +9,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use crate::binfmt::Floors;
 use crate::cmd::Cmd;
 use crate::json;
-use crate::loadable::Floors;
 use crate::reference::ImageRef;
 
 /// The xtask and its own crates: tooling, never shipped in the image, and not among the

@@ -5,19 +5,18 @@
 //!
 //! [`cmd`] (the command value and the one runner), [`digest`] (walks, SHA-256, modes,
 //! `SHA256SUMS`), [`paths`], [`pins`] (pinned tool versions), [`target`] (the target
-//! matrix) with [`binfmt`] (executable headers) and [`loadable`] (will a binary load on
-//! its OS: signatures, imported libraries, minimum OS, universal binaries), both reading
-//! headers through [`bytes`] (bounds-checked fields), [`reference`] (image references),
+//! matrix) over [`binfmt`] (executable headers, read with the `object` crate: format,
+//! CPU, interpreter and libraries, and whether a binary will load on its OS: code
+//! signature and page hashes, imported libraries, minimum OS, universal binaries),
+//! [`reference`] (image references),
 //! [`json`] (reading JSON, errors naming where), [`progress`] (live output of running
 //! commands), [`toml`] (TOML through `toml_edit`: values with their lines, and one
 //! string set keeping every other byte).
 
 pub mod binfmt;
-pub mod bytes;
 pub mod cmd;
 pub mod digest;
 pub mod json;
-pub mod loadable;
 pub mod paths;
 pub mod pins;
 pub mod progress;

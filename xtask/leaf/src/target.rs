@@ -5,49 +5,9 @@ use std::fmt;
 
 use anyhow::{bail, Result};
 
-use crate::binfmt::{Cpu, Format};
-use crate::loadable;
-
-/// A host OS the extension ships binaries for; also the directory name in the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Os {
-    Darwin,
-    Windows,
-    Linux,
-}
-
-impl Os {
-    pub const ALL: [Os; 3] = [Os::Darwin, Os::Windows, Os::Linux];
-
-    /// The key in `metadata.json` and the directory in the image.
-    pub fn dir(self) -> &'static str {
-        match self {
-            Os::Darwin => "darwin",
-            Os::Windows => "windows",
-            Os::Linux => "linux",
-        }
-    }
-
-    pub fn from_dir(s: &str) -> Option<Os> {
-        Os::ALL.into_iter().find(|os| os.dir() == s)
-    }
-
-    pub fn exe_suffix(self) -> &'static str {
-        match self {
-            Os::Windows => ".exe",
-            Os::Darwin | Os::Linux => "",
-        }
-    }
-
-    /// The executable format this OS loads.
-    pub fn format(self) -> Format {
-        match self {
-            Os::Darwin => Format::MachO,
-            Os::Windows => Format::Pe,
-            Os::Linux => Format::Elf,
-        }
-    }
-}
+// The OS, its executable format and the CPU are what the headers say: one type each,
+// defined beside the reader and named here for the target table.
+pub use crate::binfmt::{Cpu, Format, Os};
 
 /// A CPU architecture; an image platform is `linux/<arch>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,25 +44,6 @@ impl Arch {
             "x86_64" => Some(Arch::Amd64),
             "aarch64" => Some(Arch::Arm64),
             _ => None,
-        }
-    }
-}
-
-impl From<Os> for loadable::HostOs {
-    fn from(os: Os) -> loadable::HostOs {
-        match os {
-            Os::Darwin => loadable::HostOs::Darwin,
-            Os::Windows => loadable::HostOs::Windows,
-            Os::Linux => loadable::HostOs::Linux,
-        }
-    }
-}
-
-impl From<Arch> for loadable::Cpu {
-    fn from(arch: Arch) -> loadable::Cpu {
-        match arch {
-            Arch::Amd64 => loadable::Cpu::X86_64,
-            Arch::Arm64 => loadable::Cpu::Aarch64,
         }
     }
 }

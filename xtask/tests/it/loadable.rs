@@ -10,53 +10,53 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
-use xtask::loadable::{check, Cpu, Floors, HostOs};
+use xtask::binfmt::{check, Cpu, Floors, Os};
 use xtask::smoke::{self, Case, How, Outcome, Smoked, Tools};
 
 use crate::support::binaries::*;
 use crate::support::{require, root, staged};
 
 /// The six staged targets: triple, OS, CPU, image platform.
-const TARGETS: [(&str, HostOs, Cpu, &str); 6] = [
+const TARGETS: [(&str, Os, Cpu, &str); 6] = [
     (
         "x86_64-unknown-linux-musl",
-        HostOs::Linux,
+        Os::Linux,
         Cpu::X86_64,
         "linux-amd64",
     ),
     (
         "aarch64-unknown-linux-musl",
-        HostOs::Linux,
+        Os::Linux,
         Cpu::Aarch64,
         "linux-arm64",
     ),
     (
         "x86_64-pc-windows-gnu",
-        HostOs::Windows,
+        Os::Windows,
         Cpu::X86_64,
         "linux-amd64",
     ),
     (
         "aarch64-pc-windows-gnullvm",
-        HostOs::Windows,
+        Os::Windows,
         Cpu::Aarch64,
         "linux-arm64",
     ),
     (
         "x86_64-apple-darwin",
-        HostOs::Darwin,
+        Os::Darwin,
         Cpu::X86_64,
         "linux-amd64",
     ),
     (
         "aarch64-apple-darwin",
-        HostOs::Darwin,
+        Os::Darwin,
         Cpu::Aarch64,
         "linux-arm64",
     ),
 ];
 
-fn problems(path: &Path, os: HostOs, cpu: Cpu) -> Vec<String> {
+fn problems(path: &Path, os: Os, cpu: Cpu) -> Vec<String> {
     let bytes = fs::read(path).unwrap();
     let report = check(&bytes, os, cpu, &Floors::default());
     eprintln!("{}: {}", path.display(), report.format);
@@ -74,14 +74,14 @@ fn a_mach_o_linking_a_homebrew_dylib_or_built_for_a_newer_macos_is_reported() {
         return;
     };
     assert_eq!(
-        problems(app.as_std_path(), HostOs::Darwin, Cpu::Aarch64),
+        problems(app.as_std_path(), Os::Darwin, Cpu::Aarch64),
         [BREW]
     );
     let Some(new) = newer_macos("loadable-newer") else {
         return;
     };
     assert_eq!(
-        problems(new.as_std_path(), HostOs::Darwin, Cpu::Aarch64),
+        problems(new.as_std_path(), Os::Darwin, Cpu::Aarch64),
         ["minimum macOS: expected 14.0 or older, found 15.0"]
     );
     let floors = Floors {
@@ -89,7 +89,7 @@ fn a_mach_o_linking_a_homebrew_dylib_or_built_for_a_newer_macos_is_reported() {
         ..Floors::default()
     };
     let bytes = fs::read(&new).unwrap();
-    assert!(check(&bytes, HostOs::Darwin, Cpu::Aarch64, &floors).is_ok());
+    assert!(check(&bytes, Os::Darwin, Cpu::Aarch64, &floors).is_ok());
 }
 
 #[test]
@@ -100,8 +100,34 @@ fn an_arm64_host_bin_without_its_code_signature_is_reported() {
     let unsigned = dir.join("host-bin");
     fs::write(&unsigned, drop_load_command(&signed, LC_CODE_SIGNATURE)).unwrap();
     assert_eq!(
-        problems(unsigned.as_std_path(), HostOs::Darwin, Cpu::Aarch64),
+        problems(unsigned.as_std_path(), Os::Darwin, Cpu::Aarch64),
         [UNSIGNED]
+    );
+}
+
+/// What macOS checks when it pages code in: one byte of the real, zig-signed arm64
+/// host-bin's code flipped after linking no longer hashes to its page's slot.
+#[test]
+fn an_arm64_host_bin_patched_after_signing_is_reported_naming_the_page() {
+    let Some(bins) = host_bins() else { return };
+    let signed = fs::read(bins.join("aarch64-apple-darwin/release/host-bin")).unwrap();
+    let (patched, at) = flip_text_byte(&signed);
+    let dir = scratch("loadable-patched");
+    let path = dir.join("host-bin");
+    fs::write(&path, &patched).unwrap();
+    let lines = problems(path.as_std_path(), Os::Darwin, Cpu::Aarch64);
+    let page = at / 4096;
+    let expected = format!(
+        "page hash: expected page {page} (bytes {:#x}..{:#x}) to hash to ",
+        page * 4096,
+        (page + 1) * 4096
+    );
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].starts_with(&expected), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(": the file changed after it was signed"),
+        "{}",
+        lines[0]
     );
 }
 
@@ -112,12 +138,12 @@ fn a_universal_host_bin_is_accepted_for_each_cpu_it_holds() {
     let arm = fs::read(bins.join("aarch64-apple-darwin/release/host-bin")).unwrap();
     let both = fat(&[(CPU_TYPE_X86_64, &x86), (CPU_TYPE_ARM64, &arm)]);
     for cpu in [Cpu::X86_64, Cpu::Aarch64] {
-        let r = check(&both, HostOs::Darwin, cpu, &Floors::default());
+        let r = check(&both, Os::Darwin, cpu, &Floors::default());
         assert_eq!(r.format, "Mach-O universal (x86_64, arm64)");
         assert_eq!(r.problems, [], "{cpu}");
     }
     let only_x86 = fat(&[(CPU_TYPE_X86_64, &x86)]);
-    let r = check(&only_x86, HostOs::Darwin, Cpu::Aarch64, &Floors::default());
+    let r = check(&only_x86, Os::Darwin, Cpu::Aarch64, &Floors::default());
     let lines: Vec<String> = r.problems.iter().map(ToString::to_string).collect();
     assert_eq!(lines, ["cpu: expected a slice for arm64, found x86_64"]);
 }
@@ -129,14 +155,14 @@ fn a_pe_needing_mingw_runtime_or_a_gui_subsystem_is_reported() {
     };
     let dir = dir.into_std_path_buf();
     assert_eq!(
-        problems(&dir.join("threads.exe"), HostOs::Windows, Cpu::X86_64),
+        problems(&dir.join("threads.exe"), Os::Windows, Cpu::X86_64),
         [
             "DLL: expected a DLL every Windows 10 has (system DLL or api-ms-win-*/ext-ms-* API \
           set), found libwinpthread-1.dll (MinGW's runtime: link it statically)"
         ]
     );
     assert_eq!(
-        problems(&dir.join("gui.exe"), HostOs::Windows, Cpu::X86_64),
+        problems(&dir.join("gui.exe"), Os::Windows, Cpu::X86_64),
         [
             "subsystem: expected console (IMAGE_SUBSYSTEM_WINDOWS_CUI), found GUI \
           (IMAGE_SUBSYSTEM_WINDOWS_GUI; a host binary is a command-line program whose stdout \
@@ -151,8 +177,8 @@ fn a_dynamic_elf_is_reported_with_its_interpreter() {
         return;
     };
     let (found, os, cpu) = match std::env::consts::ARCH {
-        "aarch64" => ("/lib/ld-linux-aarch64.so.1", HostOs::Linux, Cpu::Aarch64),
-        _ => ("/lib64/ld-linux-x86-64.so.2", HostOs::Linux, Cpu::X86_64),
+        "aarch64" => ("/lib/ld-linux-aarch64.so.1", Os::Linux, Cpu::Aarch64),
+        _ => ("/lib64/ld-linux-x86-64.so.2", Os::Linux, Cpu::X86_64),
     };
     assert_eq!(
         problems(hello.as_std_path(), os, cpu),
@@ -161,6 +187,10 @@ fn a_dynamic_elf_is_reported_with_its_interpreter() {
              interpreter {found}"
         )]
     );
+    // What a VM service image must then provide: the loader and each needed library.
+    let info = xtask::binfmt::sniff_file(&hello).unwrap();
+    assert_eq!(info.interpreter.as_deref(), Some(found));
+    assert_eq!(info.needed, Some(vec!["libc.so.6".to_owned()]), "{info}");
 }
 
 /// Every truncation of every real host-bin is a report, never a panic, and passes only
@@ -169,7 +199,7 @@ fn a_dynamic_elf_is_reported_with_its_interpreter() {
 fn the_real_host_bin_passes_for_all_six_targets_and_no_cut_of_it_panics() {
     let Some(bins) = host_bins() else { return };
     for (triple, os, cpu, _) in TARGETS {
-        let exe = if os == HostOs::Windows {
+        let exe = if os == Os::Windows {
             "host-bin.exe"
         } else {
             "host-bin"
@@ -200,9 +230,9 @@ fn host_bins() -> Option<&'static Path> {
         let dir = root().join("target/it/loadable/build");
         for (triple, os, _, platform) in TARGETS {
             let (os_dir, exe) = match os {
-                HostOs::Darwin => ("darwin", "host-bin"),
-                HostOs::Windows => ("windows", "host-bin.exe"),
-                HostOs::Linux => ("linux", "host-bin"),
+                Os::Darwin => ("darwin", "host-bin"),
+                Os::Windows => ("windows", "host-bin.exe"),
+                Os::Linux => ("linux", "host-bin"),
             };
             let to = dir.join(triple).join("release");
             fs::create_dir_all(&to).unwrap();
@@ -231,9 +261,9 @@ fn stage_host_bins(bins: &Path) -> (Utf8PathBuf, Vec<Case>) {
     let mut cases = Vec::new();
     for (triple, os, cpu, platform) in TARGETS {
         let (dir, exe) = match os {
-            HostOs::Darwin => ("darwin", "host-bin"),
-            HostOs::Windows => ("windows", "host-bin.exe"),
-            HostOs::Linux => ("linux", "host-bin"),
+            Os::Darwin => ("darwin", "host-bin"),
+            Os::Windows => ("windows", "host-bin.exe"),
+            Os::Linux => ("linux", "host-bin"),
         };
         let rel = format!("{platform}/{dir}/{exe}");
         fs::create_dir_all(stage.join(platform).join(dir)).unwrap();
@@ -256,7 +286,7 @@ fn stage_host_bins(bins: &Path) -> (Utf8PathBuf, Vec<Case>) {
 #[test]
 fn smoke_runs_each_host_bin_this_machine_can_and_says_why_not_for_the_rest() {
     let tools = Tools::detect();
-    if tools.host != Some((HostOs::Linux, Cpu::X86_64)) {
+    if tools.host != Some((Os::Linux, Cpu::X86_64)) {
         eprintln!("SKIPPED: written for an x86_64 Linux machine");
         return;
     }
@@ -332,7 +362,7 @@ fn smoke_runs_each_host_bin_this_machine_can_and_says_why_not_for_the_rest() {
     };
     assert_eq!(
         outcome("linux-arm64/windows/host-bin.exe"),
-        &not_run("nothing here runs ARM64 Windows code (wine runs x86_64 PE here)")
+        &not_run("nothing here runs arm64 Windows code (wine runs x86_64 PE here)")
     );
     for rel in ["linux-amd64/darwin/host-bin", "linux-arm64/darwin/host-bin"] {
         assert_eq!(outcome(rel), &not_run("nothing on linux executes Mach-O"));
@@ -349,7 +379,7 @@ fn smoke_runs_each_host_bin_this_machine_can_and_says_why_not_for_the_rest() {
 #[test]
 fn smoke_fails_a_binary_that_exits_non_zero_or_outlives_its_timeout() {
     let tools = Tools::detect();
-    if tools.host != Some((HostOs::Linux, Cpu::X86_64)) {
+    if tools.host != Some((Os::Linux, Cpu::X86_64)) {
         eprintln!("SKIPPED: written for an x86_64 Linux machine");
         return;
     }
@@ -360,7 +390,7 @@ fn smoke_fails_a_binary_that_exits_non_zero_or_outlives_its_timeout() {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
         Case {
             path: name.into(),
-            os: HostOs::Linux,
+            os: Os::Linux,
             cpu: Cpu::X86_64,
             args: vec![],
             expect: "\"os\"".into(),

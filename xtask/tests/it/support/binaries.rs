@@ -175,6 +175,20 @@ pub fn drop_load_command(macho: &[u8], cmd: u32) -> Vec<u8> {
     out
 }
 
+/// A copy of a thin Mach-O with one byte of its `__text` section flipped, as a tool that
+/// patches code after linking would leave it, and the file offset of that byte.
+pub fn flip_text_byte(macho: &[u8]) -> (Vec<u8>, usize) {
+    use object::read::macho::MachOFile64;
+    use object::{Object, ObjectSection};
+    let file = MachOFile64::<object::Endianness>::parse(macho).expect("a 64-bit Mach-O");
+    let text = file.section_by_name("__text").expect("a __text section");
+    let (offset, size) = text.file_range().expect("__text has file bytes");
+    let at = usize::try_from(offset + size / 2).unwrap();
+    let mut out = macho.to_vec();
+    out[at] ^= 0x01;
+    (out, at)
+}
+
 /// A universal binary: big-endian FAT_MAGIC header, then each slice aligned to 2^14.
 pub fn fat(slices: &[(u32, &[u8])]) -> Vec<u8> {
     let align = 1usize << 14;
