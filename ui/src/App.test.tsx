@@ -123,12 +123,12 @@ describe("Docker Desktop's VM", () => {
     const facts = vi
       .fn<VmApi["facts"]>()
       .mockRejectedValueOnce(
-        new HostCallError("unreachable", "Docker Desktop's VM is not reachable", "connect ENOENT host-facts.sock"),
+        new HostCallError("unreachable", "The VM service is not reachable", "connect ENOENT host-facts.sock"),
       )
       .mockResolvedValueOnce(VM);
     render(<App api={fakeApi()} vm={{ facts }} />);
     const alert = await vmPanel().findByRole("alert");
-    expect(alert.textContent).toContain("Docker Desktop's VM is not reachable");
+    expect(alert.textContent).toContain("The VM service is not reachable");
     expect(alert.textContent).toContain("connect ENOENT host-facts.sock");
     await screen.findByRole("table", { name: "Host facts" });
     expect(screen.queryByRole("note", { name: "Differences" })).toBeNull();

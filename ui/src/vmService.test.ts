@@ -44,7 +44,7 @@ describe("vmApi().facts()", () => {
     const get = () => Promise.reject(new Error("connect ENOENT /run/guest-services/host-facts.sock"));
     const e = await failure(vmApi({ client: client(get) }).facts());
     expect(e.kind).toBe("unreachable");
-    expect(e.title).toBe("Docker Desktop's VM is not reachable");
+    expect(e.title).toBe("The VM service is not reachable");
     expect(e.message).toContain("connect ENOENT /run/guest-services/host-facts.sock");
   });
 

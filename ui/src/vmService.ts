@@ -96,7 +96,7 @@ export function serviceError(path: string, e: unknown): HostCallError {
   }
   return new HostCallError(
     "unreachable",
-    "Docker Desktop's VM is not reachable",
+    "The VM service is not reachable",
     "The extension's service in Docker Desktop's VM did not answer " +
       `(${status !== undefined ? `HTTP ${status}: ` : ""}${detail}). It may still be starting, ` +
       "or it stopped: Docker Desktop shows its log under the extension's containers.",
