@@ -39,6 +39,11 @@ const COMMANDS: Commands = &[
         packages"),
     ("bench", "Measure the pipeline against a baseline and print wall times and ratios"),
     ("codegen", "Regenerate extension/Dockerfile from extension/labels.json"),
+    ("release", "Release a new version: bump it, move CHANGELOG.md's Unreleased entries under it, \
+        render them into the changelog label, commit and tag; then push (CI publishes) or publish \
+        from here"),
+    ("screenshots", "Photograph the real UI (staged, with the real host binary) in headless \
+        Chromium, light and dark, at 2400x1600, into docs/"),
     ("vendor", "Third-party host binaries pinned in extension/vendor.toml: fill the pins, or \
         fill the download cache ahead of time"),
 ];
@@ -132,6 +137,8 @@ pub enum Command {
     Bench(BenchCmd),
     Codegen(CodegenCmd),
     Vendor(VendorCmd),
+    Release(ReleaseCmd),
+    Screenshots(ScreenshotsCmd),
 }
 
 impl Command {
@@ -159,6 +166,15 @@ impl Command {
                 )?,
             }),
             "vendor" => Command::Vendor(VendorCmd::parse(p)?),
+            "release" => Command::Release(ReleaseCmd::parse(p)?),
+            "screenshots" => Command::Screenshots(ScreenshotsCmd {
+                out: p.value(
+                    "--out <DIR>",
+                    "Where to write the PNGs [default: docs/, where labels.json points]",
+                    path,
+                )?,
+                verbose: p.flag(VERBOSE.0, VERBOSE.1)?,
+            }),
             other => unreachable!("`{other}` is in COMMANDS but not parsed"),
         })
     }
@@ -533,6 +549,76 @@ impl VendorCmd {
         };
         Ok(VendorCmd { what, metadata })
     }
+}
+
+#[derive(Debug)]
+pub struct ReleaseCmd {
+    pub bump: crate::release_edit::Bump,
+    pub push: bool,
+    pub local: bool,
+    pub dry_run: bool,
+    pub branch: Option<String>,
+    pub remote: String,
+    pub image: Option<String>,
+    pub verbose: bool,
+}
+
+impl ReleaseCmd {
+    fn parse(p: &mut Parser) -> Result<ReleaseCmd, Error> {
+        let cmd = ReleaseCmd {
+            push: p.flag(
+                "--push",
+                "Push the release commit and tag (one atomic push); CI's release workflow \
+                 builds, verifies and publishes",
+            )?,
+            local: p.flag(
+                "--local",
+                "Publish from this machine: `dist --push` from the tagged commit",
+            )?,
+            dry_run: p.flag(
+                "--dry-run",
+                "Print every file change as a diff and every command; touch nothing",
+            )?,
+            branch: p.value(
+                "--branch <BRANCH>",
+                "The branch releases are made from [default: the remote's default branch]",
+                text,
+            )?,
+            remote: p
+                .value(
+                    "--remote <REMOTE>",
+                    "The git remote [default: origin]",
+                    text,
+                )?
+                .unwrap_or_else(|| "origin".to_owned()),
+            image: image_flag(p)?,
+            verbose: p.flag(VERBOSE.0, VERBOSE.1)?,
+            bump: crate::release_edit::Bump::Patch,
+        };
+        let word = p.required(
+            "<patch|minor|major|X.Y.Z>",
+            "The new version, or which part of the current one to raise",
+        )?;
+        let bump = crate::release_edit::Bump::parse(&word);
+        p.check(bump.is_ok() || word.is_empty(), || {
+            format!("`<patch|minor|major|X.Y.Z>`: {}", bump.clone().unwrap_err())
+        })?;
+        let cmd = ReleaseCmd {
+            bump: bump.unwrap_or(crate::release_edit::Bump::Patch),
+            ..cmd
+        };
+        p.check(cmd.push != cmd.local, || {
+            "give exactly one of `--push` (CI publishes) and `--local` (publish from here)"
+                .to_owned()
+        })?;
+        Ok(cmd)
+    }
+}
+
+#[derive(Debug)]
+pub struct ScreenshotsCmd {
+    pub out: Option<Utf8PathBuf>,
+    pub verbose: bool,
 }
 
 #[derive(Debug)]
