@@ -142,7 +142,7 @@ fn prepare(opts: &ReleaseOptions, git: &Git) -> Result<Plan> {
     let manifest = read("Cargo.toml")?;
     let current = edit::workspace_version("Cargo.toml", &manifest)?;
     git.check_not_interrupted(&current)?;
-    git.check_clean()?;
+    git.check_clean(&FILES)?;
     let branch = git.check_branch(opts.branch.as_deref())?;
     let next = opts.bump.apply(&current);
     if next <= current {
@@ -196,7 +196,9 @@ fn prepare(opts: &ReleaseOptions, git: &Git) -> Result<Plan> {
         changes,
         check_lock: Cmd::new(
             "cargo",
-            ["metadata", "--format-version", "1", "--locked", "--offline"],
+            // Not --offline: metadata reads every platform's dependencies, and a checkout
+            // that only ever built for this one may not have them all downloaded.
+            ["metadata", "--format-version", "1", "--locked"],
         ),
         commit: vec![
             git.cmd(["add", "--"]).args_from(FILES),

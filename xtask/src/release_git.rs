@@ -98,17 +98,34 @@ impl Git {
         }
     }
 
-    pub fn check_clean(&self) -> Result<()> {
+    /// No changes, untracked files included. `ours` are the files a release writes: when
+    /// only they changed, an earlier release probably stopped before its commit.
+    pub fn check_clean(&self, ours: &[&str]) -> Result<()> {
         let status = self.read(["-c", "core.quotepath=off", "status", "--porcelain"])?;
-        if !status.is_empty() {
-            let files: Vec<&str> = status.lines().take(10).collect();
-            bail!(
-                "the working tree has changes: a release commits exactly the version bump, so \
-                 commit or stash these first:\n  {}",
-                files.join("\n  ")
-            );
+        if status.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // `XY PATH` per line (the output comes trimmed, so the first may lack its X).
+        let paths: Vec<&str> = status
+            .lines()
+            .filter_map(|l| l.trim_start().split_once(' '))
+            .map(|(_, path)| path.trim_start())
+            .collect();
+        let hint = if paths.iter().all(|p| ours.contains(p)) {
+            format!(
+                "\nOnly files a release writes changed: if an earlier `cargo xtask release` \
+                 stopped before committing, `git checkout -- {}` undoes it",
+                paths.join(" ")
+            )
+        } else {
+            String::new()
+        };
+        let shown: Vec<&str> = status.lines().take(10).map(str::trim_start).collect();
+        bail!(
+            "the working tree has changes: a release commits exactly the version bump, so \
+             commit or stash these first:\n  {}{hint}",
+            shown.join("\n  ")
+        );
     }
 
     fn current_branch(&self) -> Result<String> {

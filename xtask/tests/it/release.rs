@@ -104,6 +104,16 @@ fn repo() -> Repo {
     git_ok(&work, &["checkout", "--quiet", "-B", "main", start]);
     git_ok(&work, &["reset", "--quiet", "--hard", start]);
     git_ok(&work, &["clean", "--quiet", "-fd"]);
+    for branch in git_ok(
+        &work,
+        &["for-each-ref", "--format=%(refname:short)", "refs/heads/"],
+    )
+    .lines()
+    {
+        if branch != "main" {
+            git_ok(&work, &["branch", "-D", branch]);
+        }
+    }
     for tag in git_ok(&work, &["tag", "--list"]).lines() {
         git_ok(&work, &["tag", "-d", tag]);
     }
@@ -277,6 +287,25 @@ fn dry_run_shows_every_change_and_command_and_touches_nothing() {
     ] {
         assert!(plan.contains(needle), "`{needle}` not in the plan:\n{plan}");
     }
+}
+
+#[test]
+fn a_run_killed_before_its_commit_is_explained_by_the_next() {
+    let r = repo();
+    let out = run(r
+        .release(&["patch", "--push"])
+        .env(xtask::release::STOP_AFTER, "write"));
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "the stop hook did not stop it"
+    );
+    let err = run_err(r.release(&["patch", "--push"]));
+    assert!(
+        err.contains("Only files a release writes changed")
+            && err.contains("`git checkout -- CHANGELOG.md Cargo.lock Cargo.toml extension/Dockerfile extension/labels.json` undoes it"),
+        "{err}"
+    );
 }
 
 #[test]
