@@ -565,53 +565,54 @@ pub struct ReleaseCmd {
 
 impl ReleaseCmd {
     fn parse(p: &mut Parser) -> Result<ReleaseCmd, Error> {
-        let cmd = ReleaseCmd {
-            push: p.flag(
-                "--push",
-                "Push the release commit and tag (one atomic push); CI's release workflow \
-                 builds, verifies and publishes",
-            )?,
-            local: p.flag(
-                "--local",
-                "Publish from this machine: `dist --push` from the tagged commit",
-            )?,
-            dry_run: p.flag(
-                "--dry-run",
-                "Print every file change as a diff and every command; touch nothing",
-            )?,
-            branch: p.value(
-                "--branch <BRANCH>",
-                "The branch releases are made from [default: the remote's default branch]",
-                text,
-            )?,
-            remote: p
-                .value(
-                    "--remote <REMOTE>",
-                    "The git remote [default: origin]",
-                    text,
-                )?
-                .unwrap_or_else(|| "origin".to_owned()),
-            image: image_flag(p)?,
-            verbose: p.flag(VERBOSE.0, VERBOSE.1)?,
-            bump: crate::release_edit::Bump::Patch,
-        };
+        let push = p.flag(
+            "--push",
+            "Push the release commit and tag (one atomic push); CI's release workflow builds, \
+             verifies and publishes",
+        )?;
+        let local = p.flag(
+            "--local",
+            "Publish from this machine: `dist --push` from the tagged commit",
+        )?;
+        let dry_run = p.flag(
+            "--dry-run",
+            "Print every file change as a diff and every command; touch nothing",
+        )?;
+        let branch = p.value(
+            "--branch <BRANCH>",
+            "The branch releases are made from [default: the remote's default branch]",
+            text,
+        )?;
+        let remote = p.value(
+            "--remote <REMOTE>",
+            "The git remote [default: origin]",
+            text,
+        )?;
+        let image = image_flag(p)?;
+        let verbose = p.flag(VERBOSE.0, VERBOSE.1)?;
         let word = p.required(
             "<patch|minor|major|X.Y.Z>",
             "The new version, or which part of the current one to raise",
         )?;
+        // With --help, `word` is empty and every check passes.
         let bump = crate::release_edit::Bump::parse(&word);
-        p.check(bump.is_ok() || word.is_empty(), || {
+        p.check(bump.is_ok(), || {
             format!("`<patch|minor|major|X.Y.Z>`: {}", bump.clone().unwrap_err())
         })?;
-        let cmd = ReleaseCmd {
-            bump: bump.unwrap_or(crate::release_edit::Bump::Patch),
-            ..cmd
-        };
-        p.check(cmd.push != cmd.local, || {
+        p.check(push != local, || {
             "give exactly one of `--push` (CI publishes) and `--local` (publish from here)"
                 .to_owned()
         })?;
-        Ok(cmd)
+        Ok(ReleaseCmd {
+            bump: bump.unwrap_or(crate::release_edit::Bump::Patch),
+            push,
+            local,
+            dry_run,
+            branch,
+            remote: remote.unwrap_or_else(|| "origin".to_owned()),
+            image,
+            verbose,
+        })
     }
 }
 
