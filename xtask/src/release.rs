@@ -119,8 +119,8 @@ pub fn run(opts: &ReleaseOptions) -> Result<()> {
             Ok(()) => {
                 eprintln!(
                     "released {tag} from this machine. The release commit and tag {tag} are \
-                     still local only; share them with `{}` (a release workflow in CI will see \
-                     the tag already published and stop there)",
+                     still local only; share them with `{}` (CI's release workflow then runs \
+                     for the tag too, and its merge job refuses to replace the published image)",
                     plan.push
                 );
                 Ok(())
@@ -135,18 +135,19 @@ pub fn run(opts: &ReleaseOptions) -> Result<()> {
 
 /// The plan, after every refusal that needs no writing.
 fn prepare(opts: &ReleaseOptions, git: &Git) -> Result<Plan> {
-    let root = paths::root();
-    let read = |rel: &str| {
-        std::fs::read_to_string(root.join(rel)).with_context(|| format!("cannot read {rel}"))
-    };
-    let manifest = read("Cargo.toml")?;
+    let manifest_path = paths::root().join("Cargo.toml");
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("cannot read {manifest_path}"))?;
     let current = edit::workspace_version("Cargo.toml", &manifest)?;
     git.check_not_interrupted(&current)?;
     git.check_clean(&FILES)?;
     let branch = git.check_branch(opts.branch.as_deref())?;
     let next = opts.bump.apply(&current);
     if next <= current {
-        bail!("version {next} is not greater than the current {current} (Cargo.toml `[workspace.package] version`): give a higher one, or patch, minor or major");
+        bail!(
+            "version {next} is not greater than the current {current} (Cargo.toml \
+             `[workspace.package] version`): give a higher one, or patch, minor or major"
+        );
     }
     let tag = next.to_string();
     git.check_tag_free(&tag)?;
@@ -155,42 +156,7 @@ fn prepare(opts: &ReleaseOptions, git: &Git) -> Result<Plan> {
     }
     git.check_identity()?;
 
-    let log = read("CHANGELOG.md")?;
-    let (log_new, section) = changelog::release("CHANGELOG.md", &log, &tag, &changelog::today())?;
-    let html = changelog::to_html(&section);
-    let labels_old = read("extension/labels.json")?;
-    let labels_new = edit::set_label(
-        "extension/labels.json",
-        &labels_old,
-        labels::CHANGELOG,
-        &html,
-    )?;
-    let parsed = labels::parse(&paths::labels_json(), &labels_new)?;
-    let mut names = Vec::new();
-    for member in edit::members("Cargo.toml", &manifest)? {
-        let file = format!("{member}/Cargo.toml");
-        names.extend(edit::inherits_version(&file, &read(&file)?)?);
-    }
-    let lock = read("Cargo.lock")?;
-    let new = [
-        edit::set_workspace_version("Cargo.toml", &manifest, &next)?,
-        edit::set_lock_versions("Cargo.lock", &lock, &names, &current, &next)?,
-        log_new,
-        labels_new,
-        codegen::generate(&parsed),
-    ];
-    let old = [
-        manifest,
-        lock,
-        log,
-        labels_old,
-        read("extension/Dockerfile")?,
-    ];
-    let changes = FILES
-        .iter()
-        .zip(old.into_iter().zip(new))
-        .map(|(path, (old, new))| Change { path, old, new })
-        .collect();
+    let (changes, section) = file_changes(&manifest, &current, &next)?;
     let message = format!("Release {tag}");
     Ok(Plan {
         changes,
@@ -223,6 +189,56 @@ fn prepare(opts: &ReleaseOptions, git: &Git) -> Result<Plan> {
         next,
         branch,
     })
+}
+
+/// Each file a release writes, before and after, and the released changelog section.
+fn file_changes(
+    manifest: &str,
+    current: &Version,
+    next: &Version,
+) -> Result<(Vec<Change>, String)> {
+    let read = |rel: &str| {
+        let path = paths::root().join(rel);
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))
+    };
+    let tag = next.to_string();
+    let log = read("CHANGELOG.md")?;
+    let (log_new, section) = changelog::release("CHANGELOG.md", &log, &tag, &changelog::today())?;
+    let html = changelog::to_html(&section);
+    let labels_old = read("extension/labels.json")?;
+    let labels_new = edit::set_label(
+        "extension/labels.json",
+        &labels_old,
+        labels::CHANGELOG,
+        &html,
+    )?;
+    let parsed = labels::parse(&paths::labels_json(), &labels_new)?;
+    let mut names = Vec::new();
+    for member in edit::members("Cargo.toml", manifest)? {
+        let file = format!("{member}/Cargo.toml");
+        names.extend(edit::inherits_version(&file, &read(&file)?)?);
+    }
+    let lock = read("Cargo.lock")?;
+    let new = [
+        edit::set_workspace_version("Cargo.toml", manifest, next)?,
+        edit::set_lock_versions("Cargo.lock", &lock, &names, current, next)?,
+        log_new,
+        labels_new,
+        codegen::generate(&parsed),
+    ];
+    let old = [
+        manifest.to_owned(),
+        lock,
+        log,
+        labels_old,
+        read("extension/Dockerfile")?,
+    ];
+    let changes = FILES
+        .iter()
+        .zip(old.into_iter().zip(new))
+        .map(|(path, (old, new))| Change { path, old, new })
+        .collect();
+    Ok((changes, section))
 }
 
 /// What `--dry-run` prints: every file change as a diff, then every command.
