@@ -5,9 +5,14 @@ use anyhow::{bail, Context, Result};
 use crate::flags::CodegenCmd;
 use crate::{labels, paths};
 
+/// The Dockerfile these labels generate (`release` shows it before labels.json is written).
+pub fn generate(labels: &labels::Labels) -> String {
+    labels::dockerfile(labels)
+}
+
 /// The Dockerfile as labels.json says it should be, and whether the one on disk is it.
 fn dockerfile() -> Result<(String, bool)> {
-    let want = labels::dockerfile(&labels::load(&paths::labels_json())?);
+    let want = generate(&labels::load(&paths::labels_json())?);
     let have = std::fs::read_to_string(paths::dockerfile()).unwrap_or_default();
     let fresh = have == want;
     Ok((want, fresh))

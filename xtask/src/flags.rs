@@ -104,6 +104,8 @@ pub enum Command {
     Bench(BenchCmd),
     Codegen(CodegenCmd),
     Vendor(VendorCmd),
+    Release(ReleaseCmd),
+    Screenshots(ScreenshotsCmd),
 }
 
 impl Command {
@@ -155,6 +157,11 @@ impl Command {
                 check: m.get_flag("check"),
             }),
             "vendor" => Command::Vendor(VendorCmd::from_matches(m)?),
+            "release" => Command::Release(ReleaseCmd::from_matches(m, env)?),
+            "screenshots" => Command::Screenshots(ScreenshotsCmd {
+                out: path(m, "out"),
+                verbose: m.get_flag("verbose"),
+            }),
             other => unreachable!("`{other}` is in cli::command but not read"),
         })
     }
@@ -345,6 +352,52 @@ impl VendorCmd {
         };
         Ok(VendorCmd { what, metadata })
     }
+}
+
+#[derive(Debug)]
+pub struct ReleaseCmd {
+    pub bump: crate::release_edit::Bump,
+    pub push: bool,
+    pub local: bool,
+    pub dry_run: bool,
+    pub branch: Option<String>,
+    pub remote: String,
+    pub image: Option<String>,
+    pub verbose: bool,
+}
+
+impl ReleaseCmd {
+    fn from_matches(m: &ArgMatches, env: &Env) -> Result<ReleaseCmd, Error> {
+        let (push, local) = (m.get_flag("push"), m.get_flag("local"));
+        // Not a clap group: its message would list the flags without saying what each does.
+        if push == local {
+            return Err(usage_error(
+                &["release"],
+                ErrorKind::MissingRequiredArgument,
+                "give exactly one of `--push` (CI publishes) and `--local` (publish from here)"
+                    .to_owned(),
+            ));
+        }
+        Ok(ReleaseCmd {
+            bump: m
+                .get_one::<crate::release_edit::Bump>("bump")
+                .cloned()
+                .expect("cli::release requires the bump"),
+            push,
+            local,
+            dry_run: m.get_flag("dry-run"),
+            branch: text(m, "branch"),
+            remote: text(m, "remote").unwrap_or_else(|| "origin".to_owned()),
+            image: env.or(m, "image", "XTASK_IMAGE"),
+            verbose: m.get_flag("verbose"),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct ScreenshotsCmd {
+    pub out: Option<Utf8PathBuf>,
+    pub verbose: bool,
 }
 
 #[derive(Debug)]

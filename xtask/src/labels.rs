@@ -19,6 +19,7 @@ pub const PUBLISHER_URL: &str = "com.docker.extension.publisher-url";
 pub const ADDITIONAL_URLS: &str = "com.docker.extension.additional-urls";
 pub const CATEGORIES: &str = "com.docker.extension.categories";
 pub const ACCOUNT_INFO: &str = "com.docker.extension.account-info";
+pub const CHANGELOG: &str = "com.docker.extension.changelog";
 
 /// Without these Docker Desktop considers an extension invalid
 /// (https://docs.docker.com/extensions/extensions-sdk/extensions/labels/).
@@ -31,7 +32,7 @@ pub const REQUIRED: [&str; 9] = [
     SCREENSHOTS,
     "com.docker.extension.detailed-description",
     PUBLISHER_URL,
-    "com.docker.extension.changelog",
+    CHANGELOG,
 ];
 
 /// The Marketplace's categories.
@@ -54,7 +55,12 @@ pub const KNOWN_CATEGORIES: [&str; 12] = [
 /// (screenshots, additional URLs) may be written as JSON arrays for readability.
 pub fn load(file: &Utf8Path) -> Result<Labels> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-    let map: BTreeMap<String, Value> = serde_json::from_str(&text)
+    parse(file, &text)
+}
+
+/// [`load`] of text already read (`release` checks the labels.json it is about to write).
+pub fn parse(file: &Utf8Path, text: &str) -> Result<Labels> {
+    let map: BTreeMap<String, Value> = serde_json::from_str(text)
         .with_context(|| format!("{file}: expected a JSON object of label -> value"))?;
     let mut labels = Labels::new();
     for (k, v) in map {
@@ -65,7 +71,8 @@ pub fn load(file: &Utf8Path) -> Result<Labels> {
         };
         labels.insert(k, s);
     }
-    let problems = check(&labels);
+    let mut problems = check(&labels);
+    problems.extend(check_repository_files(&labels, &crate::paths::root()));
     if !problems.is_empty() {
         bail!(
             "{file}: {} problem(s):\n  {}",
@@ -146,6 +153,48 @@ pub fn check(labels: &Labels) -> Vec<String> {
     if let Some(v) = labels.get(ACCOUNT_INFO) {
         if !matches!(v.as_str(), "" | "required") {
             bad(ACCOUNT_INFO, "`required` or empty");
+        }
+    }
+    out
+}
+
+/// The icon and screenshot URLs that point into this repository's own files
+/// (`https://raw.githubusercontent.com/OWNER/REPO/BRANCH/PATH`, OWNER/REPO from the publisher
+/// URL `https://github.com/OWNER/REPO`) must name a file `root` has: the Marketplace would
+/// show a broken picture otherwise. Other URLs cannot be checked from here.
+pub fn check_repository_files(labels: &Labels, root: &Utf8Path) -> Vec<String> {
+    let Some(repo) = labels
+        .get(PUBLISHER_URL)
+        .and_then(|u| u.strip_prefix("https://github.com/"))
+        .map(|r| r.trim_end_matches('/'))
+        .filter(|r| r.split('/').count() == 2)
+    else {
+        return Vec::new();
+    };
+    let raw = format!("https://raw.githubusercontent.com/{repo}/");
+    let mut urls: Vec<(&str, String)> = Vec::new();
+    if let Some(icon) = labels.get(ICON) {
+        urls.push((ICON, icon.clone()));
+    }
+    if let Some(Ok(Value::Array(shots))) = labels.get(SCREENSHOTS).map(|v| serde_json::from_str(v))
+    {
+        for shot in shots {
+            if let Some(u) = shot["url"].as_str() {
+                urls.push((SCREENSHOTS, u.to_owned()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (key, url) in urls {
+        // BRANCH/PATH; a branch name with a `/` in it would be read as part of the path.
+        let Some((_, path)) = url.strip_prefix(&raw).and_then(|r| r.split_once('/')) else {
+            continue;
+        };
+        if !root.join(path).is_file() {
+            out.push(format!(
+                "label `{key}`: `{url}` points into this repository, but {path} does not exist in \
+                 {root}: add the file (`cargo xtask screenshots` makes docs/*.png) or fix the URL"
+            ));
         }
     }
     out
@@ -258,6 +307,26 @@ mod tests {
             assert!(p.contains(needle), "`{needle}` not in:\n{p}");
         }
         assert_eq!(p.lines().count(), 7, "{p}");
+    }
+
+    #[test]
+    fn repository_urls_must_name_files_of_the_checkout() {
+        let mut l = ours();
+        assert_eq!(
+            check_repository_files(&l, &paths::root()),
+            Vec::<String>::new()
+        );
+        let missing = "https://raw.githubusercontent.com/host-facts/host-facts/main/docs/nope.png";
+        let elsewhere = "https://example.com/docs/nope.png";
+        l.insert(
+            SCREENSHOTS.into(),
+            format!(
+                r#"[{{"alt": "a", "url": "{missing}"}}, {{"alt": "b", "url": "{elsewhere}"}}]"#
+            ),
+        );
+        let p = check_repository_files(&l, &paths::root());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with(&format!("label `{SCREENSHOTS}`: `{missing}` points into this repository, but docs/nope.png does not exist")), "{p:?}");
     }
 
     #[test]

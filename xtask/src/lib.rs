@@ -23,16 +23,15 @@
 //!   [`verify`], [`publish`].
 //! - **Commands**: [`flags`] (the command line, turned into option values at each
 //!   command's edge), [`dist`], [`merge`], [`desktop`], [`doctor`], [`setup`],
-//!   [`codegen`], [`bench`], [`vendoring`] (`vendor.toml` in the pipeline, and
+//!   [`codegen`], [`bench`], [`release`] (with [`release_edit`], [`release_git`] and
+//!   [`changelog`]), [`screenshots`], [`vendoring`] (`vendor.toml` in the pipeline, and
 //!   `cargo xtask vendor`); `main.rs` only dispatches.
 //! - **Third-party binaries**, their own crate over the leaf one (`xtask/vendor`,
 //!   re-exported here): [`vendor`] (the manifest) over [`vendor_platform`],
 //!   [`vendor_toml`], [`vendor_archive`], [`vendor_curl`], then [`vendor_fetch`] (the
 //!   cache) and [`vendor_lock`].
 
-pub use xtask_leaf::{
-    binfmt, cmd, digest, json, paths, pins, progress, reference, target, toml,
-};
+pub use xtask_leaf::{binfmt, cmd, digest, json, paths, pins, progress, reference, target, toml};
 pub use xtask_vendor::{
     vendor, vendor_archive, vendor_curl, vendor_fetch, vendor_lock, vendor_platform, vendor_toml,
 };
@@ -40,6 +39,7 @@ pub use xtask_vendor::{
 pub mod backend;
 pub mod bench;
 pub mod build;
+pub mod changelog;
 pub mod codegen;
 pub mod desktop;
 pub mod dist;
@@ -53,6 +53,10 @@ pub mod merge;
 pub mod metadata;
 pub mod plan;
 pub mod publish;
+pub mod release;
+pub mod release_edit;
+pub mod release_git;
+pub mod screenshots;
 pub mod setup;
 pub mod smoke;
 pub mod stage;

@@ -20,6 +20,8 @@ fn main() -> ExitCode {
             Command::Bench(cmd) => cmd.run(),
             Command::Codegen(cmd) => cmd.run(),
             Command::Vendor(cmd) => cmd.run(),
+            Command::Release(cmd) => cmd.run(),
+            Command::Screenshots(cmd) => cmd.run(),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -285,7 +285,13 @@ pub fn check_variant(
             platform.0.docker()
         ));
     }
-    for p in labels::check(&config_labels(config)) {
+    let found = config_labels(config);
+    for p in labels::check(&found) {
+        problem(p);
+    }
+    // Verify runs in a checkout: an image of this repository must not point at a picture
+    // the repository lacks.
+    for p in labels::check_repository_files(&found, &crate::paths::root()) {
         problem(p);
     }
 

@@ -11,6 +11,7 @@
 use clap::{Arg, ArgAction, Command};
 
 use super::{check_toolchain, parse_platform, parse_port, parse_target};
+use crate::release_edit::Bump;
 
 const ABOUT: &str =
     "Builds, stages and ships the Docker Desktop extension and its Rust host binaries";
@@ -42,6 +43,8 @@ pub fn command() -> Command {
                 "check",
                 "Change nothing; fail if a generated file is stale",
             )),
+            release(),
+            screenshots(),
             vendor(),
         ])
 }
@@ -363,6 +366,59 @@ fn bench() -> Command {
             "DIR",
             "A rust-analyzer checkout whose xtask to build as the baseline",
         )),
+    ])
+}
+
+fn release() -> Command {
+    sub(
+        "release",
+        "Release a new version: bump it, move CHANGELOG.md's Unreleased entries under it, render \
+         them into the changelog label, commit and tag; then push (CI publishes) or publish from \
+         here",
+    )
+    .args([
+        Arg::new("bump")
+            .value_name("patch|minor|major|X.Y.Z")
+            .required(true)
+            .value_parser(|s: &str| Bump::parse(s))
+            .help("The new version, or which part of the current one to raise"),
+        flag(
+            "push",
+            "Push the release commit and tag (one atomic push); CI's release workflow builds, \
+             verifies and publishes",
+        ),
+        flag(
+            "local",
+            "Publish from this machine: `dist --push` from the tagged commit",
+        ),
+        flag(
+            "dry-run",
+            "Print every file change as a diff and every command; touch nothing",
+        ),
+        value(
+            "branch",
+            "BRANCH",
+            "The branch releases are made from [default: the remote's default branch]",
+        ),
+        value("remote", "REMOTE", "The git remote [default: origin]"),
+        image(),
+        verbose(),
+    ])
+}
+
+fn screenshots() -> Command {
+    sub(
+        "screenshots",
+        "Photograph the real UI (staged, with the real host binary and VM service) in headless \
+         Chromium, light and dark, at 2400x1600, into docs/",
+    )
+    .args([
+        value(
+            "out",
+            "DIR",
+            "Where to write the PNGs [default: docs/, where labels.json points]",
+        ),
+        verbose(),
     ])
 }
 

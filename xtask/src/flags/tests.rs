@@ -256,6 +256,33 @@ fn positionals_subcommands_and_defaults() {
 }
 
 #[test]
+fn release_needs_a_bump_and_one_way_to_publish() {
+    let Ok(Command::Release(r)) = parse(&["release", "1.2.3", "--push", "--dry-run"]) else {
+        panic!("release did not parse")
+    };
+    assert_eq!(
+        r.bump,
+        crate::release_edit::Bump::To("1.2.3".parse().unwrap())
+    );
+    assert!(r.push && !r.local && r.dry_run && r.remote == "origin");
+    for (args, needle) in [
+        (&["release", "patch"][..], "exactly one of `--push`"),
+        (
+            &["release", "patch", "--push", "--local"],
+            "exactly one of `--push`",
+        ),
+        (&["release", "--push"], "<patch|minor|major|X.Y.Z>"),
+        (
+            &["release", "v1", "--push"],
+            "expected patch, minor, major or a version",
+        ),
+    ] {
+        let e = err(args);
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+}
+
+#[test]
 fn help_for_every_command_and_usage_without_one() {
     let top = help(&["--help"]);
     assert!(
@@ -268,10 +295,11 @@ fn help_for_every_command_and_usage_without_one() {
         .get_subcommands()
         .map(|c| (c.get_name(), c.get_about().unwrap().to_string()))
         .collect();
-    assert_eq!(commands.len(), 13, "{commands:?}");
+    assert_eq!(commands.len(), 15, "{commands:?}");
+    let width = commands.iter().map(|(n, _)| n.len()).max().unwrap();
     for (name, about) in &commands {
         assert!(
-            top.contains(&format!("  {name:7}  {about}\n")),
+            top.contains(&format!("  {name:width$}  {about}\n")),
             "{name}:\n{top}"
         );
         let h = help(&[name, "-h"]);
@@ -494,6 +522,9 @@ fn every_variable_the_help_names_is_read() {
             );
             if var == "XTASK_SBOM_GENERATOR" {
                 args.push("--sbom");
+            }
+            if cmd.get_name() == "release" {
+                args = vec!["release", "patch", "--push"];
             }
             let parsed = parse_env(&args, &[(&var, "from-env")]);
             assert!(

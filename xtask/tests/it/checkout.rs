@@ -23,6 +23,11 @@ fn checkout(dir: &Utf8Path) {
         "host-bin/Cargo.toml",
         "extension/labels.json",
         "extension/Dockerfile",
+        // labels.json's icon and screenshot URLs point into the repository: codegen checks
+        // that the files exist.
+        "extension/icon.svg",
+        "docs/dashboard.png",
+        "docs/dashboard-dark.png",
         "ui/package.json",
     ] {
         let to = dir.join(rel);

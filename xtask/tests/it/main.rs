@@ -11,6 +11,7 @@ mod dist;
 mod loadable;
 mod onboarding;
 mod portability;
+mod release;
 mod stage;
 mod support;
 mod ui;

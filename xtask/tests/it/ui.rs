@@ -128,3 +128,42 @@ fn stage_without_npm_fails_clearly() {
         "{stderr}"
     );
 }
+
+/// (d) `cargo xtask screenshots`: both pictures at 2400x1600, light and dark not the same,
+/// and the committed ones in docs/ (which labels.json's screenshot URLs name) as big.
+#[test]
+fn screenshots_light_and_dark_at_marketplace_size() {
+    if host_platform().is_none()
+        || !(node_ready()
+            && zig_ready()
+            && require(
+                "chromium",
+                fs::metadata("/usr/bin/chromium").is_ok(),
+                "apt-get install chromium",
+            ))
+    {
+        return;
+    }
+    let _serial = serial();
+    let out = target_dir("screenshots");
+    let _ = fs::remove_dir_all(&out);
+    run_ok(xtask(
+        &target_dir("ui-e2e"),
+        &["screenshots", "--out", out.as_str()],
+    ));
+    // A PNG's IHDR: width and height, big-endian, at bytes 16..24.
+    let size = |bytes: &[u8]| -> (u32, u32) {
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+        let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+        (be(16), be(20))
+    };
+    let mut shots = Vec::new();
+    for name in xtask::screenshots::SHOTS {
+        let made = fs::read(out.join(name)).unwrap_or_else(|e| panic!("no {name}: {e}"));
+        assert_eq!(size(&made), (2400, 1600), "{name}");
+        let committed = fs::read(root().join("docs").join(name)).unwrap();
+        assert_eq!(size(&committed), (2400, 1600), "docs/{name}");
+        shots.push(made);
+    }
+    assert_ne!(shots[0], shots[1], "the dark picture is the light one");
+}

@@ -1,6 +1,6 @@
 //! The GitHub workflows: actionlint passes on them, and every `cargo xtask ...` they run
 //! is a command line the xtask's CLI accepts (so a renamed flag breaks this test, not a
-//! release).
+//! release), and release.yml runs for the tags `cargo xtask release` makes.
 
 use std::fs;
 use std::process::Command;
@@ -152,4 +152,121 @@ fn invocation_parsing_catches_a_bad_flag() {
         shell_words(r#"merge "a b:1" 'c' d"#),
         ["merge", "a b:1", "c", "d"]
     );
+}
+
+/// GitHub's filter patterns (https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-syntax#filter-pattern-cheat-sheet):
+/// `*` any run of characters but `/`, `**` any run, `?` and `+` zero-or-one and one-or-more
+/// of the character before, `[...]` a set or range. A test-only matcher for release.yml's
+/// tag filter.
+fn filter_matches(pattern: &str, name: &str) -> bool {
+    #[derive(Clone)]
+    enum Atom {
+        Char(char),
+        Set(Vec<(char, char)>),
+        Star(bool), // true: `**`
+    }
+    let mut atoms: Vec<(Atom, char)> = Vec::new(); // (atom, '1' | '?' | '+')
+    let p: Vec<char> = pattern.chars().collect();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' => {
+                let double = p.get(i + 1) == Some(&'*');
+                i += if double { 2 } else { 1 };
+                atoms.push((Atom::Star(double), '1'));
+                continue;
+            }
+            '?' | '+' => atoms.last_mut().expect("a quantifier after something").1 = p[i],
+            '[' => {
+                let end = i + p[i..].iter().position(|&c| c == ']').expect("closed set");
+                let body = &p[i + 1..end];
+                let mut set = Vec::new();
+                let mut j = 0;
+                while j < body.len() {
+                    if body.get(j + 1) == Some(&'-') && j + 2 < body.len() {
+                        set.push((body[j], body[j + 2]));
+                        j += 3;
+                    } else {
+                        set.push((body[j], body[j]));
+                        j += 1;
+                    }
+                }
+                atoms.push((Atom::Set(set), '1'));
+                i = end;
+            }
+            c => atoms.push((Atom::Char(c), '1')),
+        }
+        i += 1;
+    }
+    fn one(a: &Atom, c: char) -> bool {
+        match a {
+            Atom::Char(x) => *x == c,
+            Atom::Set(s) => s.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)),
+            Atom::Star(double) => *double || c != '/',
+        }
+    }
+    fn go(atoms: &[(Atom, char)], s: &[char]) -> bool {
+        let Some(((atom, q), rest)) = atoms.split_first() else {
+            return s.is_empty();
+        };
+        let (min, max) = match (atom, q) {
+            (Atom::Star(_), _) => (0, usize::MAX),
+            (_, '?') => (0, 1),
+            (_, '+') => (1, usize::MAX),
+            _ => (1, 1),
+        };
+        let mut n = 0;
+        loop {
+            if n >= min && go(rest, &s[n..]) {
+                return true;
+            }
+            if n == max || n == s.len() || !one(atom, s[n]) {
+                return false;
+            }
+            n += 1;
+        }
+    }
+    go(&atoms, &name.chars().collect::<Vec<_>>())
+}
+
+/// Whether release.yml's `on.push.tags` filters take `tag` (GitHub runs a workflow when
+/// any of them matches).
+pub fn tag_filter_matches(tag: &str) -> bool {
+    let text = fs::read_to_string(root().join(".github/workflows/release.yml")).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tags:"))
+        .expect("release.yml has an `on.push.tags` filter");
+    // A YAML flow sequence of double-quoted strings is JSON.
+    let patterns: Vec<String> = serde_json::from_str(line.trim()).expect("tags: [\"...\"]");
+    patterns.iter().any(|p| filter_matches(p, tag))
+}
+
+#[test]
+fn release_yml_runs_for_the_tags_release_creates() {
+    // The matcher itself, on the cheat sheet's own examples.
+    assert!(filter_matches("v[12].[0-9]+.[0-9]+", "v1.10.1"));
+    assert!(!filter_matches("v[12].[0-9]+.[0-9]+", "v3.0.0"));
+    assert!(filter_matches("feature/*", "feature/my-branch"));
+    assert!(!filter_matches("feature/*", "feature/your/branch"));
+    assert!(filter_matches("feature/**", "feature/your/branch"));
+    assert!(filter_matches("*feature", "mona-feature"));
+    // Every bump `release` makes from 0.1.0, and an explicit pre-release, as a tag.
+    let current = semver::Version::new(0, 1, 0);
+    for bump in ["patch", "minor", "major", "2.0.0-rc.1"] {
+        let tag = xtask::release::Bump::parse(bump)
+            .unwrap()
+            .apply(&current)
+            .to_string();
+        assert!(
+            tag_filter_matches(&tag),
+            "release.yml does not run for tag {tag}"
+        );
+    }
+    for not_a_release in ["v0.1.1", "latest", "0.1", "unverified-0.1.1"] {
+        assert!(
+            !tag_filter_matches(not_a_release),
+            "release.yml runs for {not_a_release}"
+        );
+    }
 }
