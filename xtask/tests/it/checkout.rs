@@ -21,7 +21,9 @@ fn checkout(dir: &Utf8Path) {
         "xtask/leaf/Cargo.toml",
         "xtask/vendor/Cargo.toml",
         "host-bin/Cargo.toml",
+        "vm/Cargo.toml",
         "extension/labels.json",
+        "extension/metadata.json",
         "extension/Dockerfile",
         // labels.json's icon and screenshot URLs point into the repository: codegen checks
         // that the files exist.
@@ -39,6 +41,7 @@ fn checkout(dir: &Utf8Path) {
         "xtask/leaf/src",
         "xtask/vendor/src",
         "host-bin/src",
+        "vm/src",
     ] {
         for file in xtask::digest::walk_files(&root().join(tree)).unwrap() {
             let to = dir.join(file.strip_prefix(root()).unwrap());

@@ -207,14 +207,15 @@ fn plain_tar_xz_and_tar_xz_are_unpacked() {
         );
     }
     let manifest = m.manifest(&text);
+    // The fault first: `fault` wants the cache to hold nothing afterwards.
+    let err = fault(&m.cache(), &manifest, "bad", "linux-amd64");
+    assert!(err.contains("cannot decompress the .xz"), "{err}");
     let cache = m.cache();
     for name in ["t1", "t2", "t3"] {
         let a = manifest.resolve(name, linux).unwrap();
         let path = cache.fetch(&a, &mut |_| {}).unwrap();
         assert_eq!(fs::read(&path).unwrap(), exe, "{name}");
     }
-    let err = fault(&m.cache(), &manifest, "bad", "linux-amd64");
-    assert!(err.contains("cannot decompress the .xz"), "{err}");
 }
 
 /// A zip whose entry says 0xFFFFFFFF in the directory and carries its sizes in the ZIP64
