@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, Toolchains, Tools};
 use crate::binfmt;
 use crate::cmd::Cmd;
 use crate::flags::{BuildCmd, BuildOpts};
@@ -13,6 +12,7 @@ use crate::metadata::Extension;
 use crate::plan::{self, BuildJob, Inputs, Plan};
 use crate::progress::Reporter;
 use crate::target::{Platform, Target, TARGETS};
+use crate::toolchain::{Toolchain, Toolchains, Tools};
 use crate::{fingerprint, paths, ui, vendoring, workspace};
 
 /// What `build`, `stage` and `dist` are asked to build: the flags, read once.
@@ -151,13 +151,13 @@ pub struct Prepared {
     pub rustc_vv: String,
 }
 
-/// Runs the plan's setup and build jobs; jobs of different backends run side by side.
+/// Runs the plan's setup and build jobs; jobs of different toolchains run side by side.
 pub fn run(rep: &Reporter, prepared: &Prepared) -> Result<()> {
     let plan = &prepared.plan;
     for (t, b, why) in &plan.choices {
         rep.println(format!("{t}: {b} ({why})"));
     }
-    if plan.builds.iter().any(|j| j.backend == Backend::Cross) {
+    if plan.builds.iter().any(|j| j.toolchain == Toolchain::Cross) {
         preflight_cross()?;
     }
     run_setup(rep, plan)?;
@@ -280,7 +280,7 @@ pub fn run_setup(rep: &Reporter, plan: &Plan) -> Result<()> {
 fn preflight_cross() -> Result<()> {
     let engine = std::env::var("CROSS_CONTAINER_ENGINE").unwrap_or_else(|_| "docker".to_owned());
     if !Cmd::new(&engine, ["info"]).succeeds() {
-        bail!("the cross backend needs a running container engine, but `{engine} info` failed: start the Docker daemon (or set CROSS_CONTAINER_ENGINE=podman)");
+        bail!("the cross toolchain needs a running container engine, but `{engine} info` failed: start the Docker daemon (or set CROSS_CONTAINER_ENGINE=podman)");
     }
     Ok(())
 }

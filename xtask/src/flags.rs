@@ -9,8 +9,8 @@ use std::ffi::OsString;
 
 use camino::Utf8PathBuf;
 
-use crate::backend::Toolchains;
 use crate::target::{Platform, Target};
+use crate::toolchain::Toolchains;
 
 mod parser;
 pub use parser::Error;
@@ -191,8 +191,8 @@ impl BuildOpts {
             },
         )?;
         let mut toolchains = p.values(
-            "--toolchain <[TRIPLE=]BACKEND>",
-            "Cross-compilation backend: auto, zigbuild, cross or cargo; TRIPLE=BACKEND sets it \
+            "--toolchain <[TRIPLE=]TOOLCHAIN>",
+            "Cross-compilation toolchain: auto, zigbuild, cross or cargo; TRIPLE=TOOLCHAIN sets it \
              for one triple; repeatable (`auto` picks per triple from what is installed) \
              [default: auto]",
             check_toolchain,

@@ -15,7 +15,7 @@
 //!   output of running commands), [`toml`] (a reader for the TOML subset users write)
 //!   with [`toml_set`] (sets one value, keeping every other byte).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
-//!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
+//!   [`metadata`] (metadata.json), [`labels`], [`toolchain`] (cross-compilation toolchains: zigbuild, cross, cargo),
 //!   [`docker`] (buildx commands, builders, registries).
 //! - **Pipeline steps**: [`plan`] (host builds and staged paths as data), [`build`],
 //!   [`fingerprint`], [`ui`], [`stage`], [`smoke`] (run what this machine can),
@@ -38,7 +38,6 @@ pub use xtask_vendor::{
     vendor, vendor_archive, vendor_curl, vendor_fetch, vendor_lock, vendor_platform, vendor_toml,
 };
 
-pub mod backend;
 pub mod bench;
 pub mod build;
 pub mod codegen;
@@ -57,6 +56,7 @@ pub mod publish;
 pub mod setup;
 pub mod smoke;
 pub mod stage;
+pub mod toolchain;
 pub mod ui;
 pub mod vendoring;
 pub mod verify;

@@ -7,17 +7,17 @@ use std::fmt;
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, Toolchains, Tools};
 use crate::cmd::Cmd;
 use crate::metadata::Extension;
 use crate::paths;
 use crate::target::{Platform, Target, TARGETS};
+use crate::toolchain::{Toolchain, Toolchains, Tools};
 use crate::workspace::InstalledTargets;
 
-/// One backend invocation and the triples it builds.
+/// One toolchain invocation and the triples it builds.
 #[derive(Debug, Clone)]
 pub struct BuildJob {
-    pub backend: Backend,
+    pub toolchain: Toolchain,
     pub targets: Vec<&'static Target>,
     pub cmd: Cmd,
     /// Every binary the command produces (all `--bin`s for all its targets).
@@ -27,8 +27,8 @@ pub struct BuildJob {
 impl BuildJob {
     pub fn name(&self) -> String {
         match self.targets.as_slice() {
-            [one] => format!("{} {}", self.backend, one),
-            many => format!("{} ({} targets)", self.backend, many.len()),
+            [one] => format!("{} {}", self.toolchain, one),
+            many => format!("{} ({} targets)", self.toolchain, many.len()),
         }
     }
 }
@@ -61,8 +61,8 @@ pub struct PlatformStage {
 pub struct Plan {
     /// `rustup target add` for targets this toolchain lacks.
     pub setup: Vec<Cmd>,
-    /// Why each triple got its backend, for the log.
-    pub choices: Vec<(&'static Target, Backend, String)>,
+    /// Why each triple got its toolchain, for the log.
+    pub choices: Vec<(&'static Target, Toolchain, String)>,
     pub builds: Vec<BuildJob>,
     /// The UI's build commands (each skipped when its inputs are unchanged); empty
     /// when metadata.json names no UI.
@@ -115,7 +115,7 @@ pub fn plan(inp: &Inputs) -> Result<Plan> {
         );
     }
 
-    // Choose every backend before anything runs, and report all that are missing at once.
+    // Choose every toolchain before anything runs, and report all that are missing at once.
     let mut choices = Vec::new();
     let mut missing = Vec::new();
     for &t in &targets {
@@ -192,7 +192,7 @@ fn cargo_args(inp: &Inputs) -> Vec<String> {
     args
 }
 
-fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> Vec<BuildJob> {
+fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) -> Vec<BuildJob> {
     let common = cargo_args(inp);
     let with_targets = |mut args: Vec<String>, ts: &[&'static Target]| {
         args.extend(common.iter().cloned());
@@ -214,45 +214,45 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
             .collect()
     };
     let mut jobs = Vec::new();
-    for backend in Backend::ALL {
+    for toolchain in Toolchain::ALL {
         let ts: Vec<&'static Target> = choices
             .iter()
-            .filter(|c| c.1 == backend)
+            .filter(|c| c.1 == toolchain)
             .map(|c| c.0)
             .collect();
         if ts.is_empty() {
             continue;
         }
-        match backend {
+        match toolchain {
             // One invocation for all triples: cargo shares the host-side work (build
             // scripts, proc macros) and keeps both cores busy (about half the time of one
             // invocation per triple, measured by `cargo xtask bench stage`).
             // Per target, how it links (rust-lld for musl, zig without the runtimes Rust
-            // never uses): see `backend::zig_link_env`.
-            Backend::Zigbuild => {
+            // never uses): see `toolchain::zig_link_env`.
+            Toolchain::Zigbuild => {
                 let mut cmd = Cmd::new("cargo", with_targets(vec!["zigbuild".into()], &ts));
                 cmd.env
-                    .extend(crate::backend::zig_command_env(inp.tools, |k| {
+                    .extend(crate::toolchain::zig_command_env(inp.tools, |k| {
                         std::env::var(k).ok()
                     }));
                 for t in &ts {
-                    cmd.env.extend(crate::backend::zig_link_env(t, inp.tools));
+                    cmd.env.extend(crate::toolchain::zig_link_env(t, inp.tools));
                 }
                 jobs.push(BuildJob {
-                    backend,
+                    toolchain,
                     cmd,
                     outputs: outputs(&ts),
                     targets: ts,
                 });
             }
-            Backend::Cargo => jobs.push(BuildJob {
-                backend,
+            Toolchain::Cargo => jobs.push(BuildJob {
+                toolchain,
                 cmd: Cmd::new("cargo", with_targets(vec!["build".into()], &ts)),
                 outputs: outputs(&ts),
                 targets: ts,
             }),
             // cross runs one container image per triple, so it takes one --target at a time.
-            Backend::Cross => {
+            Toolchain::Cross => {
                 for t in ts {
                     let mut head = Vec::new();
                     if let Some(tc) = inp.rust_toolchain {
@@ -261,13 +261,13 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
                     head.push("build".into());
                     // cross passes only the variables it is told to into its container,
                     // where the linker stamps the PE header: without SOURCE_DATE_EPOCH
-                    // there, each build stamps its own time (backends::cross_builds_windows_gnu).
+                    // there, each build stamps its own time (toolchains::cross_builds_windows_gnu).
                     let passthrough = match std::env::var("CROSS_BUILD_ENV_PASSTHROUGH") {
                         Ok(v) if !v.trim().is_empty() => format!("{} SOURCE_DATE_EPOCH", v.trim()),
                         _ => "SOURCE_DATE_EPOCH".to_owned(),
                     };
                     jobs.push(BuildJob {
-                        backend,
+                        toolchain,
                         cmd: Cmd::new("cross", with_targets(head, &[t]))
                             .env("CROSS_BUILD_ENV_PASSTHROUGH", passthrough),
                         outputs: outputs(&[t]),

@@ -3,7 +3,6 @@
 
 mod attest;
 mod auth;
-mod backends;
 mod bad_input;
 mod checkout;
 mod desktop;
@@ -13,6 +12,7 @@ mod onboarding;
 mod portability;
 mod stage;
 mod support;
+mod toolchains;
 mod ui;
 mod vendor;
 mod verify;
