@@ -85,10 +85,17 @@ impl BuildCmd {
 /// wrong before compiling is found here, in seconds.
 pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
     let ws = workspace::load()?;
-    let bins: BTreeSet<String> = ws.bins.keys().cloned().collect();
+    // The VM service is never a host binary (metadata.json names it nowhere).
+    let bins: BTreeSet<String> = ws
+        .bins
+        .keys()
+        .filter(|b| Some(b.as_str()) != ws.vm_service.as_deref())
+        .cloned()
+        .collect();
     let manifest = vendoring::load(&opts.metadata)?;
     let known = vendoring::known(bins.clone(), manifest.as_ref());
     let ext = Extension::load(&opts.metadata, Some(&known))?;
+    let service = plan::service_bin(&ext, ws.vm_service.as_deref())?;
     for w in &ext.warnings {
         rep.println(format!("warning: {w}"));
     }
@@ -112,6 +119,7 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
     let plan = plan::plan(&Inputs {
         ext: &ext,
         bin_packages: &ws.bins,
+        service,
         platforms: &opts.platforms,
         only: &opts.only,
         toolchains: &opts.toolchains,
@@ -126,6 +134,7 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
             .map_or(0, |d| d.as_secs()),
     })?;
     Ok(Prepared {
+        service: service.map(str::to_owned),
         plan,
         ws,
         built_for: vendoring::built_for(manifest.as_ref(), &ext),
@@ -139,6 +148,8 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
 /// The plan and what it was made from.
 pub struct Prepared {
     pub plan: Plan,
+    /// The VM service's binary, staged at `/<name>`, when the image runs one of ours.
+    pub service: Option<String>,
     pub ws: workspace::Workspace,
     pub ext: Extension,
     /// `SOURCE_DATE_EPOCH` or the last commit's time: staged mtimes and link timestamps.
@@ -149,6 +160,14 @@ pub struct Prepared {
     pub built_for: std::collections::BTreeMap<(Platform, String), crate::target::Arch>,
     /// `rustc -vV`: the compiler's identity, an input of every build job's fingerprint.
     pub rustc_vv: String,
+}
+
+impl Prepared {
+    /// The command the image runs its VM service with, if it carries one of ours.
+    pub fn service_command(&self) -> Option<Vec<String>> {
+        let bin = self.service.as_deref()?;
+        Some(crate::codegen::service_command(bin, self.ext.socket()))
+    }
 }
 
 /// Runs the plan's setup and build jobs; jobs of different toolchains run side by side.

@@ -97,7 +97,7 @@ pub fn run(opts: &DistOptions) -> Result<()> {
     });
     let prepared = prepared?;
     let release = release(opts, &prepared)?;
-    codegen::check_fresh()?;
+    codegen::check_fresh(prepared.service_command().as_deref())?;
     if opts.build.dry_run {
         print!("{}", prepared.plan);
         print!("{}", image_plan(opts, &release, detected, true)?);

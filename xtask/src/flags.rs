@@ -191,8 +191,8 @@ impl BuildOpts {
             },
         )?;
         let mut toolchains = p.values(
-            "--toolchain <[TRIPLE=]TOOLCHAIN>",
-            "Cross-compilation toolchain: auto, zigbuild, cross or cargo; TRIPLE=TOOLCHAIN sets it \
+            "--toolchain <[TRIPLE=]NAME>",
+            "Cross-compilation toolchain: auto, zigbuild, cross or cargo; TRIPLE=NAME sets it \
              for one triple; repeatable (`auto` picks per triple from what is installed) \
              [default: auto]",
             check_toolchain,

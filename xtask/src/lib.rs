@@ -41,6 +41,7 @@ pub use xtask_vendor::{
 pub mod bench;
 pub mod build;
 pub mod codegen;
+pub mod compose;
 pub mod desktop;
 pub mod dist;
 pub mod docker;
@@ -60,6 +61,7 @@ pub mod toolchain;
 pub mod ui;
 pub mod vendoring;
 pub mod verify;
+pub mod vm;
 pub mod workspace;
 
 #[cfg(test)]

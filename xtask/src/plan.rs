@@ -75,6 +75,9 @@ pub struct Inputs<'a> {
     pub ext: &'a Extension,
     /// Binary target -> the workspace package that builds it.
     pub bin_packages: &'a BTreeMap<String, String>,
+    /// The VM service's binary target, when the image runs one of ours (see
+    /// `service_bin`): built for each platform's Linux triple and staged at `/<name>`.
+    pub service: Option<&'a str>,
     pub platforms: &'a [Platform],
     /// Restrict to these triples (`build --target`); empty means all that the platforms need.
     pub only: &'a [&'static Target],
@@ -95,7 +98,11 @@ pub struct Inputs<'a> {
 }
 
 pub fn plan(inp: &Inputs) -> Result<Plan> {
-    let oses = inp.ext.oses();
+    let mut oses = inp.ext.oses();
+    if inp.service.is_some() {
+        // The service runs in Docker Desktop's Linux VM: the variant's static musl triple.
+        oses.insert(crate::target::Os::Linux);
+    }
     let targets: Vec<&'static Target> = TARGETS
         .iter()
         .filter(|t| inp.platforms.contains(&t.platform()) && oses.contains(&t.os))
@@ -177,19 +184,44 @@ fn cargo_args(inp: &Inputs) -> Vec<String> {
     ]
     .map(String::from)
     .into();
-    let packages: BTreeSet<&str> = inp
-        .ext
-        .bins()
-        .iter()
-        .map(|b| inp.bin_packages[*b].as_str())
-        .collect();
+    let bins = built_bins(inp);
+    let packages: BTreeSet<&str> = bins.iter().map(|b| inp.bin_packages[*b].as_str()).collect();
     for p in packages {
         args.extend(["--package".into(), p.to_owned()]);
     }
-    for b in inp.ext.bins() {
+    for b in bins {
         args.extend(["--bin".into(), b.to_owned()]);
     }
     args
+}
+
+/// Every binary target one build makes: the host binaries and the VM service. Cargo
+/// builds each for every `--target` of its invocation (it cannot pick binaries per
+/// target), so the service is built for the macOS and Windows triples too, where its
+/// crate compiles to a stub, and only the Linux builds are staged: one invocation instead
+/// of a second, serial one for two triples.
+fn built_bins<'a>(inp: &Inputs<'a>) -> BTreeSet<&'a str> {
+    let mut bins = inp.ext.bins();
+    bins.extend(inp.service);
+    bins
+}
+
+/// The binary that serves metadata.json's `vm`, when the image must carry one of ours:
+/// the extension runs its own image and Cargo.toml names the service. Without `vm` (or
+/// with another image) there is nothing to build.
+pub fn service_bin<'a>(ext: &Extension, configured: Option<&'a str>) -> Result<Option<&'a str>> {
+    if !ext.runs_own_image() {
+        return Ok(None);
+    }
+    match configured {
+        Some(bin) => Ok(Some(bin)),
+        None => anyhow::bail!(
+            "{}: `vm` runs this extension's own image ({}), but no binary of the workspace is its service: \
+             set [workspace.metadata.extension] vm-service = \"BIN\" in Cargo.toml",
+            ext.file,
+            crate::metadata::OWN_IMAGE
+        ),
+    }
 }
 
 fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) -> Vec<BuildJob> {
@@ -201,10 +233,11 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) ->
         }
         args
     };
+    let bins = built_bins(inp);
     let outputs = |ts: &[&'static Target]| -> Vec<Utf8PathBuf> {
         ts.iter()
             .flat_map(|t| {
-                inp.ext.bins().into_iter().map(|b| {
+                bins.iter().map(|b| {
                     inp.target_dir
                         .join(t.triple)
                         .join("release")
@@ -309,6 +342,22 @@ fn stage_entries(inp: &Inputs, platform: Platform, targets: &[&'static Target]) 
                 .join(target.exe_name(&b.bin));
             entries.insert(b.path.clone(), Source::Binary { target, path });
         }
+    }
+    let linux = targets
+        .iter()
+        .find(|t| t.platform() == platform && t.os == crate::target::Os::Linux);
+    if let (Some(bin), Some(target)) = (inp.service, linux) {
+        // At the image root, where the Dockerfile's CMD names it (Docker's template has
+        // `/service`).
+        let path = inp
+            .target_dir
+            .join(target.triple)
+            .join("release")
+            .join(target.exe_name(bin));
+        entries.insert(bin.to_owned(), Source::Binary { target, path });
+    }
+    for f in inp.ext.vm_files() {
+        entries.insert(f.clone(), Source::File(inp.ext.dir.join(&f)));
     }
     PlatformStage { platform, entries }
 }

@@ -60,7 +60,13 @@ impl Case {
         change(&mut labels);
         fs::write(
             self.dir.join("context/Dockerfile"),
-            xtask::labels::dockerfile(&labels),
+            xtask::labels::dockerfile(
+                &labels,
+                Some(&xtask::codegen::service_command(
+                    "vm-service",
+                    Some("host-facts.sock"),
+                )),
+            ),
         )
         .unwrap();
     }
