@@ -53,6 +53,7 @@ pub mod labels;
 pub mod merge;
 pub mod metadata;
 pub mod plan;
+pub mod probe;
 pub mod publish;
 pub mod setup;
 pub mod smoke;

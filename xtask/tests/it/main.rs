@@ -16,4 +16,5 @@ mod toolchains;
 mod ui;
 mod vendor;
 mod verify;
+mod vm;
 mod workflows;
