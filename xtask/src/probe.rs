@@ -61,7 +61,7 @@ impl std::fmt::Display for How {
             How::ContainerQemu => f.write_str("container under qemu-user (binfmt_misc)"),
             How::HostQemu(q) => write!(
                 f,
-                "staged binary under {q} on this machine (no binfmt_misc entry: the container cannot run)"
+                "staged binary under {q} on this machine (qemu is not enabled in binfmt_misc, so the container cannot run)"
             ),
         }
     }
@@ -147,7 +147,7 @@ pub fn how(platform: Platform) -> Result<How, String> {
     if Arch::host() == Some(platform.0) {
         return Ok(How::Container);
     }
-    let cpu = platform.0.cpu().to_string();
+    let cpu = crate::vm::machine(platform.0);
     let entry = Utf8PathBuf::from(format!("/proc/sys/fs/binfmt_misc/qemu-{cpu}"));
     let registered = std::fs::read_to_string(&entry).is_ok_and(|t| t.starts_with("enabled"));
     if registered {

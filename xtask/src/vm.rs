@@ -294,7 +294,7 @@ impl Image<'_> {
             .filter(|d| !d.contains('$'))
             .cloned()
             .collect();
-        let cpu = self.arch.cpu().to_string();
+        let cpu = machine(self.arch);
         if interp.contains("ld-musl") {
             let conf = self
                 .locate(&format!("/etc/ld-musl-{cpu}.path"))
@@ -358,6 +358,15 @@ impl Image<'_> {
         }
         let at = self.fs.join(done.join("/"));
         at.is_file().then_some(at)
+    }
+}
+
+/// The kernel's name of the variant's CPU (`uname -m`), as in loader paths
+/// (`ld-musl-aarch64.path`), Debian's multiarch triplets and qemu's binaries.
+pub fn machine(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Amd64 => "x86_64",
+        Arch::Arm64 => "aarch64",
     }
 }
 
