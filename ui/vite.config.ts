@@ -18,6 +18,9 @@ export default defineConfig({
   },
   test: {
     environment: "happy-dom",
+    // Vitest's default 5 s: measured here, the first render of the whole page (two cards,
+    // MUI's first styles) took 5.2 s on 2 cores shared with other builds (load 20).
+    testTimeout: 20_000,
     include: ["src/**/*.test.{ts,tsx}"],
     alias: {
       // The package names its entry only in "browser", which the bundler reads and Vitest's

@@ -1,22 +1,25 @@
-// The staged dashboard in real headless Chromium, talking to the real staged host binary.
+// The staged dashboard in real headless Chromium, talking to the real staged host binary and
+// to the real staged VM service over its Unix socket.
 //
 //   UI_E2E_STAGE=../target/dist/stage/linux-amd64 npm run test:e2e
 //
 // UI_E2E_STAGE is one staged platform directory (metadata.json, ui/, linux/); it defaults to
 // the one for this machine's CPU. The binary that runs is the staged Linux one, so the stage
-// must match this machine's CPU. Under CI a missing Chromium or stage fails the test: a
+// must match this machine's CPU; so must the VM service, `<stage>/vm-service` (or
+// VM_SERVICE_BIN), which runs on a socket named as metadata.json's `vm.exposes.socket`. Under CI a missing Chromium or stage fails the test: a
 // skipped browser test checks nothing.
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { EXEC_PATH, stagedLayout, startServer } from "./server.mjs";
+import { EXEC_PATH, VM_PATH, stagedLayout, startServer } from "./server.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
@@ -60,6 +63,12 @@ async function missingPrerequisite() {
   } catch {
     return `no executable ${path.join(layout.binDir, layout.binName)}: run \`cargo xtask stage --platform linux/${ARCH}\``;
   }
+  if (!layout.socketName) return `${STAGE}/metadata.json has no vm.exposes.socket: ${restage}`;
+  try {
+    accessSync(layout.serviceBin, constants.X_OK);
+  } catch {
+    return `no executable VM service ${layout.serviceBin}: ${restage} (or set VM_SERVICE_BIN)`;
+  }
   return null;
 }
 
@@ -90,7 +99,7 @@ describe("staged dashboard in Chromium", { skip: missing ?? false, timeout: 120_
     context.setDefaultTimeout(15_000);
     page = await context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e));
-    await page.addInitScript(installDoubles, { execPath: EXEC_PATH, platform: "linux" });
+    await page.addInitScript(installDoubles, { execPath: EXEC_PATH, vmPath: VM_PATH, platform: "linux" });
   });
 
   after(async () => {
@@ -116,6 +125,34 @@ describe("staged dashboard in Chromium", { skip: missing ?? false, timeout: 120_
     assert.equal(await fact("Operating system"), `Linux (${printed.family})`);
     assert.equal(await fact("Extension version"), printed.version);
     assert.deepEqual(await page.evaluate(() => window.__execCalls), [["host-bin", ["info"]]]);
+  });
+
+  test("shows the facts the real VM service answers, and what differs", async () => {
+    // Asked directly over the socket, as Docker Desktop's proxy does.
+    const served = await getOverSocket(server.service.socket, "/facts");
+    assert.equal(served.arch, ARCH);
+    const vm = page.getByRole("table", { name: "VM facts" });
+    await vm.waitFor();
+    const fact = (label) => vm.getByRole("row", { name: label }).getByRole("cell").innerText();
+    assert.equal(await fact("Operating system"), served.os);
+    assert.equal(await fact("Kernel"), served.kernel);
+    assert.equal(await fact("CPU architecture"), `${served.arch} (${served.machine})`);
+    assert.equal(await fact("CPUs"), String(served.cpus));
+    assert.equal(await fact("Service version"), served.version);
+    // Here the "VM" is this machine itself: Linux, same CPU; the page must say so.
+    const note = page.getByRole("note", { name: "Differences" });
+    await note.waitFor();
+    const text = await note.innerText();
+    if (served.cpus === os.availableParallelism()) {
+      assert.match(text, /report the same OS family, CPU architecture and CPU count/);
+    } else {
+      assert.match(text, /What differs/); // a CPU quota on this machine makes the counts differ
+    }
+    assert.deepEqual(await page.evaluate(() => window.__vmCalls), [["GET", "/facts"]]);
+    assert.ok(
+      server.service.log.some((line) => line.startsWith("GET /facts 200 ")),
+      `no request line in the service's log:\n${server.service.log.join("\n")}`,
+    );
   });
 
   test("reports a held port as in use and a free one as free", async () => {
@@ -145,7 +182,7 @@ describe("staged dashboard in Chromium", { skip: missing ?? false, timeout: 120_
   async function pageWith(options) {
     const p = await context.newPage();
     p.on("pageerror", (e) => pageErrors.push(e));
-    await p.addInitScript(installDoubles, { execPath: EXEC_PATH, platform: "linux", ...options });
+    await p.addInitScript(installDoubles, { execPath: EXEC_PATH, vmPath: VM_PATH, platform: "linux", ...options });
     await p.goto(server.url);
     return p;
   }
@@ -175,10 +212,46 @@ describe("staged dashboard in Chromium", { skip: missing ?? false, timeout: 120_
     await p.close();
   });
 
+  test("shows the VM as unreachable while the service is stopped, and recovers on retry", async () => {
+    const exit = await server.service.stop();
+    assert.deepEqual(exit, { code: 0, signal: null }, "SIGTERM should stop the service with exit 0");
+    assert.equal(existsSync(server.service.socket), false, "the stopped service left its socket");
+    const p = await pageWith({});
+    try {
+      const panel = p.getByRole("region", { name: "Docker Desktop's VM" });
+      const alert = panel.getByRole("alert");
+      await alert.waitFor();
+      assert.match(await alert.innerText(), /The VM service is not reachable/);
+      assert.match(await alert.innerText(), /ENOENT/);
+      // The host's side does not depend on the service.
+      await p.getByRole("table", { name: "Host facts" }).waitFor();
+      await p.screenshot({ path: path.join(SHOTS, "dashboard-vm-unreachable.png"), fullPage: true });
+
+      await server.service.start();
+      await panel.getByRole("button", { name: "Retry" }).click();
+      await panel.getByRole("table", { name: "VM facts" }).waitFor();
+      assert.equal(await alert.count(), 0);
+    } finally {
+      await p.close();
+    }
+  });
+
   test("no uncaught errors on the page", () => {
     assert.deepEqual(pageErrors.map(String), []);
   });
 });
+
+/** `GET path` over the service's Unix socket, parsed; for comparing with what the page shows. */
+function getOverSocket(socketPath, urlPath) {
+  return new Promise((resolve, reject) => {
+    httpGet({ socketPath, path: urlPath }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (text += c));
+      res.on("end", () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${res.statusCode}: ${text}`))));
+    }).on("error", reject);
+  });
+}
 
 /** Runs the staged binary the way the server does, for comparing with what the page shows. */
 function spawnResult(server, args) {
@@ -208,8 +281,36 @@ function freePort() {
  * Runs in the page before its scripts: what Docker Desktop provides. `exec` behaves like
  * Docker Desktop's: it resolves with the result on exit 0 and rejects with it otherwise.
  */
-function installDoubles({ execPath, platform, extraArgs = [] }) {
+function installDoubles({ execPath, vmPath, platform, extraArgs = [] }) {
   window.__execCalls = [];
+  window.__vmCalls = [];
+  // `vm.service`: the server forwards each request to the real service's socket. Like Docker
+  // Desktop's, it resolves with the parsed JSON body on 2xx and rejects with a ServiceError
+  // ({name, message, statusCode}) otherwise; with an Error when nothing listens.
+  const request = async (method, url, data) => {
+    window.__vmCalls.push([method, url]);
+    const res = await fetch(vmPath, { method: "POST", body: JSON.stringify({ method, url, data }) });
+    const out = await res.json();
+    if (!res.ok) throw new Error(out.error);
+    if (out.connectError) throw new Error(out.connectError);
+    if (out.statusCode < 200 || out.statusCode > 299) {
+      throw { name: "ServiceError", message: out.body, statusCode: out.statusCode };
+    }
+    try {
+      return JSON.parse(out.body);
+    } catch {
+      return out.body;
+    }
+  };
+  const service = {
+    get: (url) => request("GET", url),
+    post: (url, data) => request("POST", url, data),
+    put: (url, data) => request("PUT", url, data),
+    patch: (url, data) => request("PATCH", url, data),
+    delete: (url) => request("DELETE", url),
+    head: (url) => request("HEAD", url),
+    request: (config) => request(config.method, config.url, config.data),
+  };
   const exec = async (cmd, args) => {
     window.__execCalls.push([cmd, args]);
     args = [...args, ...extraArgs];
@@ -228,7 +329,7 @@ function installDoubles({ execPath, platform, extraArgs = [] }) {
   };
   window.ddClient = {
     host: { platform, arch: "x64", hostname: "double", openExternal() {} },
-    extension: { host: { cli: { exec } } },
+    extension: { host: { cli: { exec } }, vm: { service } },
   };
   // Docker Desktop injects its theme options; the real ones are Docker Desktop's, these only
   // give the page something recognisable to apply.

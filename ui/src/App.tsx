@@ -6,29 +6,31 @@ import Typography from "@mui/material/Typography";
 
 import { hostApi, type HostApi } from "./api";
 import { ErrorBoundary } from "./components/ErrorBoundary";
-import { HostFacts } from "./components/HostFacts";
+import { Machines } from "./components/Machines";
 import { PortChecker } from "./components/PortChecker";
 import { Theme } from "./theme";
+import { vmApi, type VmApi } from "./vmService";
 
-export function App({ api }: { api?: HostApi }) {
+export function App({ api, vm }: { api?: HostApi; vm?: VmApi }) {
   const hostCalls = useMemo(() => api ?? hostApi(), [api]);
+  const vmCalls = useMemo(() => vm ?? vmApi(), [vm]);
   // The outer boundary catches a failing theme; the inner ones keep one card's bug from
   // taking the other card down.
   return (
     <ErrorBoundary>
       <Theme>
       <CssBaseline />
-      <Container maxWidth="md" sx={{ py: 3 }}>
+      <Container maxWidth="lg" sx={{ py: 3 }}>
         <Typography variant="h4" component="h1" gutterBottom>
           Host Facts
         </Typography>
         <Typography variant="body1" color="text.secondary" sx={{ mb: 3 }}>
-          What the machine running Docker Desktop reports about itself, as seen by this extension's
-          host binary.
+          The machine running Docker Desktop, as this extension's host binary sees it, beside the VM
+          your containers run in, as this extension's service in that VM sees it.
         </Typography>
         <Stack spacing={4}>
           <ErrorBoundary>
-            <HostFacts api={hostCalls} />
+            <Machines host={hostCalls} vm={vmCalls} />
           </ErrorBoundary>
           <ErrorBoundary>
             <PortChecker api={hostCalls} />

@@ -36,7 +36,9 @@ export type HostCallErrorKind =
   | "exec" // the binary could not be started
   | "exit" // it ran and failed
   | "timeout"
-  | "bad-output"; // it succeeded but printed something else than the expected JSON
+  | "bad-output" // it succeeded but printed something else than the expected JSON
+  | "unreachable" // the VM service did not answer (not running, no socket)
+  | "service"; // the VM service answered with an HTTP error
 
 export class HostCallError extends Error {
   readonly kind: HostCallErrorKind;
@@ -83,14 +85,14 @@ export function binaryName(platform: string, host: HostSection = metadata.host):
 }
 
 /** The client: one given explicitly (tests), else Docker Desktop's, looked up on each call. */
-export type ClientSource = HostBinClient | (() => HostBinClient);
+export type ClientSource<C = HostBinClient> = C | (() => C);
 
-function resolveClient(source: ClientSource | undefined): HostBinClient {
+export function resolveClient<C extends object = HostBinClient>(source: ClientSource<C> | undefined): C {
   try {
     if (typeof source === "function") return source();
     if (source) return source;
     // Reads `window.ddClient`, which Docker Desktop (or a test harness) sets before load.
-    return createDockerDesktopClient() as unknown as HostBinClient;
+    return createDockerDesktopClient() as unknown as C;
   } catch (e) {
     throw new HostCallError(
       "unavailable",
@@ -191,7 +193,7 @@ export function badOutput(shown: string, why: string, output: string): HostCallE
   );
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), ms);
@@ -207,16 +209,16 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function messageOf(e: unknown): string {
+export function messageOf(e: unknown): string {
   if (e instanceof Error) return e.message;
   if (isRecord(e) && typeof e.message === "string") return e.message;
   return String(e);
 }
 
-function excerpt(text: string, max = 300): string {
+export function excerpt(text: string, max = 300): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-function formatSeconds(ms: number): string {
+export function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }

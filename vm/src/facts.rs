@@ -25,9 +25,11 @@ pub fn gather() -> Result<Value, String> {
 /// This project's image is `FROM scratch` (none), but a service in `FROM alpine` or run
 /// locally by `cargo xtask dev` has one, and then it is worth showing.
 fn pretty_name() -> Option<String> {
-    let release = etc_os_release::OsRelease::open().ok()?;
-    // get_value, not pretty_name(): that one makes up "Linux" when the key is absent.
-    let name = release.get_value("PRETTY_NAME")?.trim();
+    // Where os-release(5) says to look, in its order.
+    let release = os_release::OsRelease::new_from("/etc/os-release")
+        .or_else(|_| os_release::OsRelease::new_from("/usr/lib/os-release"))
+        .ok()?;
+    let name = release.pretty_name.trim();
     (!name.is_empty()).then(|| name.to_owned())
 }
 

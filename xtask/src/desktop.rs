@@ -84,6 +84,7 @@ impl DevCmd {
             .run_attached();
         if pointed.is_ok() {
             eprintln!("Docker Desktop shows {reference} from {url}; Ctrl-C stops the dev server and resets the extension");
+            eprintln!("{}", service_note(&reference));
             let _ = vite.wait();
         }
         let _ = vite.kill();
@@ -92,6 +93,18 @@ impl DevCmd {
         reset.context("`docker extension dev reset` failed")?;
         Ok(())
     }
+}
+
+/// `docker extension dev ui-source` swaps only the UI: the VM service keeps running from the
+/// installed image (Docker's "Test and debug" guide: backend changes need a rebuild and
+/// `docker extension update`). Said at start, so nobody edits `vm/` and wonders.
+fn service_note(reference: &ImageRef) -> String {
+    format!(
+        "the VM service is not hot-reloaded: Docker Desktop keeps running the one in the installed image \
+         {reference}; after changing vm/, run `cargo xtask update` in another terminal to rebuild the image and \
+         restart the service (`cargo run -p vm-service -- --socket /tmp/host-facts.sock` runs it here, for \
+         `curl --unix-socket /tmp/host-facts.sock http://localhost/facts`)"
+    )
 }
 
 /// Runs `note` on each Ctrl-C instead of dying of it.

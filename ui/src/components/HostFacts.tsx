@@ -1,78 +1,27 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import Box from "@mui/material/Box";
-import CircularProgress from "@mui/material/CircularProgress";
-import Table from "@mui/material/Table";
-import TableBody from "@mui/material/TableBody";
-import TableCell from "@mui/material/TableCell";
-import TableRow from "@mui/material/TableRow";
-import Typography from "@mui/material/Typography";
-
-import type { HostApi, HostInfo } from "../api";
-import { describe, type Problem } from "../errors";
+import type { HostInfo } from "../api";
+import { OS_NAMES } from "../compare";
+import type { Load } from "../useLoad";
+import { FactsTable } from "./FactsTable";
+import { Loading, Panel } from "./Panel";
 import { ProblemAlert } from "./ProblemAlert";
 
-type State = { status: "loading" } | { status: "ok"; info: HostInfo } | { status: "error"; problem: Problem };
-
-const OS_NAMES: Record<string, string> = { linux: "Linux", macos: "macOS", windows: "Windows" };
-
-export function HostFacts({ api }: { api: HostApi }) {
-  const [state, setState] = useState<State>({ status: "loading" });
-  const generation = useRef(0);
-
-  const load = useCallback(() => {
-    // Only the latest request may update the view (retries, unmounts, StrictMode re-runs).
-    const mine = ++generation.current;
-    setState({ status: "loading" });
-    api.info().then(
-      (info) => mine === generation.current && setState({ status: "ok", info }),
-      (e) => mine === generation.current && setState({ status: "error", problem: describe(e) }),
-    );
-  }, [api]);
-
-  useEffect(() => {
-    load();
-    return () => {
-      generation.current++;
-    };
-  }, [load]);
-
+/** "Your machine": what the host binary reports, or why it could not. */
+export function HostFacts({ state, onRetry }: { state: Load<HostInfo>; onRetry: () => void }) {
   return (
-    <Box component="section" aria-labelledby="host-facts-heading">
-      <Typography id="host-facts-heading" variant="h6" component="h2" gutterBottom>
-        Host
-      </Typography>
-      {state.status === "loading" && (
-        <Box role="status" sx={{ display: "flex", alignItems: "center", gap: 1 }}>
-          <CircularProgress size={20} />
-          <Typography>Asking the host for its facts…</Typography>
-        </Box>
-      )}
-      {state.status === "error" && <ProblemAlert problem={state.problem} onRetry={load} />}
-      {state.status === "ok" && <FactsTable info={state.info} />}
-    </Box>
+    <Panel id="host-facts-heading" title="Your machine">
+      {state.status === "loading" && <Loading>Asking the host for its facts…</Loading>}
+      {state.status === "error" && <ProblemAlert problem={state.problem} onRetry={onRetry} />}
+      {state.status === "ok" && <FactsTable label="Host facts" rows={hostRows(state.value)} />}
+    </Panel>
   );
 }
 
-function FactsTable({ info }: { info: HostInfo }) {
-  const rows: [string, string][] = [
+function hostRows(info: HostInfo): [string, string][] {
+  return [
     ["Operating system", `${OS_NAMES[info.os] ?? info.os} (${info.family})`],
     ["CPU architecture", info.arch],
     ["Host name", info.hostname],
     ["CPUs", String(info.cpus)],
     ["Extension version", info.version],
   ];
-  return (
-    <Table size="small" aria-label="Host facts" sx={{ maxWidth: 640 }}>
-      <TableBody>
-        {rows.map(([label, value]) => (
-          <TableRow key={label}>
-            <TableCell component="th" scope="row" sx={{ width: "40%" }}>
-              {label}
-            </TableCell>
-            <TableCell>{value}</TableCell>
-          </TableRow>
-        ))}
-      </TableBody>
-    </Table>
-  );
 }

@@ -181,5 +181,12 @@ fn dev_points_docker_desktop_at_vite_and_resets_on_ctrl_c() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "Vite still serving after dev exited"
     );
+    // The UI is hot-reloaded; the VM service is not, and dev says how to ship a change to it.
+    assert!(
+        stderr.contains("the VM service is not hot-reloaded")
+            && stderr.contains(&format!("installed image {image}:0.1.0"))
+            && stderr.contains("`cargo xtask update`"),
+        "{stderr}"
+    );
     eprintln!("dev exited {status}; stand-in calls:\n{calls}");
 }

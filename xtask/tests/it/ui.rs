@@ -1,5 +1,5 @@
 //! The UI for real: its unit tests under Node, the staged dashboard in headless Chromium
-//! against the staged host binary, and the error a missing npm gives.
+//! against the staged host binary and VM service, and the error a missing npm gives.
 
 use std::fs;
 use std::process::Command;
@@ -43,7 +43,9 @@ fn npm_ci_and_vitest_pass() {
 
 /// (b) `ui::build`, `stage` for this machine's platform, then the browser test
 /// (`ui/e2e/dashboard.test.mjs`) on the staged tree: the page shows what the staged binary
-/// reports, the port checker tells a held port from a free one, failures show as messages.
+/// reports and, beside it, what the staged VM service answers over its socket (and that it
+/// is unreachable while stopped), the port checker tells a held port from a free one,
+/// failures show as messages.
 #[test]
 fn staged_dashboard_in_chromium() {
     let Some(platform) = host_platform() else {
