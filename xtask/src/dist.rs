@@ -106,6 +106,9 @@ pub fn run(opts: &DistOptions) -> Result<()> {
     }
     let _lock = paths::lock_dist()?;
     preflight(&prepared, checks.unwrap_or_default())?;
+    if probe::Service::of(&prepared).is_some() {
+        probe::require_tools()?;
+    }
     let plan = image_plan(opts, &prepared, &release, detected, false)?;
     rep.println(format!("image strategy: {} ({})", plan.strategy, plan.why));
     let previous = match opts.push {

@@ -142,6 +142,14 @@ pub fn run_all(
     Ok(())
 }
 
+/// What the probe runs besides docker, checked before anything is built.
+pub fn require_tools() -> Result<()> {
+    if which::which("curl").is_err() {
+        bail!("curl not found: dist asks the VM service over its socket with `curl --unix-socket` (apt-get install curl)");
+    }
+    Ok(())
+}
+
 /// How `platform` can run here, or why it cannot.
 pub fn how(platform: Platform) -> Result<How, String> {
     if Arch::host() == Some(platform.0) {
