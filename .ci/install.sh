@@ -24,7 +24,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# --- Debian packages: engine, registry, mingw for the plain-cargo backend, debootstrap for the cross image
+# --- Debian packages: engine, registry, mingw for the plain-cargo toolchain, debootstrap for the cross image
 # (runc: the second engine's runtime; apache2-utils: `htpasswd -B` for registries with auth;
 #  busybox-static: the SBOM scanner image the tests build)
 apt_install docker.io docker-registry debootstrap gcc-mingw-w64-x86-64 ca-certificates \

@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, Toolchains};
 use crate::build::BuildOptions;
 use crate::cmd::Cmd;
 use crate::flags::{BenchCmd, BenchWhat};
@@ -18,6 +17,7 @@ use crate::plan::BuildJob;
 use crate::progress::Reporter;
 use crate::reference::ImageRef;
 use crate::target::Platform;
+use crate::toolchain::{Toolchain, Toolchains};
 use crate::{build, docker, paths, ui};
 
 impl BenchCmd {
@@ -44,7 +44,7 @@ impl Bench {
         let rep = Reporter::new(false);
         let opts = BuildOptions {
             toolchains: Toolchains {
-                default: Some(Backend::Zigbuild),
+                default: Some(Toolchain::Zigbuild),
                 ..Toolchains::default()
             },
             ..BuildOptions::default()
@@ -200,7 +200,7 @@ impl Bench {
 
     /// A first build pays for zig's own compiles; a later cold build (new target dir)
     /// finds them in zig's cache. Linux links with rust-lld and macOS without zig's
-    /// runtimes (`backend::zig_link_env`), so what is left is Windows' MinGW CRT: the
+    /// runtimes (`toolchain::zig_link_env`), so what is left is Windows' MinGW CRT: the
     /// second row, without the Windows triples, shows it.
     fn first_run(&self) -> Result<()> {
         let args = ["build", "--toolchain", "zigbuild"];

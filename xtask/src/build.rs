@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, Toolchains, Tools};
 use crate::binfmt;
 use crate::cmd::Cmd;
 use crate::flags::{BuildCmd, BuildOpts};
@@ -13,6 +12,7 @@ use crate::metadata::Extension;
 use crate::plan::{self, BuildJob, Inputs, Plan};
 use crate::progress::Reporter;
 use crate::target::{Platform, Target, TARGETS};
+use crate::toolchain::{Toolchain, Toolchains, Tools};
 use crate::{fingerprint, paths, ui, vendoring, workspace};
 
 /// What `build`, `stage` and `dist` are asked to build: the flags, read once.
@@ -85,10 +85,17 @@ impl BuildCmd {
 /// wrong before compiling is found here, in seconds.
 pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
     let ws = workspace::load()?;
-    let bins: BTreeSet<String> = ws.bins.keys().cloned().collect();
+    // The VM service is never a host binary (metadata.json names it nowhere).
+    let bins: BTreeSet<String> = ws
+        .bins
+        .keys()
+        .filter(|b| Some(b.as_str()) != ws.vm_service.as_deref())
+        .cloned()
+        .collect();
     let manifest = vendoring::load(&opts.metadata)?;
     let known = vendoring::known(bins.clone(), manifest.as_ref());
     let ext = Extension::load(&opts.metadata, Some(&known))?;
+    let service = plan::service_bin(&ext, ws.vm_service.as_deref())?;
     for w in &ext.warnings {
         rep.println(format!("warning: {w}"));
     }
@@ -112,6 +119,7 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
     let plan = plan::plan(&Inputs {
         ext: &ext,
         bin_packages: &ws.bins,
+        service,
         platforms: &opts.platforms,
         only: &opts.only,
         toolchains: &opts.toolchains,
@@ -126,6 +134,7 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
             .map_or(0, |d| d.as_secs()),
     })?;
     Ok(Prepared {
+        service: service.map(str::to_owned),
         plan,
         ws,
         built_for: vendoring::built_for(manifest.as_ref(), &ext),
@@ -139,6 +148,8 @@ pub fn prepare(rep: &Reporter, opts: &BuildOptions) -> Result<Prepared> {
 /// The plan and what it was made from.
 pub struct Prepared {
     pub plan: Plan,
+    /// The VM service's binary, staged at `/<name>`, when the image runs one of ours.
+    pub service: Option<String>,
     pub ws: workspace::Workspace,
     pub ext: Extension,
     /// `SOURCE_DATE_EPOCH` or the last commit's time: staged mtimes and link timestamps.
@@ -151,13 +162,21 @@ pub struct Prepared {
     pub rustc_vv: String,
 }
 
-/// Runs the plan's setup and build jobs; jobs of different backends run side by side.
+impl Prepared {
+    /// The command the image runs its VM service with, if it carries one of ours.
+    pub fn service_command(&self) -> Option<Vec<String>> {
+        let bin = self.service.as_deref()?;
+        Some(crate::codegen::service_command(bin, self.ext.socket()))
+    }
+}
+
+/// Runs the plan's setup and build jobs; jobs of different toolchains run side by side.
 pub fn run(rep: &Reporter, prepared: &Prepared) -> Result<()> {
     let plan = &prepared.plan;
     for (t, b, why) in &plan.choices {
         rep.println(format!("{t}: {b} ({why})"));
     }
-    if plan.builds.iter().any(|j| j.backend == Backend::Cross) {
+    if plan.builds.iter().any(|j| j.toolchain == Toolchain::Cross) {
         preflight_cross()?;
     }
     run_setup(rep, plan)?;
@@ -280,7 +299,7 @@ pub fn run_setup(rep: &Reporter, plan: &Plan) -> Result<()> {
 fn preflight_cross() -> Result<()> {
     let engine = std::env::var("CROSS_CONTAINER_ENGINE").unwrap_or_else(|_| "docker".to_owned());
     if !Cmd::new(&engine, ["info"]).succeeds() {
-        bail!("the cross backend needs a running container engine, but `{engine} info` failed: start the Docker daemon (or set CROSS_CONTAINER_ENGINE=podman)");
+        bail!("the cross toolchain needs a running container engine, but `{engine} info` failed: start the Docker daemon (or set CROSS_CONTAINER_ENGINE=podman)");
     }
     Ok(())
 }

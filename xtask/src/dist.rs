@@ -14,6 +14,7 @@ use crate::doctor::{self, Item};
 use crate::flags::DistCmd;
 use crate::image::{self, ImagePlan, Job, LocalVariant, Step};
 use crate::plan::{PlatformStage, Source};
+use crate::probe;
 use crate::progress::Reporter;
 use crate::publish::{self, Record};
 use crate::reference::ImageRef;
@@ -97,15 +98,18 @@ pub fn run(opts: &DistOptions) -> Result<()> {
     });
     let prepared = prepared?;
     let release = release(opts, &prepared)?;
-    codegen::check_fresh()?;
+    codegen::check_fresh(prepared.service_command().as_deref())?;
     if opts.build.dry_run {
         print!("{}", prepared.plan);
-        print!("{}", image_plan(opts, &release, detected, true)?);
+        print!("{}", image_plan(opts, &prepared, &release, detected, true)?);
         return Ok(());
     }
     let _lock = paths::lock_dist()?;
     preflight(&prepared, checks.unwrap_or_default())?;
-    let plan = image_plan(opts, &release, detected, false)?;
+    if probe::Service::of(&prepared).is_some() {
+        probe::require_tools()?;
+    }
+    let plan = image_plan(opts, &prepared, &release, detected, false)?;
     rep.println(format!("image strategy: {} ({})", plan.strategy, plan.why));
     let previous = match opts.push {
         true => publish::check_tag(&rep, builder, &release, opts.force)?,
@@ -116,9 +120,22 @@ pub fn run(opts: &DistOptions) -> Result<()> {
 
     let staged = staged_digest()?;
     let smoked = smoke_run(&rep, &prepared, &staged)?;
+    let service = probe::Service::of(&prepared);
+    let probed_record = paths::dist_dir().join("probe").join(format!(
+        "passed-{}.json",
+        &digest::sha256_bytes_hex(staged.as_bytes())[..16]
+    ));
+    let mut probed = Vec::new();
     let verified = match unchanged(opts, &release, &staged, previous.as_deref()) {
         Some(v) => {
             rep.println(format!("{release} already holds this exact build"));
+            if service.is_some() {
+                rep.println("probe: skipped, the VM service of this exact build passed before");
+                let earlier = std::fs::read_to_string(&probed_record).ok();
+                probed = earlier
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default();
+            }
             v
         }
         None => execute(
@@ -130,8 +147,15 @@ pub fn run(opts: &DistOptions) -> Result<()> {
                 floors: prepared.ws.floors,
                 built_for: prepared.built_for.clone(),
             },
+            service.as_ref(),
+            &mut probed,
         )?,
     };
+    if service.is_some() {
+        std::fs::create_dir_all(paths::dist_dir().join("probe"))?;
+        std::fs::write(&probed_record, serde_json::to_string(&probed)?)
+            .with_context(|| format!("cannot write {probed_record}"))?;
+    }
     Record::save(&release, &staged, &verified)?;
     report(
         opts,
@@ -139,6 +163,7 @@ pub fn run(opts: &DistOptions) -> Result<()> {
         &verified,
         &smoked,
         &vendored_summary(&prepared),
+        &serde_json::Value::from(probed),
     )
 }
 
@@ -307,6 +332,7 @@ fn preflight(prepared: &Prepared, checks: Vec<doctor::Check>) -> Result<()> {
 /// run stops.
 fn image_plan(
     opts: &DistOptions,
+    prepared: &Prepared,
     release: &ImageRef,
     detected: Result<Builder>,
     dry_run: bool,
@@ -346,6 +372,7 @@ fn image_plan(
         release,
         &opts.build.platforms,
         opts.push,
+        probe::Service::of(prepared).is_some(),
     ))
 }
 
@@ -402,6 +429,8 @@ fn execute(
     plan: &ImagePlan,
     previous: Option<&str>,
     rules: &Rules,
+    service: Option<&probe::Service>,
+    probed: &mut Vec<serde_json::Value>,
 ) -> Result<Verified> {
     let work = image::work_dir();
     std::fs::create_dir_all(&work).with_context(|| format!("cannot create {work}"))?;
@@ -427,6 +456,7 @@ fn execute(
                 verified = Some(v);
             }
             Step::VerifyLocal(variants) => verified = Some(verify_local(rep, variants, rules)?),
+            Step::Probe(variants) => probe::run_all(rep, variants, service, probed)?,
             Step::ConfirmTag { release } => {
                 let digest = known
                     .get(image::VERIFIED)
@@ -535,10 +565,12 @@ fn report(
     v: &Verified,
     smoked: &serde_json::Value,
     vendored: &serde_json::Value,
+    probed: &serde_json::Value,
 ) -> Result<()> {
     if opts.json {
         let mut summary = summary(release, v, &opts.build.platforms, opts.push)?;
         summary["smoke"] = smoked.clone();
+        summary["service"] = probed.clone();
         summary["vendored"] = vendored.clone();
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());

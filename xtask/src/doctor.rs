@@ -346,17 +346,17 @@ fn zig() -> Check {
     }
 }
 
-/// Which targets zig links (see `backend::zig_link_env`), so a slow first run is explained
+/// Which targets zig links (see `toolchain::zig_link_env`), so a slow first run is explained
 /// before it happens.
 fn zig_links() -> String {
     let root = crate::paths::root();
-    if let Some(at) = crate::backend::user_rustflags(&root, |k| std::env::var(k).ok()) {
+    if let Some(at) = crate::toolchain::user_rustflags(&root, |k| std::env::var(k).ok()) {
         return format!(
             "links all six targets, because rustflags are set ({at}): the first build also \
              builds zig's musl libc, compiler-rt and UBSan runtimes"
         );
     }
-    let musl = if crate::backend::has_rust_lld() {
+    let musl = if crate::toolchain::has_rust_lld() {
         "rust-lld links musl"
     } else {
         "no rust-lld in this toolchain: zig links musl too, building musl's libc on a first run"

@@ -106,7 +106,7 @@ fn stamp_path(stamps: &Utf8Path, job: &BuildJob) -> Utf8PathBuf {
     let triples: Vec<&str> = job.targets.iter().map(|t| t.triple).collect();
     stamps.join(format!(
         "{}-{}.json",
-        job.backend,
+        job.toolchain,
         &sha256_bytes_hex(triples.join(",").as_bytes())[..16]
     ))
 }
@@ -155,9 +155,9 @@ pub fn forget(stamps: &Utf8Path, job: &BuildJob) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Backend;
     use crate::cmd::Cmd;
     use crate::target::Target;
+    use crate::toolchain::Toolchain;
 
     #[test]
     fn stale_when_inputs_or_outputs_change() {
@@ -171,7 +171,7 @@ mod tests {
         fs::create_dir_all(out.parent().unwrap()).unwrap();
         fs::write(&out, "binary v1").unwrap();
         let job = BuildJob {
-            backend: Backend::Zigbuild,
+            toolchain: Toolchain::Zigbuild,
             targets: vec![Target::find("x86_64-apple-darwin").unwrap()],
             cmd: Cmd::new("cargo", ["zigbuild"]),
             outputs: vec![out.clone()],

@@ -11,8 +11,8 @@ use camino::Utf8PathBuf;
 use clap::error::ErrorKind;
 use clap::ArgMatches;
 
-use crate::backend::Toolchains;
 use crate::target::{Platform, Target};
+use crate::toolchain::Toolchains;
 
 mod cli;
 /// A usage mistake (exit code 2) or a request for help (exit code 0); `Display` is the

@@ -10,6 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::cmd::Cmd;
 use crate::docker::{self, Attest, Output, Strategy};
 use crate::paths;
+use crate::probe;
 use crate::publish;
 use crate::reference::ImageRef;
 use crate::target::Platform;
@@ -50,6 +51,9 @@ pub enum Step {
     /// Ask the registry that `release` serves the verified digest; put the previous
     /// digest back otherwise.
     ConfirmTag { release: ImageRef },
+    /// Run each locally loaded variant's VM service as Docker Desktop does and ask it
+    /// over its socket (see `probe`); a failure stops the run before any tag moves.
+    Probe(Vec<probe::Variant>),
 }
 
 #[derive(Debug, Clone)]
@@ -111,8 +115,15 @@ fn attesting(mut cmd: Cmd, attest: Option<&Attest>) -> Cmd {
     cmd
 }
 
+/// The local tag a variant is loaded under to probe its VM service before a push.
+pub fn probe_ref(release: &ImageRef, p: Platform) -> ImageRef {
+    let tag = release.tag.as_deref().unwrap_or("latest");
+    release.with_tag(&format!("probe-{tag}-{}", p.0.docker()))
+}
+
 /// The steps that publish `platforms` of `release` (`push`), or load and verify them
-/// locally, with `strategy`.
+/// locally, with `strategy`. With `probe`, each variant's VM service is run from its
+/// loaded image first (before anything is pushed, or before the local tag).
 pub fn plan(
     builder: Option<&str>,
     (strategy, why): (Strategy, String),
@@ -120,6 +131,7 @@ pub fn plan(
     release: &ImageRef,
     platforms: &[Platform],
     push: bool,
+    probe: bool,
 ) -> ImagePlan {
     let build_cmd = |platforms: &[Platform], output: Output<'_>, md: Option<&Utf8Path>| {
         let exported = matches!(output, Output::Local(_));
@@ -135,6 +147,28 @@ pub fn plan(
         "context cache",
         docker::prune_context_cache(builder),
     )])];
+    if push && probe {
+        // Nothing is pushed before the service has run from the very image: each variant
+        // is loaded locally first (the context is cached: the push builds reuse it).
+        let mut variants = Vec::new();
+        for &p in platforms {
+            let local = probe_ref(release, p);
+            let load = build_cmd(&[p], Output::Load(&local), None);
+            steps.push(Step::Run(vec![job(format!("probe image {p}"), load)]));
+            variants.push(probe::Variant {
+                platform: p,
+                image: local.to_string(),
+            });
+        }
+        steps.push(Step::Probe(variants));
+        for &p in platforms {
+            let untag = Cmd::new(
+                "docker",
+                ["image", "rm", &probe_ref(release, p).to_string()],
+            );
+            steps.push(Step::Run(vec![job("untag", untag)]));
+        }
+    }
     if push {
         let candidate = publish::candidate(release);
         if strategy == Strategy::MultiPlatform && platforms.len() > 1 {
@@ -191,7 +225,17 @@ pub fn plan(
                 fs,
             });
         }
+        let probes = variants
+            .iter()
+            .map(|v| probe::Variant {
+                platform: v.platform,
+                image: publish::platform_candidate(release, v.platform).to_string(),
+            })
+            .collect();
         steps.push(Step::VerifyLocal(variants));
+        if probe {
+            steps.push(Step::Probe(probes));
+        }
         if let Some(host) = crate::verify::host_platform().filter(|p| platforms.contains(p)) {
             let tag = Cmd::new(
                 "docker",
@@ -276,6 +320,21 @@ impl fmt::Display for ImagePlan {
                     f,
                     "  confirm that {release} serves {VERIFIED} (else put the previous digest back)"
                 )?,
+                Step::Probe(variants) => {
+                    for v in variants {
+                        let how = probe::how(v.platform).map_or_else(|e| format!("not run: {e}"), |h| h.to_string());
+                        writeln!(
+                            f,
+                            "  probe {}: docker run --detach --platform {} --volume <dir>:{} {} ({how}); \
+                             wait for the socket, GET /health and /facts, docker stop --time {}, want exit code 0",
+                            v.platform,
+                            v.platform,
+                            crate::codegen::GUEST_SERVICES,
+                            v.image,
+                            probe::TIMEOUT.as_secs()
+                        )?;
+                    }
+                }
             }
         }
         Ok(())
@@ -307,6 +366,7 @@ mod tests {
             &release,
             &Platform::ALL,
             true,
+            false,
         );
         let cmds = commands(&p);
         assert!(cmds[0].starts_with("docker buildx prune"), "{cmds:?}");
@@ -344,6 +404,7 @@ mod tests {
             &release,
             &Platform::ALL,
             true,
+            false,
         );
         let cmds = commands(&p);
         assert_eq!(cmds.len(), 3, "{cmds:?}");

@@ -15,7 +15,7 @@
 //!   [`progress`] (live output of running commands), [`toml`] (TOML through `toml_edit`:
 //!   values with their lines, and one string set keeping every other byte).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
-//!   [`metadata`] (metadata.json), [`labels`], [`backend`] (cross-compilation backends),
+//!   [`metadata`] (metadata.json), [`labels`], [`toolchain`] (cross-compilation toolchains: zigbuild, cross, cargo),
 //!   [`docker`] (buildx commands, builders, registries).
 //! - **Pipeline steps**: [`plan`] (host builds and staged paths as data), [`build`],
 //!   [`fingerprint`], [`ui`], [`stage`], [`smoke`] (run what this machine can),
@@ -36,11 +36,11 @@ pub use xtask_vendor::{
     vendor, vendor_archive, vendor_curl, vendor_fetch, vendor_lock, vendor_platform, vendor_toml,
 };
 
-pub mod backend;
 pub mod bench;
 pub mod build;
 pub mod changelog;
 pub mod codegen;
+pub mod compose;
 pub mod desktop;
 pub mod dist;
 pub mod docker;
@@ -52,6 +52,7 @@ pub mod labels;
 pub mod merge;
 pub mod metadata;
 pub mod plan;
+pub mod probe;
 pub mod publish;
 pub mod release;
 pub mod release_edit;
@@ -60,9 +61,11 @@ pub mod screenshots;
 pub mod setup;
 pub mod smoke;
 pub mod stage;
+pub mod toolchain;
 pub mod ui;
 pub mod vendoring;
 pub mod verify;
+pub mod vm;
 pub mod workspace;
 
 #[cfg(test)]

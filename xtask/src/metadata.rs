@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 
+use crate::compose::{self, Compose};
 use crate::json;
 use crate::target::Os;
 
@@ -22,7 +23,8 @@ pub struct Metadata {
     pub host: Option<Host>,
 }
 
-/// The backend that runs in Docker Desktop's VM: an image or a compose file.
+/// The service Docker Desktop runs in its VM (Docker calls it the backend): an image or a
+/// compose file.
 #[derive(Debug)]
 pub struct Vm {
     pub image: Option<String>,
@@ -43,6 +45,8 @@ pub struct UiEntry {
     pub title: String,
     pub root: String,
     pub src: String,
+    /// `backend.socket`: the VM service socket this UI talks to (Docker's samples write it).
+    pub backend: Option<Exposes>,
 }
 
 #[derive(Debug)]
@@ -79,28 +83,35 @@ impl Metadata {
 impl Vm {
     fn from_json(v: &Value) -> Result<Vm> {
         json::deny_unknown(v, "vm", &["image", "composefile", "exposes"])?;
-        let exposes = |v: &Value| -> Result<Exposes> {
-            json::deny_unknown(v, "vm.exposes", &["socket"])?;
-            let socket = json::required_string(v, "vm.exposes", "socket")?;
-            Ok(Exposes { socket })
-        };
         Ok(Vm {
             image: json::optional_string(v, "vm", "image")?,
             composefile: json::optional_string(v, "vm", "composefile")?,
             exposes: json::optional(v, "vm", "exposes")?
-                .map(exposes)
+                .map(|e| Exposes::from_json(e, "vm.exposes"))
                 .transpose()?,
         })
     }
 }
 
+impl Exposes {
+    fn from_json(v: &Value, at: &str) -> Result<Exposes> {
+        json::deny_unknown(v, at, &["socket"])?;
+        let socket = json::required_string(v, at, "socket")?;
+        Ok(Exposes { socket })
+    }
+}
+
 impl UiEntry {
     fn from_json(v: &Value, at: &str) -> Result<UiEntry> {
-        json::deny_unknown(v, at, &["title", "root", "src"])?;
+        json::deny_unknown(v, at, &["title", "root", "src", "backend"])?;
+        let backend_at = json::at(at, "backend");
         Ok(UiEntry {
             title: json::required_string(v, at, "title")?,
             root: json::required_string(v, at, "root")?,
             src: json::required_string(v, at, "src")?,
+            backend: json::optional(v, at, "backend")?
+                .map(|b| Exposes::from_json(b, &backend_at))
+                .transpose()?,
         })
     }
 }
@@ -155,6 +166,8 @@ pub struct Extension {
     pub ui_root: Option<String>,
     /// Problems that do not stop a build (a built binary no one ships).
     pub warnings: Vec<String>,
+    /// `vm.composefile`, read (by `load`, which reads files; `parse` leaves it `None`).
+    pub compose: Option<Compose>,
 }
 
 impl Extension {
@@ -163,12 +176,67 @@ impl Extension {
     /// binary name is accepted.
     pub fn load(file: &Utf8Path, known: Option<&Known>) -> Result<Extension> {
         let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-        let ext = Extension::parse(file, &text, known)?;
+        let mut ext = Extension::parse(file, &text, known)?;
         let icon = ext.dir.join(&ext.metadata.icon);
         if !icon.is_file() {
             bail!("{file}: `icon` names {icon}, which does not exist");
         }
+        ext.load_compose()?;
         Ok(ext)
+    }
+
+    /// Reads `vm.composefile` (beside metadata.json, as it is in the image) and notes the
+    /// services that run another image than the extension's own.
+    fn load_compose(&mut self) -> Result<()> {
+        let Some(rel) = self.vm_files().into_iter().next() else {
+            return Ok(());
+        };
+        let path = self.dir.join(&rel);
+        if !path.is_file() {
+            bail!(
+                "{}: `vm.composefile` names {path}, which does not exist",
+                self.file
+            );
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let compose = compose::parse(&path, &text)
+            .with_context(|| format!("{}: `vm.composefile`", self.file))?;
+        for s in &compose.services {
+            match s.image.as_deref() {
+                Some(OWN_IMAGE) => {}
+                Some(image) => self.warnings.push(format!(
+                    "{path}: service `{}` runs `{image}`, another image than this extension's own \
+                     ({OWN_IMAGE}): Docker Desktop pulls it at install time, and nothing here verifies it",
+                    s.name
+                )),
+                None => self.warnings.push(format!(
+                    "{path}: service `{}` names no `image` (a build is not possible in Docker Desktop's VM)",
+                    s.name
+                )),
+            }
+        }
+        self.compose = Some(compose);
+        Ok(())
+    }
+
+    /// Whether Docker Desktop runs this extension's own image as its VM service: `vm.image`
+    /// is `${DESKTOP_PLUGIN_IMAGE}`, or a service of the compose file runs it.
+    pub fn runs_own_image(&self) -> bool {
+        let Some(vm) = &self.metadata.vm else {
+            return false;
+        };
+        vm.image.as_deref() == Some(OWN_IMAGE)
+            || self
+                .compose
+                .iter()
+                .flat_map(|c| &c.services)
+                .any(|s| s.image.as_deref() == Some(OWN_IMAGE))
+    }
+
+    /// `vm.exposes.socket`, the file the service listens on in `/run/guest-services`.
+    pub fn socket(&self) -> Option<&str> {
+        let vm = self.metadata.vm.as_ref()?;
+        vm.exposes.as_ref().map(|e| e.socket.as_str())
     }
 
     pub fn parse(file: &Utf8Path, text: &str, known: Option<&Known>) -> Result<Extension> {
@@ -183,6 +251,11 @@ impl Extension {
         let mut notes = Vec::new();
         if let Some(vm) = &metadata.vm {
             check_vm(vm, &mut errors, &mut notes);
+        }
+        for (name, entry) in &metadata.ui {
+            if let Some(b) = &entry.backend {
+                check_socket(&format!("ui.{name}.backend.socket"), &b.socket, &mut errors);
+            }
         }
         let dir = file.parent().map_or_else(|| ".".into(), Utf8Path::to_owned);
         if !is_plain_relative(&metadata.icon) {
@@ -213,6 +286,7 @@ impl Extension {
             binaries,
             ui_root,
             warnings,
+            compose: None,
         })
     }
 
@@ -353,23 +427,35 @@ fn check_vm(vm: &Vm, errors: &mut Vec<String>, notes: &mut Vec<String>) {
             ));
         }
     }
+    if let Some(e) = &vm.exposes {
+        check_socket("vm.exposes.socket", &e.socket, errors);
+    }
+}
+
+/// Docker Desktop creates the socket in `/run/guest-services` (in the VM) and connects
+/// the UI to it there: a name, never a path.
+fn check_socket(at: &str, socket: &str, errors: &mut Vec<String>) {
+    let plain = is_plain_relative(socket) && !socket.contains('/') && !socket.contains('\0');
+    if !plain {
+        errors.push(format!(
+            "`{at}`: expected a socket file name like `service.sock` (created in /run/guest-services), found `{socket}`"
+        ));
+    }
 }
 
 fn ui_root(meta: &Metadata, errors: &mut Vec<String>) -> Option<String> {
     let mut root: Option<&str> = None;
     for (name, entry) in &meta.ui {
         let at = format!("ui.{name}");
-        let Some(dir) = entry
-            .root
-            .strip_prefix('/')
-            .filter(|d| is_plain_relative(d))
-        else {
+        // Docker's own samples write both `/ui` and `ui` (its Kubernetes sample).
+        let dir = entry.root.strip_prefix('/').unwrap_or(&entry.root);
+        if !is_plain_relative(dir) {
             errors.push(format!(
-                "`{at}.root`: expected an absolute directory like `/ui`, found `{}`",
+                "`{at}.root`: expected a directory inside the image like `/ui`, found `{}`",
                 entry.root
             ));
             continue;
-        };
+        }
         if !is_plain_relative(&entry.src) {
             errors.push(format!(
                 "`{at}.src`: expected a file inside `{}`, found `{}`",
@@ -613,8 +699,101 @@ mod tests {
         );
         assert!(e.contains("`ui.b.root`"), "{e}");
         let e = err(
-            r#"{"icon": "../i.svg", "ui": {"a": {"title": "a", "root": "ui", "src": "index.html"}}}"#,
+            r#"{"icon": "../i.svg", "ui": {"a": {"title": "a", "root": "../ui", "src": "index.html"}}}"#,
         );
         assert!(e.contains("`ui.a.root`") && e.contains("`icon`"), "{e}");
+    }
+
+    #[test]
+    fn socket_is_a_plain_file_name() {
+        for bad in ["run/x.sock", "/run/guest-services/x.sock", "..", ""] {
+            let text = format!(
+                r#"{{"icon": "i.svg", "vm": {{"image": "{OWN_IMAGE}", "exposes": {{"socket": "{bad}"}}}}}}"#
+            );
+            let e = err(&text);
+            assert!(
+                e.contains("extension/metadata.json")
+                    && e.contains("`vm.exposes.socket`: expected a socket file name"),
+                "{bad}: {e}"
+            );
+        }
+        let e = err(
+            r#"{"icon": "i.svg", "ui": {"t": {"title": "T", "root": "/ui", "src": "index.html", "backend": {"socket": "a/b.sock"}}}}"#,
+        );
+        assert!(e.contains("`ui.t.backend.socket`"), "{e}");
+    }
+
+    /// Docker's extensions-sdk samples, as they are written there: the vm-service sample's
+    /// `ui.dashboard-tab.backend.socket`, the Kubernetes sample's `"root": "ui"`.
+    #[test]
+    fn dockers_samples_stay_valid() {
+        let vm_service = r#"{
+          "icon": "docker.svg",
+          "vm": {"composefile": "docker-compose.yaml", "exposes": {"socket": "extension-volumes.sock"}},
+          "ui": {"dashboard-tab": {"title": "Volumes", "root": "/ui", "src": "index.html",
+                                   "backend": {"socket": "extension-volumes.sock"}}}}"#;
+        let ext = Extension::parse(Utf8Path::new("m.json"), vm_service, None).unwrap();
+        assert_eq!(ext.socket(), Some("extension-volumes.sock"));
+        let kubernetes = r#"{
+          "icon": "docker.svg",
+          "ui": {"dashboard-tab": {"title": "Kubernetes Sample", "src": "index.html", "root": "ui"}},
+          "host": {"binaries": [{"darwin": [{"path": "/darwin/kubectl"}],
+                                 "windows": [{"path": "/windows/kubectl.exe"}],
+                                 "linux": [{"path": "/linux/kubectl"}]}]}}"#;
+        let ext = Extension::parse(Utf8Path::new("m.json"), kubernetes, None).unwrap();
+        assert_eq!(ext.ui_root.as_deref(), Some("ui"));
+    }
+
+    /// `load` reads the compose file beside metadata.json: missing, not YAML or without
+    /// services is an error naming the file and field; another image's service is noted.
+    #[test]
+    fn compose_file_is_read_and_checked() {
+        let dir = crate::paths::target_dir().join("xtask-unit/compose");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("i.svg"), "<svg/>").unwrap();
+        let meta = dir.join("metadata.json");
+        std::fs::write(
+            &meta,
+            r#"{"icon": "i.svg", "vm": {"composefile": "docker-compose.yaml", "exposes": {"socket": "s.sock"}}}"#,
+        )
+        .unwrap();
+        let load = || Extension::load(&meta, None);
+        let e = format!("{:#}", load().unwrap_err());
+        assert!(
+            e.contains("`vm.composefile` names") && e.contains("does not exist"),
+            "{e}"
+        );
+        let compose = dir.join("docker-compose.yaml");
+        for (text, want) in [
+            ("services: [a\n", "not valid YAML"),
+            (
+                "version: '3.8'\n",
+                "`services`: expected at least one service",
+            ),
+        ] {
+            std::fs::write(&compose, text).unwrap();
+            let e = format!("{:#}", load().unwrap_err());
+            assert!(
+                e.contains(meta.as_str()) && e.contains(compose.as_str()) && e.contains(want),
+                "{e}"
+            );
+        }
+        std::fs::write(
+            &compose,
+            format!("services:\n  svc:\n    image: {OWN_IMAGE}\n  db:\n    image: postgres:16\n"),
+        )
+        .unwrap();
+        let ext = load().unwrap();
+        assert!(ext.runs_own_image());
+        assert!(
+            ext.warnings
+                .iter()
+                .any(|w| w.contains("service `db` runs `postgres:16`")),
+            "{:?}",
+            ext.warnings
+        );
+        std::fs::write(&compose, "services:\n  db:\n    image: postgres:16\n").unwrap();
+        assert!(!load().unwrap().runs_own_image());
     }
 }

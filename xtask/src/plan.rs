@@ -7,17 +7,17 @@ use std::fmt;
 use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::backend::{Backend, Toolchains, Tools};
 use crate::cmd::Cmd;
 use crate::metadata::Extension;
 use crate::paths;
 use crate::target::{Platform, Target, TARGETS};
+use crate::toolchain::{Toolchain, Toolchains, Tools};
 use crate::workspace::InstalledTargets;
 
-/// One backend invocation and the triples it builds.
+/// One toolchain invocation and the triples it builds.
 #[derive(Debug, Clone)]
 pub struct BuildJob {
-    pub backend: Backend,
+    pub toolchain: Toolchain,
     pub targets: Vec<&'static Target>,
     pub cmd: Cmd,
     /// Every binary the command produces (all `--bin`s for all its targets).
@@ -27,8 +27,8 @@ pub struct BuildJob {
 impl BuildJob {
     pub fn name(&self) -> String {
         match self.targets.as_slice() {
-            [one] => format!("{} {}", self.backend, one),
-            many => format!("{} ({} targets)", self.backend, many.len()),
+            [one] => format!("{} {}", self.toolchain, one),
+            many => format!("{} ({} targets)", self.toolchain, many.len()),
         }
     }
 }
@@ -61,8 +61,8 @@ pub struct PlatformStage {
 pub struct Plan {
     /// `rustup target add` for targets this toolchain lacks.
     pub setup: Vec<Cmd>,
-    /// Why each triple got its backend, for the log.
-    pub choices: Vec<(&'static Target, Backend, String)>,
+    /// Why each triple got its toolchain, for the log.
+    pub choices: Vec<(&'static Target, Toolchain, String)>,
     pub builds: Vec<BuildJob>,
     /// The UI's build commands (each skipped when its inputs are unchanged); empty
     /// when metadata.json names no UI.
@@ -75,6 +75,9 @@ pub struct Inputs<'a> {
     pub ext: &'a Extension,
     /// Binary target -> the workspace package that builds it.
     pub bin_packages: &'a BTreeMap<String, String>,
+    /// The VM service's binary target, when the image runs one of ours (see
+    /// `service_bin`): built for each platform's Linux triple and staged at `/<name>`.
+    pub service: Option<&'a str>,
     pub platforms: &'a [Platform],
     /// Restrict to these triples (`build --target`); empty means all that the platforms need.
     pub only: &'a [&'static Target],
@@ -95,7 +98,11 @@ pub struct Inputs<'a> {
 }
 
 pub fn plan(inp: &Inputs) -> Result<Plan> {
-    let oses = inp.ext.oses();
+    let mut oses = inp.ext.oses();
+    if inp.service.is_some() {
+        // The service runs in Docker Desktop's Linux VM: the variant's static musl triple.
+        oses.insert(crate::target::Os::Linux);
+    }
     let targets: Vec<&'static Target> = TARGETS
         .iter()
         .filter(|t| inp.platforms.contains(&t.platform()) && oses.contains(&t.os))
@@ -115,7 +122,7 @@ pub fn plan(inp: &Inputs) -> Result<Plan> {
         );
     }
 
-    // Choose every backend before anything runs, and report all that are missing at once.
+    // Choose every toolchain before anything runs, and report all that are missing at once.
     let mut choices = Vec::new();
     let mut missing = Vec::new();
     for &t in &targets {
@@ -177,22 +184,47 @@ fn cargo_args(inp: &Inputs) -> Vec<String> {
     ]
     .map(String::from)
     .into();
-    let packages: BTreeSet<&str> = inp
-        .ext
-        .bins()
-        .iter()
-        .map(|b| inp.bin_packages[*b].as_str())
-        .collect();
+    let bins = built_bins(inp);
+    let packages: BTreeSet<&str> = bins.iter().map(|b| inp.bin_packages[*b].as_str()).collect();
     for p in packages {
         args.extend(["--package".into(), p.to_owned()]);
     }
-    for b in inp.ext.bins() {
+    for b in bins {
         args.extend(["--bin".into(), b.to_owned()]);
     }
     args
 }
 
-fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> Vec<BuildJob> {
+/// Every binary target one build makes: the host binaries and the VM service. Cargo
+/// builds each for every `--target` of its invocation (it cannot pick binaries per
+/// target), so the service is built for the macOS and Windows triples too, where its
+/// crate compiles to a stub, and only the Linux builds are staged: one invocation instead
+/// of a second, serial one for two triples.
+fn built_bins<'a>(inp: &Inputs<'a>) -> BTreeSet<&'a str> {
+    let mut bins = inp.ext.bins();
+    bins.extend(inp.service);
+    bins
+}
+
+/// The binary that serves metadata.json's `vm`, when the image must carry one of ours:
+/// the extension runs its own image and Cargo.toml names the service. Without `vm` (or
+/// with another image) there is nothing to build.
+pub fn service_bin<'a>(ext: &Extension, configured: Option<&'a str>) -> Result<Option<&'a str>> {
+    if !ext.runs_own_image() {
+        return Ok(None);
+    }
+    match configured {
+        Some(bin) => Ok(Some(bin)),
+        None => anyhow::bail!(
+            "{}: `vm` runs this extension's own image ({}), but no binary of the workspace is its service: \
+             set [workspace.metadata.extension] vm-service = \"BIN\" in Cargo.toml",
+            ext.file,
+            crate::metadata::OWN_IMAGE
+        ),
+    }
+}
+
+fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) -> Vec<BuildJob> {
     let common = cargo_args(inp);
     let with_targets = |mut args: Vec<String>, ts: &[&'static Target]| {
         args.extend(common.iter().cloned());
@@ -201,10 +233,11 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
         }
         args
     };
+    let bins = built_bins(inp);
     let outputs = |ts: &[&'static Target]| -> Vec<Utf8PathBuf> {
         ts.iter()
             .flat_map(|t| {
-                inp.ext.bins().into_iter().map(|b| {
+                bins.iter().map(|b| {
                     inp.target_dir
                         .join(t.triple)
                         .join("release")
@@ -214,45 +247,45 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
             .collect()
     };
     let mut jobs = Vec::new();
-    for backend in Backend::ALL {
+    for toolchain in Toolchain::ALL {
         let ts: Vec<&'static Target> = choices
             .iter()
-            .filter(|c| c.1 == backend)
+            .filter(|c| c.1 == toolchain)
             .map(|c| c.0)
             .collect();
         if ts.is_empty() {
             continue;
         }
-        match backend {
+        match toolchain {
             // One invocation for all triples: cargo shares the host-side work (build
             // scripts, proc macros) and keeps both cores busy (about half the time of one
             // invocation per triple, measured by `cargo xtask bench stage`).
             // Per target, how it links (rust-lld for musl, zig without the runtimes Rust
-            // never uses): see `backend::zig_link_env`.
-            Backend::Zigbuild => {
+            // never uses): see `toolchain::zig_link_env`.
+            Toolchain::Zigbuild => {
                 let mut cmd = Cmd::new("cargo", with_targets(vec!["zigbuild".into()], &ts));
                 cmd.env
-                    .extend(crate::backend::zig_command_env(inp.tools, |k| {
+                    .extend(crate::toolchain::zig_command_env(inp.tools, |k| {
                         std::env::var(k).ok()
                     }));
                 for t in &ts {
-                    cmd.env.extend(crate::backend::zig_link_env(t, inp.tools));
+                    cmd.env.extend(crate::toolchain::zig_link_env(t, inp.tools));
                 }
                 jobs.push(BuildJob {
-                    backend,
+                    toolchain,
                     cmd,
                     outputs: outputs(&ts),
                     targets: ts,
                 });
             }
-            Backend::Cargo => jobs.push(BuildJob {
-                backend,
+            Toolchain::Cargo => jobs.push(BuildJob {
+                toolchain,
                 cmd: Cmd::new("cargo", with_targets(vec!["build".into()], &ts)),
                 outputs: outputs(&ts),
                 targets: ts,
             }),
             // cross runs one container image per triple, so it takes one --target at a time.
-            Backend::Cross => {
+            Toolchain::Cross => {
                 for t in ts {
                     let mut head = Vec::new();
                     if let Some(tc) = inp.rust_toolchain {
@@ -261,13 +294,13 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Backend, String)]) -> V
                     head.push("build".into());
                     // cross passes only the variables it is told to into its container,
                     // where the linker stamps the PE header: without SOURCE_DATE_EPOCH
-                    // there, each build stamps its own time (backends::cross_builds_windows_gnu).
+                    // there, each build stamps its own time (toolchains::cross_builds_windows_gnu).
                     let passthrough = match std::env::var("CROSS_BUILD_ENV_PASSTHROUGH") {
                         Ok(v) if !v.trim().is_empty() => format!("{} SOURCE_DATE_EPOCH", v.trim()),
                         _ => "SOURCE_DATE_EPOCH".to_owned(),
                     };
                     jobs.push(BuildJob {
-                        backend,
+                        toolchain,
                         cmd: Cmd::new("cross", with_targets(head, &[t]))
                             .env("CROSS_BUILD_ENV_PASSTHROUGH", passthrough),
                         outputs: outputs(&[t]),
@@ -309,6 +342,22 @@ fn stage_entries(inp: &Inputs, platform: Platform, targets: &[&'static Target]) 
                 .join(target.exe_name(&b.bin));
             entries.insert(b.path.clone(), Source::Binary { target, path });
         }
+    }
+    let linux = targets
+        .iter()
+        .find(|t| t.platform() == platform && t.os == crate::target::Os::Linux);
+    if let (Some(bin), Some(target)) = (inp.service, linux) {
+        // At the image root, where the Dockerfile's CMD names it (Docker's template has
+        // `/service`).
+        let path = inp
+            .target_dir
+            .join(target.triple)
+            .join("release")
+            .join(target.exe_name(bin));
+        entries.insert(bin.to_owned(), Source::Binary { target, path });
+    }
+    for f in inp.ext.vm_files() {
+        entries.insert(f.clone(), Source::File(inp.ext.dir.join(&f)));
     }
     PlatformStage { platform, entries }
 }

@@ -224,7 +224,7 @@ fn file_changes(
         edit::set_lock_versions("Cargo.lock", &lock, &names, current, next)?,
         log_new,
         labels_new,
-        codegen::generate(&parsed),
+        codegen::generate(&parsed)?,
     ];
     let old = [
         manifest.to_owned(),

@@ -323,6 +323,10 @@ pub fn check_variant(
     unnamed_binaries(&ext, fs)
         .into_iter()
         .for_each(&mut problem);
+    // Would the VM service start in this variant (see `vm`).
+    crate::vm::check(platform, config, fs, &ext)
+        .into_iter()
+        .for_each(&mut problem);
     if let (Some(staged), Some(sums)) = (staged_sums, &sums) {
         match digest::read_sums(staged) {
             Some(want) if want == *sums => {}

@@ -65,6 +65,10 @@ pub struct Workspace {
     /// The oldest macOS and Windows the host binaries must start on:
     /// `[workspace.metadata.extension] min-macos` / `min-windows`, else Docker Desktop's.
     pub floors: Floors,
+    /// `[workspace.metadata.extension] vm-service`: the binary target that is the VM
+    /// service (staged at `/<name>` and run by the image), when metadata.json's `vm` runs
+    /// this extension's own image. Never a host binary.
+    pub vm_service: Option<String>,
 }
 
 pub fn load() -> Result<Workspace> {
@@ -92,6 +96,7 @@ pub fn load() -> Result<Workspace> {
         image: extension["image"].as_str().map(str::to_owned),
         floors: floors(&extension)?,
         smoke: smoke(&extension)?,
+        vm_service: None,
     };
     let mut hosts: Vec<Package> = packages
         .into_iter()
@@ -111,7 +116,22 @@ pub fn load() -> Result<Workspace> {
             }
         }
     }
+    ws.vm_service = vm_service(&extension, &ws.bins)?;
     Ok(ws)
+}
+
+/// `vm-service = "NAME"`: a binary target of a workspace package.
+fn vm_service(extension: &Value, bins: &BTreeMap<String, String>) -> Result<Option<String>> {
+    let Some(v) = extension.get("vm-service") else {
+        return Ok(None);
+    };
+    match v.as_str() {
+        Some(name) if bins.contains_key(name) => Ok(Some(name.to_owned())),
+        _ => bail!(
+            "Cargo.toml: [workspace.metadata.extension] vm-service: expected the name of a binary a workspace package builds ({}), found {v}",
+            bins.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// `[workspace.metadata.extension.smoke.NAME]`: `args` (strings) and `expect`.
@@ -319,6 +339,7 @@ mod tests {
             image: Some("docker.io/acme/ext".into()),
             floors: Default::default(),
             smoke: Default::default(),
+            vm_service: None,
         };
         assert_eq!(
             ws.release(None, None).unwrap().to_string(),

@@ -91,7 +91,7 @@ pub struct Target {
     pub arch: Arch,
     /// cross publishes an image for this triple (it has none for darwin: no macOS SDK).
     pub cross: bool,
-    /// The linker the plain-cargo backend needs, as named in `.cargo/config.toml`;
+    /// The linker the plain-cargo toolchain needs, as named in `.cargo/config.toml`;
     /// `None` where no Debian-packaged linker reaches the triple.
     pub cargo_linker: Option<&'static str>,
 }

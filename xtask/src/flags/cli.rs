@@ -129,8 +129,8 @@ fn build_opts() -> [Arg; 6] {
         .value_parser(parse_platform),
         values(
             "toolchain",
-            "[TRIPLE=]BACKEND",
-            "Cross-compilation backend: auto, zigbuild, cross or cargo; TRIPLE=BACKEND sets it \
+            "[TRIPLE=]NAME",
+            "Cross-compilation toolchain: auto, zigbuild, cross or cargo; TRIPLE=NAME sets it \
              for one triple; repeatable (`auto` picks per triple from what is installed) \
              [default: auto]",
         )

@@ -312,10 +312,10 @@ fn help_for_every_command_and_usage_without_one() {
     let dist = help(&["dist", "--platform", "linux/arm64", "--help"]);
     for line in [
         "Usage: cargo xtask dist [OPTIONS]\n",
-        "\n      --platform <PLATFORM>           Image platform to build for",
-        "\n  -v, --verbose                       Stream every",
+        "\n      --platform <PLATFORM>        Image platform to build for",
+        "\n  -v, --verbose                    Stream every",
         "[env: XTASK_SBOM_GENERATOR=]\n",
-        "\n  -h, --help                          Print help\n",
+        "\n  -h, --help                       Print help\n",
     ] {
         assert!(dist.contains(line), "`{line}` not in:\n{dist}");
     }

@@ -107,6 +107,24 @@ fn check_exported_variant(p: Platform, fs_root: &Utf8Path) -> BTreeMap<String, S
     }
     let want: BTreeSet<&str> = p.targets().map(|t| t.triple).collect();
     assert_eq!(seen, want, "{p}: the binaries found by their headers");
+    // The VM service, at the root where the image's CMD names it: static, the variant's CPU.
+    let service = fs_root.join("vm-service");
+    let info = binfmt::sniff_file(&service).unwrap_or_else(|e| panic!("{p}: /vm-service: {e:#}"));
+    let linux = p.targets().find(|t| t.os == Os::Linux).unwrap();
+    let (format, cpu) = linux.expected();
+    assert_eq!(
+        (info.format, info.cpu()),
+        (format, Some(cpu)),
+        "{p}: /vm-service is {info}"
+    );
+    assert_eq!(
+        info.linkage,
+        Linkage::Static,
+        "{p}: /vm-service must be static"
+    );
+    let mode = fs::metadata(&service).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755, "{p}: /vm-service mode {mode:o}");
+    sums.insert("vm-service".to_owned(), sha256_hex(&service).unwrap());
     let meta: Value = serde_json::from_slice(
         &fs::read(fs_root.join("metadata.json")).expect("metadata.json in the image"),
     )
@@ -225,9 +243,11 @@ fn publish_and_check(reg: &Registry, docker_host: Option<&str>, strategy: &str) 
         "attestations": json["attestations"],
         "checksums": checksums,
         "smoke": json["smoke"],
+        "service": json["service"],
         "vendored": {},
     });
     smoke_ran_what_this_machine_can(&json["smoke"]);
+    crate::vm::service_probed(&json["service"]);
     assert_eq!(json, want, "--json output vs the registry");
     let attested = json["attestations"].as_object().unwrap();
     assert_eq!(
@@ -639,7 +659,17 @@ fn local_dist_loads_this_machines_variant() {
     assert_eq!(json["pushed"], false);
     assert_eq!(json["index_digest"], Value::Null);
 
+    crate::vm::service_probed(&json["service"]);
     let config = local_inspect(&reference).expect("the release tag is in the local store");
+    assert_eq!(
+        config["Config"]["Cmd"],
+        serde_json::json!([
+            "/vm-service",
+            "--socket",
+            "/run/guest-services/host-facts.sock"
+        ]),
+        "the image runs the VM service"
+    );
     assert_eq!(config["Os"], "linux");
     assert_eq!(config["Architecture"], host.docker());
     let labels = &config["Config"]["Labels"];
@@ -691,6 +721,7 @@ fn local_dist_on_the_containerd_store() {
     let out = run_ok(dist(&warm_target(), image, &["--json"]).env("DOCKER_HOST", &host));
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["pushed"], false);
+    crate::vm::service_probed(&json["service"]);
     let reference = format!("{image}:{TAG}");
     let config = inspect(&reference).expect("the release tag is in the containerd store");
     assert_eq!(config["Architecture"], arch.docker());

@@ -3,7 +3,6 @@
 
 mod attest;
 mod auth;
-mod backends;
 mod bad_input;
 mod checkout;
 mod desktop;
@@ -14,9 +13,11 @@ mod portability;
 mod release;
 mod stage;
 mod support;
+mod toolchains;
 mod ui;
 mod vendor;
 mod vendor_archive;
 mod vendor_toml;
 mod verify;
+mod vm;
 mod workflows;

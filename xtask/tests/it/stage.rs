@@ -1,4 +1,4 @@
-//! The zigbuild backend really compiles all six triples; every staged binary's format and
+//! The zigbuild toolchain really compiles all six triples; every staged binary's format and
 //! CPU is read from its header; modes, checksums and byte-identical re-staging checked.
 
 use std::fs;

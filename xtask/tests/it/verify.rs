@@ -15,19 +15,20 @@ use camino::Utf8PathBuf;
 use xtask::labels::Labels;
 use xtask::target::{Arch, Platform};
 
-const AMD64: Platform = Platform(Arch::Amd64);
-const ARM64: Platform = Platform(Arch::Arm64);
+pub(crate) const AMD64: Platform = Platform(Arch::Amd64);
+pub(crate) const ARM64: Platform = Platform(Arch::Arm64);
 const TAG: &str = "0.1.0";
 
-struct Case {
+/// Shared with the VM service's cases (`vm.rs`).
+pub(crate) struct Case {
     name: &'static str,
-    dir: Utf8PathBuf,
+    pub(crate) dir: Utf8PathBuf,
     reg: Registry,
 }
 
 impl Case {
     /// A copy of the staged tree with the committed Dockerfile, and a registry of its own.
-    fn new(name: &'static str) -> Option<Case> {
+    pub(crate) fn new(name: &'static str) -> Option<Case> {
         if !dist_ready() {
             return None;
         }
@@ -50,7 +51,7 @@ impl Case {
     }
 
     /// A file of one variant's tree.
-    fn path(&self, p: Platform, rel: &str) -> Utf8PathBuf {
+    pub(crate) fn path(&self, p: Platform, rel: &str) -> Utf8PathBuf {
         self.dir.join("context").join(p.stage_name()).join(rel)
     }
 
@@ -60,13 +61,19 @@ impl Case {
         change(&mut labels);
         fs::write(
             self.dir.join("context/Dockerfile"),
-            xtask::labels::dockerfile(&labels),
+            xtask::labels::dockerfile(
+                &labels,
+                Some(&xtask::codegen::service_command(
+                    "vm-service",
+                    Some("host-facts.sock"),
+                )),
+            ),
         )
         .unwrap();
     }
 
     /// Builds and pushes each platform, merges them into `REG/NAME:0.1.0`, returns that.
-    fn publish(&self, platforms: &[Platform]) -> String {
+    pub(crate) fn publish(&self, platforms: &[Platform]) -> String {
         let repo = self.reg.image(self.name);
         let mut manifests = Vec::new();
         for p in platforms {
@@ -90,14 +97,14 @@ impl Case {
         reference
     }
 
-    fn verify(&self, reference: &str) -> std::process::Output {
+    pub(crate) fn verify(&self, reference: &str) -> std::process::Output {
         run(xtask(&self.dir.join("target"), &["verify", reference]))
     }
 
     /// Publishes, verifies, and expects a rejection whose problems are exactly the
     /// `expected` ones: every problem line matches one of them, and each is reported.
     /// In a pattern, ` … ` stands for anything on the same line.
-    fn rejected(&self, platforms: &[Platform], expected: &[&str]) {
+    pub(crate) fn rejected(&self, platforms: &[Platform], expected: &[&str]) {
         let reference = self.publish(platforms);
         let out = self.verify(&reference);
         let err = String::from_utf8_lossy(&out.stderr);

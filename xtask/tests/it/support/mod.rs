@@ -87,7 +87,7 @@ pub fn on_path(tool: &str) -> bool {
     which::which(tool).is_ok()
 }
 
-/// zig (on PATH or as python3's `ziglang`) and cargo-zigbuild: the default backend.
+/// zig (on PATH or as python3's `ziglang`) and cargo-zigbuild: the default toolchain.
 pub fn zig_ready() -> bool {
     let zig = on_path("zig")
         || Command::new("python3")

@@ -1,4 +1,4 @@
-//! The cross and plain-cargo backends really build their triples; results are checked
+//! The cross and plain-cargo toolchains really build their triples; results are checked
 //! from the binaries' headers, and a clean rebuild gives the same bytes.
 
 use crate::support::*;
@@ -71,7 +71,7 @@ const EPOCH: &str = "1700000000";
 
 /// Builds again with `build` in a new target dir and wants every `outputs` file (relative
 /// to the target dir) byte-identical to `name`'s first build: no link timestamps, no
-/// target-dir paths in the binaries, whatever the backend.
+/// target-dir paths in the binaries, whatever the toolchain.
 fn same_bytes_after_a_clean_build(name: &str, build: impl Fn(&camino::Utf8Path), outputs: &[&str]) {
     let first = target_dir(name);
     let clean = target_dir(&format!("{name}-clean"));

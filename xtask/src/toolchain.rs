@@ -1,4 +1,4 @@
-//! Cross-compilation backends and the per-triple choice between them.
+//! Cross-compilation toolchains and the per-triple choice between them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,7 +10,7 @@ use crate::cmd::Cmd;
 use crate::target::{Os, Target, TARGETS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Backend {
+pub enum Toolchain {
     /// `cargo zigbuild`: zig as the linker; reaches every triple, darwin included.
     Zigbuild,
     /// `cross build`: a container image per triple.
@@ -19,31 +19,31 @@ pub enum Backend {
     Cargo,
 }
 
-impl Backend {
-    pub const ALL: [Backend; 3] = [Backend::Zigbuild, Backend::Cross, Backend::Cargo];
+impl Toolchain {
+    pub const ALL: [Toolchain; 3] = [Toolchain::Zigbuild, Toolchain::Cross, Toolchain::Cargo];
 
     fn name(self) -> &'static str {
         match self {
-            Backend::Zigbuild => "zigbuild",
-            Backend::Cross => "cross",
-            Backend::Cargo => "cargo",
+            Toolchain::Zigbuild => "zigbuild",
+            Toolchain::Cross => "cross",
+            Toolchain::Cargo => "cargo",
         }
     }
 }
 
-impl fmt::Display for Backend {
+impl fmt::Display for Toolchain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-/// `--toolchain` values: a default (`auto` or a backend) and per-triple overrides
-/// (`TRIPLE=BACKEND`).
+/// `--toolchain` values: a default (`auto` or a toolchain) and per-triple overrides
+/// (`TRIPLE=TOOLCHAIN`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Toolchains {
     /// `None` is `auto`.
-    pub default: Option<Backend>,
-    pub per_triple: BTreeMap<&'static str, Backend>,
+    pub default: Option<Toolchain>,
+    pub per_triple: BTreeMap<&'static str, Toolchain>,
 }
 
 impl Toolchains {
@@ -51,9 +51,9 @@ impl Toolchains {
         let mut out = Toolchains::default();
         for v in values {
             match v.split_once('=') {
-                Some((triple, backend)) => {
+                Some((triple, toolchain)) => {
                     let t = Target::find(triple)?;
-                    match parse_choice(backend)? {
+                    match parse_choice(toolchain)? {
                         Some(b) => out.per_triple.insert(t.triple, b),
                         None => out.per_triple.remove(t.triple),
                     };
@@ -65,11 +65,11 @@ impl Toolchains {
     }
 }
 
-fn parse_choice(s: &str) -> Result<Option<Backend>> {
+fn parse_choice(s: &str) -> Result<Option<Toolchain>> {
     if s == "auto" {
         return Ok(None);
     }
-    match Backend::ALL.into_iter().find(|b| b.name() == s) {
+    match Toolchain::ALL.into_iter().find(|b| b.name() == s) {
         Some(b) => Ok(Some(b)),
         None => bail!("unknown toolchain `{s}`: expected auto, zigbuild, cross or cargo (optionally as TRIPLE=TOOLCHAIN)"),
     }
@@ -129,23 +129,23 @@ impl Tools {
         }
     }
 
-    /// Why `backend` cannot build `target` here, with the fix; `None` when it can.
-    pub fn missing(&self, backend: Backend, target: &Target) -> Option<String> {
-        match backend {
-            Backend::Zigbuild if !self.cargo_zigbuild => {
+    /// Why `toolchain` cannot build `target` here, with the fix; `None` when it can.
+    pub fn missing(&self, toolchain: Toolchain, target: &Target) -> Option<String> {
+        match toolchain {
+            Toolchain::Zigbuild if !self.cargo_zigbuild => {
                 Some("cargo-zigbuild not found: install it with `pip install cargo-zigbuild` or `cargo install cargo-zigbuild --locked`".into())
             }
-            Backend::Zigbuild if self.zig.is_none() => {
+            Toolchain::Zigbuild if self.zig.is_none() => {
                 Some("zig not found (neither `zig` on PATH nor python3's `ziglang` package): install it with `pip install ziglang`".into())
             }
-            Backend::Cross if !target.cross => Some(format!(
+            Toolchain::Cross if !target.cross => Some(format!(
                 "cross has no image for {target} (it cannot build for macOS, which needs the SDK, nor for Windows on ARM): use --toolchain {target}=zigbuild"
             )),
-            Backend::Cross if !self.cross => Some("cross not found: install it with `cargo install cross --locked`".into()),
-            Backend::Cross if self.container_engine.is_none() => {
+            Toolchain::Cross if !self.cross => Some("cross not found: install it with `cargo install cross --locked`".into()),
+            Toolchain::Cross if self.container_engine.is_none() => {
                 Some("cross needs a container engine and neither docker nor podman is on PATH".into())
             }
-            Backend::Cargo => match target.cargo_linker {
+            Toolchain::Cargo => match target.cargo_linker {
                 None => Some(format!("plain cargo has no linker for {target}: use --toolchain {target}=zigbuild")),
                 Some(l) if !self.linkers.iter().any(|f| f == l) => Some(format!(
                     "linker `{l}` (from .cargo/config.toml) not found: {}",
@@ -157,12 +157,12 @@ impl Tools {
         }
     }
 
-    /// The backend for `target` and why it was chosen, or what is missing and how to fix it.
+    /// The toolchain for `target` and why it was chosen, or what is missing and how to fix it.
     pub fn choose(
         &self,
         target: &'static Target,
         toolchains: &Toolchains,
-    ) -> Result<(Backend, String)> {
+    ) -> Result<(Toolchain, String)> {
         let requested = toolchains
             .per_triple
             .get(target.triple)
@@ -177,18 +177,18 @@ impl Tools {
         // auto: zig reaches every triple in one invocation; cross next (a container per
         // triple); plain cargo only where a native cross linker is installed.
         let mut reasons = Vec::new();
-        for b in Backend::ALL {
+        for b in Toolchain::ALL {
             match self.missing(b, target) {
                 None => {
                     let why = match b {
-                        Backend::Zigbuild => format!(
+                        Toolchain::Zigbuild => format!(
                             "cargo-zigbuild and zig ({}) found",
                             self.zig.as_deref().unwrap_or("?")
                         ),
-                        Backend::Cross => {
+                        Toolchain::Cross => {
                             "zigbuild unavailable; cross and a container engine found".to_owned()
                         }
-                        Backend::Cargo => format!(
+                        Toolchain::Cargo => format!(
                             "zigbuild and cross unavailable; linker {} found",
                             target.cargo_linker.unwrap_or("?")
                         ),
@@ -483,10 +483,10 @@ mod tests {
     fn parse_toolchains() {
         let tc =
             Toolchains::parse(&["zigbuild".into(), "x86_64-pc-windows-gnu=cross".into()]).unwrap();
-        assert_eq!(tc.default, Some(Backend::Zigbuild));
+        assert_eq!(tc.default, Some(Toolchain::Zigbuild));
         assert_eq!(
             tc.per_triple.get("x86_64-pc-windows-gnu"),
-            Some(&Backend::Cross)
+            Some(&Toolchain::Cross)
         );
         assert_eq!(
             Toolchains::parse(&["auto".into()]).unwrap(),
@@ -509,18 +509,18 @@ mod tests {
         let mut tools = all_tools();
         assert_eq!(
             tools.choose(t("aarch64-apple-darwin"), &auto).unwrap().0,
-            Backend::Zigbuild
+            Toolchain::Zigbuild
         );
         tools.cargo_zigbuild = false;
         assert_eq!(
             tools.choose(t("x86_64-pc-windows-gnu"), &auto).unwrap().0,
-            Backend::Cross
+            Toolchain::Cross
         );
         tools.cross = false;
         let (b, why) = tools.choose(t("x86_64-pc-windows-gnu"), &auto).unwrap();
         assert_eq!(
             (b, why.contains("x86_64-w64-mingw32-gcc")),
-            (Backend::Cargo, true),
+            (Toolchain::Cargo, true),
             "{why}"
         );
         let e = tools
