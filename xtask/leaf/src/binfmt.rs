@@ -81,6 +81,9 @@ pub struct BinInfo {
     /// the dynamic segment or its strings lie past the bytes read (a head of the file;
     /// [`sniff_file`] then reads the whole file).
     pub needed: Option<Vec<String>>,
+    /// ELF: the `DT_RUNPATH` and `DT_RPATH` directories, in order (empty when absent, or
+    /// when `needed` is `None`).
+    pub runpath: Vec<String>,
 }
 
 impl BinInfo {

@@ -16,6 +16,7 @@ struct Elf {
     e_type: elf::FileType,
     interpreter: Option<String>,
     needed: Option<Vec<String>>,
+    runpath: Vec<String>,
     /// Where the last `PT_LOAD` segment's file bytes end.
     load_end: u64,
 }
@@ -45,6 +46,7 @@ pub(super) fn sniff(bytes: &[u8]) -> Result<BinInfo, SniffError> {
         },
         interpreter: e.interpreter,
         needed: e.needed,
+        runpath: e.runpath,
     })
 }
 
@@ -146,11 +148,17 @@ fn read_as<H: FileHeader<Endian = Endianness>>(bytes: &[u8]) -> Result<Elf, Unre
             Err(e) => return Err(malformed(e)),
         }
     }
+    let dynamic = dynamic::<H>(phdrs, endian, bytes);
+    let (needed, runpath) = match dynamic {
+        Some(d) => (Some(d.needed), d.runpath),
+        None => (None, Vec::new()),
+    };
     Ok(Elf {
         cpu: cpu(header.e_machine(endian), header.is_type_64(), endian),
         e_type: header.e_type(endian),
         interpreter,
-        needed: needed::<H>(phdrs, endian, bytes),
+        needed,
+        runpath,
         load_end,
     })
 }
@@ -160,13 +168,26 @@ fn offset_end<P: ProgramHeader<Endian = Endianness>>(ph: &P, endian: Endianness)
     offset.saturating_add(size)
 }
 
-/// The `DT_NEEDED` names, found through the program headers alone (section headers may
-/// be stripped, and sit at the end of the file); `None` when they lie past `bytes`.
-fn needed<H: FileHeader<Endian = Endianness>>(
+/// What the dynamic segment names: the libraries and where to look for them.
+struct Dynamic {
+    /// `DT_NEEDED`, in order.
+    needed: Vec<String>,
+    /// `DT_RUNPATH` and `DT_RPATH` directories, in order.
+    runpath: Vec<String>,
+}
+
+/// The dynamic segment's names, found through the program headers alone (section
+/// headers may be stripped, and sit at the end of the file); `None` when they lie past
+/// `bytes`.
+fn dynamic<H: FileHeader<Endian = Endianness>>(
     phdrs: &[H::ProgramHeader],
     endian: Endianness,
     bytes: &[u8],
-) -> Option<Vec<String>> {
+) -> Option<Dynamic> {
+    let empty = || Dynamic {
+        needed: Vec::new(),
+        runpath: Vec::new(),
+    };
     let mut entries = None;
     for ph in phdrs {
         if let Some(d) = ph.dynamic(endian, bytes).ok()? {
@@ -174,7 +195,7 @@ fn needed<H: FileHeader<Endian = Endianness>>(
         }
     }
     let Some(entries) = entries else {
-        return Some(Vec::new());
+        return Some(empty());
     };
     let tag = |t| {
         entries
@@ -182,13 +203,17 @@ fn needed<H: FileHeader<Endian = Endianness>>(
             .find(|d| d.tag32(endian) == Some(t))
             .map(|d| d.val(endian))
     };
-    let names: Vec<u64> = entries
-        .iter()
-        .filter(|d| d.tag32(endian) == Some(elf::DT_NEEDED.0 as i32))
-        .map(|d| d.val(endian))
-        .collect();
-    if names.is_empty() {
-        return Some(Vec::new());
+    let with = |tags: &[i32]| -> Vec<u64> {
+        entries
+            .iter()
+            .filter(|d| d.tag32(endian).is_some_and(|t| tags.contains(&t)))
+            .map(|d| d.val(endian))
+            .collect()
+    };
+    let names = with(&[elf::DT_NEEDED.0 as i32]);
+    let paths = with(&[elf::DT_RUNPATH.0 as i32, elf::DT_RPATH.0 as i32]);
+    if names.is_empty() && paths.is_empty() {
+        return Some(empty());
     }
     // DT_STRTAB is a virtual address: the PT_LOAD segment holding it says where it is.
     let (strtab, strsz) = (tag(elf::DT_STRTAB.0 as i32)?, tag(elf::DT_STRSZ.0 as i32)?);
@@ -196,15 +221,23 @@ fn needed<H: FileHeader<Endian = Endianness>>(
         .iter()
         .filter(|ph| ph.p_type(endian) == elf::PT_LOAD)
         .find_map(|ph| ph.data_range(endian, bytes, strtab, strsz).ok().flatten())?;
-    names
-        .into_iter()
-        .map(|at| {
-            let name = Bytes(table)
-                .read_string_at(usize::try_from(at).ok()?)
-                .ok()?;
-            Some(String::from_utf8_lossy(name).into_owned())
-        })
-        .collect()
+    let string = |at: u64| {
+        let name = Bytes(table)
+            .read_string_at(usize::try_from(at).ok()?)
+            .ok()?;
+        Some(String::from_utf8_lossy(name).into_owned())
+    };
+    let needed = names.into_iter().map(string).collect::<Option<Vec<_>>>()?;
+    let mut runpath = Vec::new();
+    for at in paths {
+        runpath.extend(
+            string(at)?
+                .split(':')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Some(Dynamic { needed, runpath })
 }
 
 /// The one spelling of each CPU; big-endian and 32-bit ABIs of a 64-bit CPU are not it.

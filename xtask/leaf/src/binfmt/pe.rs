@@ -33,6 +33,7 @@ pub(super) fn sniff(bytes: &[u8]) -> Result<BinInfo, SniffError> {
         linkage: Linkage::NotApplicable,
         interpreter: None,
         needed: None,
+        runpath: Vec::new(),
     })
 }
 
