@@ -16,8 +16,6 @@ mod support;
 mod toolchains;
 mod ui;
 mod vendor;
-mod vendor_archive;
-mod vendor_toml;
 mod verify;
 mod vm;
 mod workflows;

@@ -1,4 +1,4 @@
-//! Archive formats of `vendor.toml` upstreams, through the loopback mirror of `vendor.rs`:
+//! Archive formats of `vendor.toml` upstreams, through the loopback mirror of `vendor`:
 //! `.tar.xz` (cargo-dist's default for Unix) from `vendor lock` to a staged binary, plain
 //! `.tar` and `.xz`, a zip whose entry carries ZIP64 sizes, and suffixes we do not unpack
 //! refused with the supported list before anything is downloaded.
@@ -14,8 +14,9 @@ use std::process::Command;
 use camino::Utf8Path;
 use xtask::vendor_fetch::sha256_file;
 
+use super::mirror::Mirror;
+use super::{fault, fixture, p, platform_of, ready, HELM};
 use crate::support::{metadata_variant, root, run_err, run_ok, target_dir, xtask};
-use crate::vendor::{fault, fixture, p, ready, sniff, Mirror, HELM};
 
 /// `members` as a tar compressed by the system's `xz -6` (what cargo-dist and shellcheck
 /// publish); `xz: None` leaves the plain `.tar`.
@@ -153,7 +154,7 @@ fn tar_xz_upstream_is_locked_planned_and_staged() {
                 .stage_name(),
         );
         let staged = fs::read(dir.join("linux/sc")).unwrap();
-        assert_eq!(sniff(&staged), Some(p), "{dir}/linux/sc");
+        assert_eq!(platform_of(&staged), Some(p), "{dir}/linux/sc");
         assert_eq!(
             staged,
             fixture("helm", HELM, p),

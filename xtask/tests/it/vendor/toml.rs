@@ -9,7 +9,8 @@ use std::fs;
 use xtask::vendor::Manifest;
 use xtask::vendor_lock::{lock, LockRequest};
 
-use crate::vendor::{helm_path, k8s_path, p, ready, Mirror, K1};
+use super::mirror::{helm_path, k8s_path, Mirror};
+use super::{p, ready, K1};
 
 const STALE: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
