@@ -16,7 +16,7 @@ use crate::flags::{BenchCmd, BenchWhat};
 use crate::plan::BuildJob;
 use crate::progress::Reporter;
 use crate::reference::ImageRef;
-use crate::target::Platform;
+use crate::target::ImagePlatform;
 use crate::toolchain::{Toolchain, Toolchains};
 use crate::{build, docker, paths, ui};
 
@@ -162,7 +162,7 @@ impl Bench {
         let mut baseline = self.baseline_build()? + self.baseline_ui()?;
         let stage = target.join("dist/stage");
         let mut manifests = Vec::new();
-        for p in Platform::ALL {
+        for p in ImagePlatform::ALL {
             let md = self.dir.join(format!("baseline-{}.json", p.stage_name()));
             let r = image.with_tag(&format!("0.0.0-baseline-{}", p.0.docker()));
             let cmd = docker::build(

@@ -11,7 +11,7 @@ use crate::flags::{BuildCmd, BuildOpts};
 use crate::metadata::Extension;
 use crate::plan::{self, BuildJob, Inputs, Plan};
 use crate::progress::Reporter;
-use crate::target::{Platform, Target, TARGETS};
+use crate::target::{ImagePlatform, Target, TARGETS};
 use crate::toolchain::{Toolchain, Toolchains, Tools};
 use crate::{fingerprint, paths, ui, vendoring, workspace};
 
@@ -19,7 +19,7 @@ use crate::{fingerprint, paths, ui, vendoring, workspace};
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// Sorted, without duplicates.
-    pub platforms: Vec<Platform>,
+    pub platforms: Vec<ImagePlatform>,
     pub toolchains: Toolchains,
     pub metadata: Utf8PathBuf,
     /// Restrict to these triples (`build --target`); empty means all the platforms need.
@@ -33,7 +33,7 @@ pub struct BuildOptions {
 impl Default for BuildOptions {
     fn default() -> BuildOptions {
         BuildOptions {
-            platforms: Platform::ALL.to_vec(),
+            platforms: ImagePlatform::ALL.to_vec(),
             toolchains: Toolchains::default(),
             metadata: paths::metadata_json(),
             only: Vec::new(),
@@ -50,7 +50,7 @@ impl From<&BuildOpts> for BuildOptions {
         platforms.sort();
         platforms.dedup();
         if platforms.is_empty() {
-            platforms = Platform::ALL.to_vec();
+            platforms = ImagePlatform::ALL.to_vec();
         }
         BuildOptions {
             platforms,
@@ -155,9 +155,9 @@ pub struct Prepared {
     /// `SOURCE_DATE_EPOCH` or the last commit's time: staged mtimes and link timestamps.
     pub epoch: std::time::SystemTime,
     /// How vendored binaries are downloaded.
-    pub fetch: crate::vendor_fetch::FetchOptions,
+    pub fetch: crate::vendor::fetch::FetchOptions,
     /// Where a vendored fallback ships another CPU's build: (platform, path) -> its CPU.
-    pub built_for: std::collections::BTreeMap<(Platform, String), crate::target::Arch>,
+    pub built_for: std::collections::BTreeMap<(ImagePlatform, String), crate::target::Arch>,
     /// `rustc -vV`: the compiler's identity, an input of every build job's fingerprint.
     pub rustc_vv: String,
 }
@@ -338,16 +338,26 @@ mod tests {
     #[test]
     fn platforms_are_sorted_and_deduplicated_all_when_none() {
         let mut o = BuildOpts {
-            platforms: vec![Platform::ALL[1], Platform::ALL[0], Platform::ALL[1]],
+            platforms: vec![
+                ImagePlatform::ALL[1],
+                ImagePlatform::ALL[0],
+                ImagePlatform::ALL[1],
+            ],
             toolchains: vec!["auto".into()],
             metadata: None,
             dry_run: false,
             offline: false,
             verbose: false,
         };
-        assert_eq!(BuildOptions::from(&o).platforms, Platform::ALL.to_vec());
+        assert_eq!(
+            BuildOptions::from(&o).platforms,
+            ImagePlatform::ALL.to_vec()
+        );
         o.platforms.clear();
-        assert_eq!(BuildOptions::from(&o).platforms, Platform::ALL.to_vec());
+        assert_eq!(
+            BuildOptions::from(&o).platforms,
+            ImagePlatform::ALL.to_vec()
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::progress::Reporter;
 use crate::publish::{self, Record};
 use crate::reference::ImageRef;
 use crate::smoke::{self, Smoked};
-use crate::target::Platform;
+use crate::target::ImagePlatform;
 use crate::verify::{self, check_variant, Rules, Verified};
 use crate::{codegen, paths, stage};
 
@@ -206,7 +206,7 @@ fn smoke_run(rep: &Reporter, prepared: &Prepared, staged: &str) -> Result<serde_
         cache_dir: paths::user_cache("xtask-smoke", "XTASK_SMOKE_CACHE")?,
         timeout: smoke::DEFAULT_TIMEOUT,
     };
-    let plans: Vec<(Platform, Vec<smoke::Case>, Vec<Smoked>)> = prepared
+    let plans: Vec<(ImagePlatform, Vec<smoke::Case>, Vec<Smoked>)> = prepared
         .plan
         .stages
         .iter()
@@ -594,7 +594,7 @@ fn report(
 fn summary(
     release: &ImageRef,
     v: &Verified,
-    platforms: &[Platform],
+    platforms: &[ImagePlatform],
     pushed: bool,
 ) -> Result<serde_json::Value> {
     let mut checksums = serde_json::Map::new();

@@ -13,7 +13,7 @@ use crate::cmd::Cmd;
 use crate::digest;
 use crate::json;
 use crate::reference::ImageRef;
-use crate::target::Platform;
+use crate::target::ImagePlatform;
 
 /// buildx older than this lacks pieces we rely on (`--metadata-file` with
 /// `containerimage.digest`, `imagetools inspect --format`).
@@ -166,7 +166,7 @@ pub fn build(
     builder: Option<&str>,
     dockerfile: &Utf8Path,
     context: &Utf8Path,
-    platforms: &[Platform],
+    platforms: &[ImagePlatform],
     output: Output,
     metadata_file: Option<&Utf8Path>,
 ) -> Cmd {
@@ -488,7 +488,7 @@ mod tests {
             Some("ci"),
             Utf8Path::new("extension/Dockerfile"),
             Utf8Path::new("target/dist/stage"),
-            &Platform::ALL,
+            &ImagePlatform::ALL,
             Output::Push(&r),
             Some(Utf8Path::new("md.json")),
         );
@@ -506,7 +506,7 @@ mod tests {
             None,
             Utf8Path::new("D"),
             Utf8Path::new("C"),
-            &[Platform::ALL[1]],
+            &[ImagePlatform::ALL[1]],
             Output::Push(&r),
             None,
         );

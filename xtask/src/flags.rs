@@ -11,7 +11,7 @@ use camino::Utf8PathBuf;
 use clap::error::ErrorKind;
 use clap::ArgMatches;
 
-use crate::target::{Platform, Target};
+use crate::target::{ImagePlatform, Target};
 use crate::toolchain::Toolchains;
 
 mod cli;
@@ -170,7 +170,7 @@ impl Command {
 /// The flags shared by `build`, `stage` and `dist`.
 #[derive(Debug)]
 pub struct BuildOpts {
-    pub platforms: Vec<Platform>,
+    pub platforms: Vec<ImagePlatform>,
     pub toolchains: Vec<String>,
     pub metadata: Option<Utf8PathBuf>,
     pub dry_run: bool,
@@ -436,8 +436,8 @@ impl BenchWhat {
 
 // The value parsers of cli.rs: an error is shown after the flag and the value.
 
-fn parse_platform(s: &str) -> Result<Platform, String> {
-    Platform::parse(s).map_err(|e| e.to_string())
+fn parse_platform(s: &str) -> Result<ImagePlatform, String> {
+    ImagePlatform::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_target(s: &str) -> Result<&'static Target, String> {

@@ -13,13 +13,13 @@ use crate::paths;
 use crate::probe;
 use crate::publish;
 use crate::reference::ImageRef;
-use crate::target::Platform;
+use crate::target::ImagePlatform;
 
 /// Placeholder for the digest the registry gives the verified candidate index.
 pub const VERIFIED: &str = "<verified digest>";
 
 /// Placeholder for the digest a per-platform build pushed.
-pub fn pushed(p: Platform) -> String {
+pub fn pushed(p: ImagePlatform) -> String {
     format!("<digest of {p}>")
 }
 
@@ -43,7 +43,7 @@ pub enum Step {
     /// variant's config and exported file system, against the staged checksums.
     VerifyRemote {
         candidate: ImageRef,
-        platforms: Vec<Platform>,
+        platforms: Vec<ImagePlatform>,
     },
     /// Verify the locally loaded variants: each one's `docker image inspect` and its
     /// exported file system, against the staged checksums.
@@ -69,7 +69,7 @@ pub struct Job {
 
 #[derive(Debug, Clone)]
 pub struct LocalVariant {
-    pub platform: Platform,
+    pub platform: ImagePlatform,
     pub inspect: Cmd,
     pub fs: Utf8PathBuf,
 }
@@ -91,7 +91,7 @@ pub fn work_dir() -> Utf8PathBuf {
 /// `docker buildx build` of the extension's Dockerfile over the staged trees.
 pub fn build(
     builder: Option<&str>,
-    platforms: &[Platform],
+    platforms: &[ImagePlatform],
     output: Output,
     metadata: Option<&Utf8Path>,
 ) -> Cmd {
@@ -116,7 +116,7 @@ fn attesting(mut cmd: Cmd, attest: Option<&Attest>) -> Cmd {
 }
 
 /// The local tag a variant is loaded under to probe its VM service before a push.
-pub fn probe_ref(release: &ImageRef, p: Platform) -> ImageRef {
+pub fn probe_ref(release: &ImageRef, p: ImagePlatform) -> ImageRef {
     let tag = release.tag.as_deref().unwrap_or("latest");
     release.with_tag(&format!("probe-{tag}-{}", p.0.docker()))
 }
@@ -129,11 +129,11 @@ pub fn plan(
     (strategy, why): (Strategy, String),
     attest: Option<Attest>,
     release: &ImageRef,
-    platforms: &[Platform],
+    platforms: &[ImagePlatform],
     push: bool,
     probe: bool,
 ) -> ImagePlan {
-    let build_cmd = |platforms: &[Platform], output: Output<'_>, md: Option<&Utf8Path>| {
+    let build_cmd = |platforms: &[ImagePlatform], output: Output<'_>, md: Option<&Utf8Path>| {
         let exported = matches!(output, Output::Local(_));
         let cmd = build(builder, platforms, output, md);
         // An export is only read back, never shipped: nothing to attest.
@@ -364,7 +364,7 @@ mod tests {
             (Strategy::PerPlatform, String::new()),
             None,
             &release,
-            &Platform::ALL,
+            &ImagePlatform::ALL,
             true,
             false,
         );
@@ -402,7 +402,7 @@ mod tests {
                 sbom: None,
             }),
             &release,
-            &Platform::ALL,
+            &ImagePlatform::ALL,
             true,
             false,
         );

@@ -27,14 +27,12 @@
 //!   [`changelog`]), [`screenshots`], [`vendoring`] (`vendor.toml` in the pipeline, and
 //!   `cargo xtask vendor`); `main.rs` only dispatches.
 //! - **Third-party binaries**, their own crate over the leaf one (`xtask/vendor`,
-//!   re-exported here): [`vendor`] (the manifest) over [`vendor_platform`],
-//!   [`vendor_toml`], [`vendor_archive`], [`vendor_curl`], then [`vendor_fetch`] (the
-//!   cache) and [`vendor_lock`].
+//!   re-exported here as [`vendor`]): [`vendor::manifest`] over [`vendor::platform`],
+//!   [`vendor::schema`], [`vendor::archive`], [`vendor::curl`], then [`vendor::fetch`] (the
+//!   cache) and [`vendor::lock`].
 
 pub use xtask_leaf::{binfmt, cmd, digest, json, paths, pins, progress, reference, target, toml};
-pub use xtask_vendor::{
-    vendor, vendor_archive, vendor_curl, vendor_fetch, vendor_lock, vendor_platform, vendor_toml,
-};
+pub use xtask_vendor as vendor;
 
 pub mod bench;
 pub mod build;

@@ -14,7 +14,7 @@ use crate::flags::MergeCmd;
 use crate::progress::Reporter;
 use crate::publish;
 use crate::reference::{check_release_tag, ImageRef};
-use crate::target::Platform;
+use crate::target::ImagePlatform;
 use crate::verify::Rules;
 
 impl MergeCmd {
@@ -42,8 +42,8 @@ impl MergeCmd {
         // platform order whatever order the runners finished in. A source is passed on
         // whole, by digest: an index keeps its attestation manifests (provenance, SBOM)
         // beside its platforms that way.
-        let mut manifests: BTreeMap<Platform, (ImageRef, String)> = BTreeMap::new();
-        let mut by_first: BTreeMap<Platform, ImageRef> = BTreeMap::new();
+        let mut manifests: BTreeMap<ImagePlatform, (ImageRef, String)> = BTreeMap::new();
+        let mut by_first: BTreeMap<ImagePlatform, ImageRef> = BTreeMap::new();
         for src in &sources {
             let (whole, platforms) = platforms_of(builder, src)?;
             for (platform, _) in &platforms {
@@ -56,7 +56,7 @@ impl MergeCmd {
                 by_first.insert(*first, src.with_digest(&whole));
             }
         }
-        let missing: Vec<String> = Platform::ALL
+        let missing: Vec<String> = ImagePlatform::ALL
             .iter()
             .filter(|p| !manifests.contains_key(p))
             .map(ToString::to_string)
@@ -76,7 +76,7 @@ impl MergeCmd {
             builder,
             &candidate,
             &release,
-            &Platform::ALL,
+            &ImagePlatform::ALL,
             previous.as_deref(),
             &Rules::of(&crate::paths::metadata_json())?,
         )?;
@@ -110,7 +110,7 @@ impl MergeCmd {
 fn platforms_of(
     builder: Option<&str>,
     src: &ImageRef,
-) -> Result<(String, Vec<(Platform, String)>)> {
+) -> Result<(String, Vec<(ImagePlatform, String)>)> {
     let (raw, digest) = match docker::inspect_raw(builder, src)? {
         Remote::Found { raw, digest } => (raw, digest),
         Remote::NotFound => bail!("source {src} does not exist in its registry"),
@@ -123,14 +123,14 @@ fn platforms_of(
             config["os"].as_str().unwrap_or("?"),
             config["architecture"].as_str().unwrap_or("?")
         );
-        let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
+        let p = ImagePlatform::parse(&name).with_context(|| format!("source {src}"))?;
         return Ok((digest.clone(), vec![(p, digest)]));
     }
     let platforms = index
         .images()
         .into_iter()
         .map(|(name, digest)| {
-            let p = Platform::parse(&name).with_context(|| format!("source {src}"))?;
+            let p = ImagePlatform::parse(&name).with_context(|| format!("source {src}"))?;
             Ok((p, digest.to_owned()))
         })
         .collect::<Result<_>>()?;

@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::cmd::Cmd;
 use crate::metadata::Extension;
 use crate::paths;
-use crate::target::{Platform, Target, TARGETS};
+use crate::target::{ImagePlatform, Target, TARGETS};
 use crate::toolchain::{Toolchain, Toolchains, Tools};
 use crate::workspace::InstalledTargets;
 
@@ -52,7 +52,7 @@ pub enum Source {
 /// The file system of one image variant.
 #[derive(Debug, Clone)]
 pub struct PlatformStage {
-    pub platform: Platform,
+    pub platform: ImagePlatform,
     /// Destination (relative to the variant's root) -> source.
     pub entries: BTreeMap<String, Source>,
 }
@@ -78,7 +78,7 @@ pub struct Inputs<'a> {
     /// The VM service's binary target, when the image runs one of ours (see
     /// `service_bin`): built for each platform's Linux triple and staged at `/<name>`.
     pub service: Option<&'a str>,
-    pub platforms: &'a [Platform],
+    pub platforms: &'a [ImagePlatform],
     /// Restrict to these triples (`build --target`); empty means all that the platforms need.
     pub only: &'a [&'static Target],
     pub toolchains: &'a Toolchains,
@@ -313,7 +313,11 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) ->
     jobs
 }
 
-fn stage_entries(inp: &Inputs, platform: Platform, targets: &[&'static Target]) -> PlatformStage {
+fn stage_entries(
+    inp: &Inputs,
+    platform: ImagePlatform,
+    targets: &[&'static Target],
+) -> PlatformStage {
     let mut entries = BTreeMap::new();
     entries.insert(
         "metadata.json".to_owned(),

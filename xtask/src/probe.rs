@@ -18,7 +18,7 @@ use crate::cmd::Cmd;
 use crate::codegen::GUEST_SERVICES;
 use crate::paths;
 use crate::progress::Reporter;
-use crate::target::{Arch, Platform};
+use crate::target::{Arch, ImagePlatform};
 
 /// Docker Desktop's own stop timeout, and what the service is given to come up.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,7 +26,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// One variant to probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Variant {
-    pub platform: Platform,
+    pub platform: ImagePlatform,
     /// The locally loaded image of this variant.
     pub image: String,
 }
@@ -70,7 +70,7 @@ impl std::fmt::Display for How {
 /// The result of one variant's probe; `Err` holds the problem and the service's log.
 #[derive(Debug)]
 pub struct Probed {
-    pub platform: Platform,
+    pub platform: ImagePlatform,
     pub how: Result<How, String>,
     pub took: Duration,
     pub result: Result<(), String>,
@@ -151,7 +151,7 @@ pub fn require_tools() -> Result<()> {
 }
 
 /// How `platform` can run here, or why it cannot.
-pub fn how(platform: Platform) -> Result<How, String> {
+pub fn how(platform: ImagePlatform) -> Result<How, String> {
     if Arch::host() == Some(platform.0) {
         return Ok(How::Container);
     }
@@ -282,7 +282,7 @@ fn get(socket: &Utf8Path, path: &str) -> Result<Value> {
 }
 
 /// The facts of a service running on `platform`'s CPU, of this workspace's version.
-pub fn check_facts(facts: &Value, platform: Platform, version: &str) -> Result<()> {
+pub fn check_facts(facts: &Value, platform: ImagePlatform, version: &str) -> Result<()> {
     let mut problems = Vec::new();
     let want = platform.0.docker();
     if facts["arch"] != want {
@@ -463,13 +463,13 @@ mod tests {
 
     #[test]
     fn facts_are_checked_against_the_variant() {
-        let p = Platform(Arch::Arm64);
+        let p = ImagePlatform(Arch::Arm64);
         let good = json!({"kernel": "6.1", "os": "Linux", "arch": "arm64", "machine": "aarch64",
                           "cpus": 2, "memory_bytes": 1024, "uptime_seconds": 0, "version": "0.1.0"});
         check_facts(&good, p, "0.1.0").unwrap();
         let e = format!(
             "{:#}",
-            check_facts(&good, Platform(Arch::Amd64), "0.2.0").unwrap_err()
+            check_facts(&good, ImagePlatform(Arch::Amd64), "0.2.0").unwrap_err()
         );
         assert!(
             e.contains("`arch`: expected \"amd64\" (the variant's CPU), found \"arm64\"")

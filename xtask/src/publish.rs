@@ -13,7 +13,7 @@ use crate::docker::{self, Remote};
 use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::ImageRef;
-use crate::target::Platform;
+use crate::target::ImagePlatform;
 use crate::verify::{self, Rules, Verified};
 
 /// What the last successful publish of a reference from this checkout was: the staged
@@ -115,12 +115,12 @@ impl Record {
             platforms: self
                 .platforms
                 .iter()
-                .filter_map(|(p, d)| Some((Platform::parse(p).ok()?, d.clone())))
+                .filter_map(|(p, d)| Some((ImagePlatform::parse(p).ok()?, d.clone())))
                 .collect(),
             attestations: self
                 .attestations
                 .iter()
-                .filter_map(|(p, t)| Some((Platform::parse(p).ok()?, t.clone())))
+                .filter_map(|(p, t)| Some((ImagePlatform::parse(p).ok()?, t.clone())))
                 .collect(),
         }
     }
@@ -156,7 +156,7 @@ pub fn candidate(release: &ImageRef) -> ImageRef {
 }
 
 /// One platform's candidate for `release`: `unverified-TAG-ARCH`.
-pub fn platform_candidate(release: &ImageRef, platform: Platform) -> ImageRef {
+pub fn platform_candidate(release: &ImageRef, platform: ImagePlatform) -> ImageRef {
     let tag = release.tag.as_deref().unwrap_or("latest");
     release.with_tag(&format!("unverified-{tag}-{}", platform.0.docker()))
 }
@@ -168,7 +168,7 @@ pub fn verify_candidate(
     builder: Option<&str>,
     candidate: &ImageRef,
     staged: Option<&Utf8Path>,
-    platforms: &[Platform],
+    platforms: &[ImagePlatform],
     rules: &Rules,
 ) -> Result<Verified> {
     let candidate_digest = match docker::inspect_raw(builder, candidate)? {
@@ -221,7 +221,7 @@ pub fn promote(
     builder: Option<&str>,
     candidate: &ImageRef,
     release: &ImageRef,
-    platforms: &[Platform],
+    platforms: &[ImagePlatform],
     previous: Option<&str>,
     rules: &Rules,
 ) -> Result<Verified> {

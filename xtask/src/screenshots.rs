@@ -9,7 +9,7 @@ use camino::Utf8PathBuf;
 use crate::build::{self, BuildOptions};
 use crate::cmd::Cmd;
 use crate::progress::Reporter;
-use crate::target::{Arch, Platform};
+use crate::target::{Arch, ImagePlatform};
 use crate::{paths, stage};
 
 /// Where Chromium is looked for unless `XTASK_CHROMIUM` names it (Debian's package).
@@ -34,7 +34,7 @@ pub fn run(opts: &ScreenshotOptions) -> Result<()> {
     let arch = Arch::host().context(
         "screenshots run the staged Linux host binary, which exists for amd64 and arm64 only",
     )?;
-    let platform = Platform(arch);
+    let platform = ImagePlatform(arch);
     let chromium = std::env::var("XTASK_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
     if !Utf8PathBuf::from(&chromium).is_file() {
         anyhow::bail!(

@@ -13,10 +13,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::flags::{VendorCmd, VendorWhat};
 use crate::metadata::{Extension, Known};
 use crate::progress::Reporter;
-use crate::target::{Arch, Platform};
+use crate::target::{Arch, ImagePlatform};
+use crate::vendor::fetch::{Cache, Event, FetchOptions};
+use crate::vendor::lock::LockRequest;
 use crate::vendor::{self, Artifact, Manifest};
-use crate::vendor_fetch::{Cache, Event, FetchOptions};
-use crate::vendor_lock::{self, LockRequest};
 use crate::{paths, workspace};
 
 /// `vendor.toml` beside `metadata`.
@@ -46,7 +46,7 @@ pub fn known(workspace_bins: BTreeSet<String>, manifest: Option<&Manifest>) -> K
 }
 
 /// (image platform, path in the image) -> the artifact staged there.
-pub type Artifacts = BTreeMap<(Platform, String), Artifact>;
+pub type Artifacts = BTreeMap<(ImagePlatform, String), Artifact>;
 
 /// What every vendored path of `ext` gets on each of `platforms`, after checking the
 /// manifest against metadata.json: all problems at once, each naming file and key,
@@ -54,27 +54,27 @@ pub type Artifacts = BTreeMap<(Platform, String), Artifact>;
 pub fn resolve(
     manifest: Option<&Manifest>,
     ext: &Extension,
-    platforms: &[Platform],
+    platforms: &[ImagePlatform],
     workspace_bins: &BTreeSet<String>,
 ) -> Result<Artifacts> {
     let Some(manifest) = manifest else {
         return Ok(Artifacts::new());
     };
-    let files: Vec<(String, vendor::Platform, Platform, &str)> = ext
+    let files: Vec<(String, vendor::HostPlatform, ImagePlatform, &str)> = ext
         .vendored()
         .flat_map(|b| {
             let file = b.path.rsplit('/').next().unwrap_or(&b.path).to_owned();
             platforms.iter().map(move |&p| {
                 (
                     file.clone(),
-                    vendor::Platform::new(b.os, p.0),
+                    vendor::HostPlatform::new(b.os, p.0),
                     p,
                     b.path.as_str(),
                 )
             })
         })
         .collect();
-    let needed: Vec<(&str, vendor::Platform)> =
+    let needed: Vec<(&str, vendor::HostPlatform)> =
         files.iter().map(|(f, vp, ..)| (f.as_str(), *vp)).collect();
     let problems = manifest.check(&needed, workspace_bins);
     if !problems.is_empty() {
@@ -88,7 +88,7 @@ pub fn resolve(
     let mut out = Artifacts::new();
     for b in ext.vendored() {
         for &p in platforms {
-            let a = manifest.resolve(&b.bin, vendor::Platform::new(b.os, p.0))?;
+            let a = manifest.resolve(&b.bin, vendor::HostPlatform::new(b.os, p.0))?;
             out.insert((p, b.path.clone()), a);
         }
     }
@@ -167,12 +167,12 @@ pub fn fetch_all<'a>(
 pub fn built_for(
     manifest: Option<&Manifest>,
     ext: &Extension,
-) -> BTreeMap<(Platform, String), Arch> {
+) -> BTreeMap<(ImagePlatform, String), Arch> {
     let mut out = BTreeMap::new();
     let Some(manifest) = manifest else { return out };
     for b in ext.vendored() {
-        for p in Platform::ALL {
-            let Some(from) = manifest.fallback(&b.bin, vendor::Platform::new(b.os, p.0)) else {
+        for p in ImagePlatform::ALL {
+            let Some(from) = manifest.fallback(&b.bin, vendor::HostPlatform::new(b.os, p.0)) else {
                 continue;
             };
             let arch = Arch::ALL
@@ -191,7 +191,7 @@ pub fn built_for(
 pub fn built_for_at(
     metadata: &Utf8Path,
     ws: &workspace::Workspace,
-) -> Result<BTreeMap<(Platform, String), Arch>> {
+) -> Result<BTreeMap<(ImagePlatform, String), Arch>> {
     let Some(manifest) = load(metadata)? else {
         return Ok(BTreeMap::new());
     };
@@ -213,13 +213,13 @@ impl VendorCmd {
         match self.what {
             VendorWhat::Lock { name, version } => {
                 // Every platform an image variant ships the binary to.
-                let platforms: Vec<vendor::Platform> = ext
+                let platforms: Vec<vendor::HostPlatform> = ext
                     .vendored()
                     .filter(|b| name.as_deref().is_none_or(|n| n == b.bin))
                     .flat_map(|b| {
                         Arch::ALL
                             .into_iter()
-                            .map(|a| vendor::Platform::new(b.os, a))
+                            .map(|a| vendor::HostPlatform::new(b.os, a))
                     })
                     .collect::<BTreeSet<_>>()
                     .into_iter()
@@ -230,7 +230,7 @@ impl VendorCmd {
                     version: version.as_deref(),
                     platforms: &platforms,
                 };
-                let changes = vendor_lock::lock(&path, &req, &cache, &mut |_| {})?;
+                let changes = vendor::lock::lock(&path, &req, &cache, &mut |_| {})?;
                 if changes.is_empty() {
                     println!("{path}: every pin is current");
                 }
@@ -240,7 +240,7 @@ impl VendorCmd {
                 Ok(())
             }
             VendorWhat::Fetch { offline } => {
-                let artifacts = resolve(Some(&manifest), &ext, &Platform::ALL, &bins)?;
+                let artifacts = resolve(Some(&manifest), &ext, &ImagePlatform::ALL, &bins)?;
                 let fetched = fetch_all(&rep, artifacts.values(), fetch_options(offline)?)?;
                 println!(
                     "{} artifact(s) for {} path(s) in the cache {}",

@@ -18,7 +18,7 @@ use crate::metadata::{Extension, HostBinary};
 use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::{check_release_tag, ImageRef};
-use crate::target::{Arch, Os, Platform};
+use crate::target::{Arch, ImagePlatform, Os};
 use crate::{vendoring, workspace};
 
 impl VerifyCmd {
@@ -33,7 +33,7 @@ impl VerifyCmd {
             self.builder.as_deref(),
             &reference,
             None,
-            &Platform::ALL,
+            &ImagePlatform::ALL,
             &rules,
         )?;
         println!("{reference}: verified index {}", v.index_digest);
@@ -48,14 +48,14 @@ impl VerifyCmd {
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub index_digest: String,
-    pub platforms: BTreeMap<Platform, String>,
+    pub platforms: BTreeMap<ImagePlatform, String>,
     /// What is attested for each platform: the in-toto predicate types of its
     /// attestation manifest (empty where nothing is attached).
-    pub attestations: BTreeMap<Platform, Vec<String>>,
+    pub attestations: BTreeMap<ImagePlatform, Vec<String>>,
 }
 
 /// `" (attested: ...)"` when the platform carries attestations.
-pub fn attested_note(v: &Verified, p: Platform) -> String {
+pub fn attested_note(v: &Verified, p: ImagePlatform) -> String {
     match v.attestations.get(&p) {
         Some(types) if !types.is_empty() => format!(" (attested: {})", types.join(", ")),
         Some(_) => " (attestation manifest without predicates)".to_owned(),
@@ -70,7 +70,7 @@ pub fn verify_remote(
     builder: Option<&str>,
     reference: &ImageRef,
     staged: Option<&Utf8Path>,
-    expected: &[Platform],
+    expected: &[ImagePlatform],
     rules: &Rules,
 ) -> Result<Verified> {
     let mut problems = Vec::new();
@@ -145,8 +145,8 @@ fn attested(
     builder: Option<&str>,
     reference: &ImageRef,
     raw: &str,
-    variants: &[(Platform, String)],
-) -> Result<BTreeMap<Platform, Vec<String>>> {
+    variants: &[(ImagePlatform, String)],
+) -> Result<BTreeMap<ImagePlatform, Vec<String>>> {
     let index = Index::parse(raw)?;
     let mut out = BTreeMap::new();
     for (of, attestation) in index.attestations() {
@@ -171,7 +171,7 @@ fn export_fs(
     rep: &Reporter,
     builder: Option<&str>,
     manifest: &ImageRef,
-    platform: Platform,
+    platform: ImagePlatform,
     work: &Utf8Path,
 ) -> Result<Utf8PathBuf> {
     let dir = work.join(platform.stage_name());
@@ -195,7 +195,10 @@ fn export_fs(
 }
 
 /// The index must list exactly the `expected` platforms (attestations aside).
-pub fn check_index(raw: &str, expected: &[Platform]) -> (Vec<(Platform, String)>, Vec<String>) {
+pub fn check_index(
+    raw: &str,
+    expected: &[ImagePlatform],
+) -> (Vec<(ImagePlatform, String)>, Vec<String>) {
     let names: Vec<String> = expected.iter().map(ToString::to_string).collect();
     let names = names.join(" and ");
     let mut problems = Vec::new();
@@ -211,7 +214,7 @@ pub fn check_index(raw: &str, expected: &[Platform]) -> (Vec<(Platform, String)>
     }
     let mut variants = Vec::new();
     for (name, digest) in index.images() {
-        match Platform::parse(&name) {
+        match ImagePlatform::parse(&name) {
             Ok(p) if variants.iter().any(|(q, _)| *q == p) => {
                 problems.push(format!("index: {p} is listed twice"))
             }
@@ -233,7 +236,7 @@ pub fn check_index(raw: &str, expected: &[Platform]) -> (Vec<(Platform, String)>
     (variants, problems)
 }
 
-fn listed(variants: &[(Platform, String)]) -> String {
+fn listed(variants: &[(ImagePlatform, String)]) -> String {
     if variants.is_empty() {
         return "none".into();
     }
@@ -251,7 +254,7 @@ fn listed(variants: &[(Platform, String)]) -> String {
 pub struct Rules {
     pub floors: Floors,
     /// (variant, path) -> the CPU expected there instead of the variant's.
-    pub built_for: BTreeMap<(Platform, String), Arch>,
+    pub built_for: BTreeMap<(ImagePlatform, String), Arch>,
 }
 
 impl Rules {
@@ -269,7 +272,7 @@ impl Rules {
 /// Checks one variant: its config and its exported file system. `rules.floors` are the oldest
 /// macOS and Windows its host binaries must start on.
 pub fn check_variant(
-    platform: Platform,
+    platform: ImagePlatform,
     config: &Value,
     fs: &Utf8Path,
     staged_sums: Option<&Utf8Path>,
@@ -364,7 +367,7 @@ fn named_files(ext: &Extension, fs: &Utf8Path) -> Vec<String> {
 /// One host binary: present, the right format and CPU, loadable on its OS, executable,
 /// and the one `SHA256SUMS` lists.
 fn binary(
-    platform: Platform,
+    platform: ImagePlatform,
     b: &HostBinary,
     fs: &Utf8Path,
     sums: Option<&digest::Sums>,
@@ -465,8 +468,8 @@ fn config_labels(config: &Value) -> Labels {
 }
 
 /// The architecture of an image variant Docker would run on this machine.
-pub fn host_platform() -> Option<Platform> {
-    Arch::host().map(Platform)
+pub fn host_platform() -> Option<ImagePlatform> {
+    Arch::host().map(ImagePlatform)
 }
 
 #[cfg(test)]
@@ -486,22 +489,22 @@ mod tests {
     fn index_needs_exactly_both_platforms() {
         let (v, p) = check_index(
             &index(&[("linux", "amd64"), ("linux", "arm64")]),
-            &Platform::ALL,
+            &ImagePlatform::ALL,
         );
         assert_eq!((v.len(), p.len()), (2, 0));
-        let (_, p) = check_index(&index(&[("linux", "amd64")]), &Platform::ALL);
+        let (_, p) = check_index(&index(&[("linux", "amd64")]), &ImagePlatform::ALL);
         assert_eq!(
             p,
             ["index: platform linux/arm64 is missing (found: linux/amd64)"]
         );
         let (_, p) = check_index(
             &index(&[("linux", "amd64"), ("linux", "arm64"), ("linux", "s390x")]),
-            &Platform::ALL,
+            &ImagePlatform::ALL,
         );
         assert!(p[0].contains("unexpected platform linux/s390x"), "{p:?}");
         let (_, p) = check_index(
             r#"{"mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}"#,
-            &Platform::ALL,
+            &ImagePlatform::ALL,
         );
         assert!(
             p[0].contains("found application/vnd.oci.image.manifest.v1+json (a single image, no platform list)"),
@@ -517,7 +520,7 @@ mod tests {
             {"digest": "sha256:c", "platform": {"os": "unknown", "architecture": "unknown"},
              "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]});
         assert_eq!(
-            check_index(&raw.to_string(), &Platform::ALL).1,
+            check_index(&raw.to_string(), &ImagePlatform::ALL).1,
             Vec::<String>::new()
         );
     }

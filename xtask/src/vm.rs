@@ -11,13 +11,18 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 
 use crate::metadata::{Extension, OWN_IMAGE};
-use crate::target::{Arch, Platform};
+use crate::target::{Arch, ImagePlatform};
 
 mod elf;
 pub use elf::{machine, read_elf, Elf};
 
 /// Every problem of the VM service in one variant (the caller prefixes the variant).
-pub fn check(platform: Platform, config: &Value, fs: &Utf8Path, ext: &Extension) -> Vec<String> {
+pub fn check(
+    platform: ImagePlatform,
+    config: &Value,
+    fs: &Utf8Path,
+    ext: &Extension,
+) -> Vec<String> {
     let Some(vm) = &ext.metadata.vm else {
         return Vec::new();
     };
@@ -391,7 +396,7 @@ mod tests {
         dir
     }
 
-    fn host() -> Option<Platform> {
+    fn host() -> Option<ImagePlatform> {
         need(crate::verify::host_platform(), "an amd64 or arm64 machine")
     }
 
@@ -407,8 +412,8 @@ mod tests {
         x
     }
 
-    fn other(p: Platform) -> Platform {
-        Platform::ALL.into_iter().find(|q| *q != p).unwrap()
+    fn other(p: ImagePlatform) -> ImagePlatform {
+        ImagePlatform::ALL.into_iter().find(|q| *q != p).unwrap()
     }
 
     fn cmd(argv: &[&str]) -> Value {

@@ -50,18 +50,18 @@ impl Arch {
 
 /// An image platform: the extension image has one variant per platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Platform(pub Arch);
+pub struct ImagePlatform(pub Arch);
 
-impl Platform {
-    pub const ALL: [Platform; 2] = [Platform(Arch::Amd64), Platform(Arch::Arm64)];
+impl ImagePlatform {
+    pub const ALL: [ImagePlatform; 2] = [ImagePlatform(Arch::Amd64), ImagePlatform(Arch::Arm64)];
 
-    pub fn parse(s: &str) -> Result<Platform> {
-        let found = Platform::ALL.into_iter().find(|p| p.to_string() == s);
+    pub fn parse(s: &str) -> Result<ImagePlatform> {
+        let found = ImagePlatform::ALL.into_iter().find(|p| p.to_string() == s);
         match found {
             Some(p) => Ok(p),
             None => bail!(
                 "unknown platform `{s}`: expected one of {}",
-                Platform::ALL.map(|p| p.to_string()).join(", ")
+                ImagePlatform::ALL.map(|p| p.to_string()).join(", ")
             ),
         }
     }
@@ -77,7 +77,7 @@ impl Platform {
     }
 }
 
-impl fmt::Display for Platform {
+impl fmt::Display for ImagePlatform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "linux/{}", self.0.docker())
     }
@@ -120,8 +120,8 @@ impl Target {
         }
     }
 
-    pub fn platform(&self) -> Platform {
-        Platform(self.arch)
+    pub fn platform(&self) -> ImagePlatform {
+        ImagePlatform(self.arch)
     }
 
     /// File name cargo gives binary `bin` for this target.
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn every_platform_has_one_target_per_os() {
-        for p in Platform::ALL {
+        for p in ImagePlatform::ALL {
             let mut oses: Vec<Os> = p.targets().map(|t| t.os).collect();
             oses.sort();
             assert_eq!(oses, Os::ALL, "{p}");
@@ -202,14 +202,16 @@ mod tests {
     #[test]
     fn platform_parse() {
         assert_eq!(
-            Platform::parse("linux/arm64").unwrap(),
-            Platform(Arch::Arm64)
+            ImagePlatform::parse("linux/arm64").unwrap(),
+            ImagePlatform(Arch::Arm64)
         );
         assert_eq!(
-            Platform::parse("linux/amd64").unwrap().stage_name(),
+            ImagePlatform::parse("linux/amd64").unwrap().stage_name(),
             "linux-amd64"
         );
-        let err = Platform::parse("linux/riscv64").unwrap_err().to_string();
+        let err = ImagePlatform::parse("linux/riscv64")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`linux/riscv64`") && err.contains("linux/amd64, linux/arm64"),
             "{err}"

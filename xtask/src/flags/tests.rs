@@ -57,7 +57,11 @@ fn values_separate_joined_repeated_and_comma_separated() {
     ]);
     assert_eq!(
         o.platforms,
-        [Platform::ALL[1], Platform::ALL[0], Platform::ALL[1]]
+        [
+            ImagePlatform::ALL[1],
+            ImagePlatform::ALL[0],
+            ImagePlatform::ALL[1]
+        ]
     );
     let o = stage(&[
         "--toolchain=zigbuild",
@@ -443,7 +447,10 @@ fn repeatable_flags_accumulate_in_order() {
     };
     let triples: Vec<&str> = b.targets.iter().map(|t| t.triple).collect();
     assert_eq!(triples, ["aarch64-apple-darwin", "x86_64-pc-windows-gnu"]);
-    assert_eq!(b.opts.platforms, [Platform::ALL[1], Platform::ALL[0]]);
+    assert_eq!(
+        b.opts.platforms,
+        [ImagePlatform::ALL[1], ImagePlatform::ALL[0]]
+    );
     assert_eq!(b.opts.toolchains, ["cross", "x86_64-pc-windows-gnu=cargo"]);
     // Every other flag is given at most once: twice is an error (tested above).
     for args in [

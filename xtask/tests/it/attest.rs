@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use serde_json::Value;
-use xtask::target::Platform;
+use xtask::target::ImagePlatform;
 
 use crate::support::registry::{Options, Registry};
 use crate::support::*;
@@ -87,7 +87,7 @@ fn sbom_lists_every_staged_binary() {
     );
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let index = reg.manifest("sbom", "0.1.0");
-    for p in Platform::ALL {
+    for p in ImagePlatform::ALL {
         let types = json["attestations"][p.to_string()].to_string();
         assert!(
             types.contains("https://spdx.dev/Document") && types.contains("slsa.dev/provenance"),

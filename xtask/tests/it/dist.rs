@@ -18,7 +18,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 use xtask::binfmt::{self, Linkage};
 use xtask::digest::{sha256_bytes_hex, sha256_hex};
-use xtask::target::{Os, Platform, TARGETS};
+use xtask::target::{ImagePlatform, Os, TARGETS};
 
 const TAG: &str = "0.1.0";
 
@@ -78,7 +78,7 @@ fn index_platforms(raw: &[u8]) -> BTreeMap<String, String> {
 /// Checks an exported variant from the binaries' headers: under darwin/, windows/ and
 /// linux/ there is exactly one binary per target of the variant's arch, in its OS's
 /// directory, of its format and CPU (Linux: static), mode 0755. Returns path -> sha256.
-fn check_exported_variant(p: Platform, fs_root: &Utf8Path) -> BTreeMap<String, String> {
+fn check_exported_variant(p: ImagePlatform, fs_root: &Utf8Path) -> BTreeMap<String, String> {
     let mut sums = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for os in Os::ALL {
@@ -166,7 +166,7 @@ fn push_with_the_containerd_store_builds_once_and_attests() {
         return;
     };
     let json = publish_and_check(&reg, Some(&host), "multi-platform");
-    for p in Platform::ALL {
+    for p in ImagePlatform::ALL {
         let types = json["attestations"][p.to_string()].to_string();
         assert!(types.contains("slsa.dev/provenance"), "{p}: {json:#}");
     }
@@ -214,7 +214,7 @@ fn publish_and_check(reg: &Registry, docker_host: Option<&str>, strategy: &str) 
 
     // Each variant's file system.
     let mut checksums = serde_json::Map::new();
-    for p in Platform::ALL {
+    for p in ImagePlatform::ALL {
         let digest = &platforms[&p.to_string()];
         let fs_root = export_fs(
             &format!("{image}@{digest}"),
@@ -683,7 +683,7 @@ fn local_dist_loads_this_machines_variant() {
         config["Id"],
         "--json names the loaded image"
     );
-    for p in Platform::ALL {
+    for p in ImagePlatform::ALL {
         let candidate = format!("{image}:unverified-{TAG}-{}", p.0.docker());
         assert!(
             local_inspect(&candidate).is_none(),
@@ -729,7 +729,7 @@ fn local_dist_on_the_containerd_store() {
         config["Config"]["Labels"]["org.opencontainers.image.title"],
         "Host Facts"
     );
-    for p in Platform::ALL {
+    for p in ImagePlatform::ALL {
         let candidate = format!("{image}:unverified-{TAG}-{}", p.0.docker());
         assert!(inspect(&candidate).is_none(), "{candidate} left behind");
     }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::support::*;
 use xtask::binfmt::{self, Linkage};
-use xtask::target::{Os, Platform};
+use xtask::target::{ImagePlatform, Os};
 
 #[test]
 fn stages_all_six_triples_reproducibly() {
@@ -22,7 +22,7 @@ fn stages_all_six_triples_reproducibly() {
     let stage = target.join("dist/stage");
 
     let mut checked = 0;
-    for platform in Platform::ALL {
+    for platform in ImagePlatform::ALL {
         let root = stage.join(platform.stage_name());
         for f in ["metadata.json", "icon.svg", "ui/index.html", "SHA256SUMS"] {
             assert!(root.join(f).is_file(), "{root}/{f} missing");

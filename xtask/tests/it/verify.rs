@@ -13,10 +13,10 @@ use crate::support::registry::Registry;
 use crate::support::*;
 use camino::Utf8PathBuf;
 use xtask::labels::Labels;
-use xtask::target::{Arch, Platform};
+use xtask::target::{Arch, ImagePlatform};
 
-pub(crate) const AMD64: Platform = Platform(Arch::Amd64);
-pub(crate) const ARM64: Platform = Platform(Arch::Arm64);
+pub(crate) const AMD64: ImagePlatform = ImagePlatform(Arch::Amd64);
+pub(crate) const ARM64: ImagePlatform = ImagePlatform(Arch::Arm64);
 const TAG: &str = "0.1.0";
 
 /// Shared with the VM service's cases (`vm.rs`).
@@ -51,7 +51,7 @@ impl Case {
     }
 
     /// A file of one variant's tree.
-    pub(crate) fn path(&self, p: Platform, rel: &str) -> Utf8PathBuf {
+    pub(crate) fn path(&self, p: ImagePlatform, rel: &str) -> Utf8PathBuf {
         self.dir.join("context").join(p.stage_name()).join(rel)
     }
 
@@ -73,7 +73,7 @@ impl Case {
     }
 
     /// Builds and pushes each platform, merges them into `REG/NAME:0.1.0`, returns that.
-    pub(crate) fn publish(&self, platforms: &[Platform]) -> String {
+    pub(crate) fn publish(&self, platforms: &[ImagePlatform]) -> String {
         let repo = self.reg.image(self.name);
         let mut manifests = Vec::new();
         for p in platforms {
@@ -104,7 +104,7 @@ impl Case {
     /// Publishes, verifies, and expects a rejection whose problems are exactly the
     /// `expected` ones: every problem line matches one of them, and each is reported.
     /// In a pattern, ` … ` stands for anything on the same line.
-    pub(crate) fn rejected(&self, platforms: &[Platform], expected: &[&str]) {
+    pub(crate) fn rejected(&self, platforms: &[ImagePlatform], expected: &[&str]) {
         let reference = self.publish(platforms);
         let out = self.verify(&reference);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -154,7 +154,7 @@ fn control_the_unmodified_tree_verifies() {
     let Some(case) = Case::new("control") else {
         return;
     };
-    let reference = case.publish(&Platform::ALL);
+    let reference = case.publish(&ImagePlatform::ALL);
     let out = case.verify(&reference);
     assert!(out.status.success(), "the good image was rejected");
     let digest = case.reg.manifest_digest(&reference).unwrap();
@@ -187,7 +187,7 @@ fn binary_of_the_wrong_cpu() {
     )
     .unwrap();
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &[
             "linux/arm64: /linux/host-bin: expected ELF arm64, found ELF x86_64",
             // The image's own SHA256SUMS still lists the arm64 binary.
@@ -207,7 +207,7 @@ fn elf_where_a_pe_belongs() {
     )
     .unwrap();
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &[
             "linux/amd64: /windows/host-bin.exe: expected PE x86_64, found ELF x86_64",
             "linux/amd64: /windows/host-bin.exe: checksum ",
@@ -222,7 +222,7 @@ fn path_named_in_metadata_but_absent() {
     };
     fs::remove_file(case.path(ARM64, "darwin/host-bin")).unwrap();
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &["linux/arm64: /darwin/host-bin: named in metadata.json but absent"],
     );
 }
@@ -236,7 +236,7 @@ fn invalid_metadata_json() {
     let text = fs::read(&path).unwrap();
     fs::write(&path, &text[..text.len() / 2]).unwrap();
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &["linux/amd64: /metadata.json: … not a valid extension metadata file: EOF while parsing"],
     );
 }
@@ -250,7 +250,7 @@ fn required_label_missing() {
         l.remove("org.opencontainers.image.vendor").unwrap();
     });
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &[
             "linux/amd64: label `org.opencontainers.image.vendor` is missing (required)",
             "linux/arm64: label `org.opencontainers.image.vendor` is missing (required)",
@@ -271,7 +271,7 @@ fn screenshots_label_not_json() {
     });
     let want = r#"label `com.docker.extension.screenshots`: expected a non-empty JSON array of {"alt": "...", "url": "https://..."}, found `dashboard.png`"#;
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &[
             &format!("linux/amd64: {want}"),
             &format!("linux/arm64: {want}"),
@@ -287,7 +287,7 @@ fn binary_not_executable() {
     let path = case.path(ARM64, "linux/host-bin");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &["linux/arm64: /linux/host-bin: expected an executable file (mode 0755), found mode 644"],
     );
 }
@@ -299,7 +299,7 @@ fn ui_entry_point_missing() {
     };
     fs::remove_file(case.path(AMD64, "ui/index.html")).unwrap();
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &["linux/amd64: /ui/index.html: UI entry point of `ui.dashboard-tab` is missing"],
     );
 }
@@ -307,7 +307,7 @@ fn ui_entry_point_missing() {
 impl Case {
     /// Puts `bytes` at `rel` in one variant and lists their checksum in its SHA256SUMS,
     /// so that only the rule under test can fail.
-    fn replace(&self, p: Platform, rel: &str, bytes: &[u8]) {
+    fn replace(&self, p: ImagePlatform, rel: &str, bytes: &[u8]) {
         let path = self.path(p, rel);
         fs::write(&path, bytes).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
@@ -327,7 +327,7 @@ impl Case {
 }
 
 /// Where this machine's own (gcc-built) ELF belongs.
-fn host_platform() -> Platform {
+fn host_platform() -> ImagePlatform {
     match std::env::consts::ARCH {
         "aarch64" => ARM64,
         _ => AMD64,
@@ -364,7 +364,7 @@ fn binaries_that_would_not_load() {
         _ => "/lib64/ld-linux-x86-64.so.2",
     };
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &[
             "linux/arm64: /darwin/host-bin: code signature: expected LC_CODE_SIGNATURE (Apple silicon kills unsigned arm64 code; ad-hoc is enough), found none",
             "linux/amd64: /darwin/host-bin: dylib: expected a system library under /usr/lib/ or /System/Library/, found /opt/homebrew/lib/libfoo.dylib",
@@ -396,7 +396,7 @@ fn gui_pe_newer_macos_and_an_unnamed_binary() {
     )
     .unwrap();
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &[
             "linux/amd64: /windows/host-bin.exe: subsystem: expected console (IMAGE_SUBSYSTEM_WINDOWS_CUI), found GUI (IMAGE_SUBSYSTEM_WINDOWS_GUI; a host binary is a command-line program whose stdout ddClient.extension.host.cli.exec reads)",
             "linux/arm64: /darwin/host-bin: minimum macOS: expected 14.0 or older, found 15.0",
@@ -412,7 +412,7 @@ fn metadata_with_an_unknown_key_or_a_missing_compose_file() {
     let Some(case) = Case::new("metadata-strict") else {
         return;
     };
-    let edit = |p: Platform, f: &dyn Fn(&mut serde_json::Value)| {
+    let edit = |p: ImagePlatform, f: &dyn Fn(&mut serde_json::Value)| {
         let path = case.path(p, "metadata.json");
         let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
         f(&mut v);
@@ -426,7 +426,7 @@ fn metadata_with_an_unknown_key_or_a_missing_compose_file() {
         v["vm"] = serde_json::json!({"composefile": "docker-compose.yaml"});
     });
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &[
             "linux/arm64: /metadata.json: … unknown field `hosts`, expected one of `icon`, `ui`, `vm`, `host`",
             "linux/amd64: /docker-compose.yaml: named by `vm.composefile` but absent",
@@ -443,10 +443,10 @@ fn a_universal_mach_o_is_accepted() {
     let x86 = fs::read(case.path(AMD64, "darwin/host-bin")).unwrap();
     let arm = fs::read(case.path(ARM64, "darwin/host-bin")).unwrap();
     let both = fat(&[(CPU_TYPE_X86_64, &x86), (CPU_TYPE_ARM64, &arm)]);
-    for p in Platform::ALL {
+    for p in ImagePlatform::ALL {
         case.replace(p, "darwin/host-bin", &both);
     }
-    let reference = case.publish(&Platform::ALL);
+    let reference = case.publish(&ImagePlatform::ALL);
     let out = case.verify(&reference);
     assert!(
         out.status.success(),

@@ -11,7 +11,7 @@ use crate::support::*;
 use crate::verify::{Case, AMD64, ARM64};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
-use xtask::target::{Arch, Platform};
+use xtask::target::{Arch, ImagePlatform};
 
 /// The command our generated Dockerfile runs, in shell form instead of exec form.
 const SHELL_FORM: &str = "CMD /vm-service --socket /run/guest-services/host-facts.sock\n";
@@ -24,7 +24,7 @@ pub(crate) fn service_probed(service: &Value) {
         .as_array()
         .expect("`service` lists one run per variant");
     assert_eq!(runs.len(), 2, "{service:#}");
-    for (run, p) in runs.iter().zip(Platform::ALL) {
+    for (run, p) in runs.iter().zip(ImagePlatform::ALL) {
         assert_eq!(run["platform"], p.to_string(), "{service:#}");
         assert_eq!(run["outcome"], "passed", "{service:#}");
         assert!(run["took"].as_f64().is_some_and(|t| t > 0.0), "{service:#}");
@@ -95,7 +95,7 @@ fn verify_names_a_service_of_the_wrong_cpu_and_a_dynamic_one_without_its_loader(
         ));
     }
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-    case.rejected(&Platform::ALL, &expected);
+    case.rejected(&ImagePlatform::ALL, &expected);
 }
 
 /// Docker's vm-service sample is `FROM alpine` with a shell-form `CMD`: valid where the
@@ -110,25 +110,25 @@ fn shell_form_command_needs_a_shell_in_the_image() {
     dockerfile_with(&case, SHELL_FORM);
     let no_shell = "/bin/sh: service shell: expected a shell in the image: the image config has a shell-form command `/vm-service --socket /run/guest-services/host-facts.sock`, found no /bin/sh";
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &[
             &format!("linux/amd64: {no_shell}"),
             &format!("linux/arm64: {no_shell}"),
         ],
     );
-    for p in Platform::ALL {
+    for p in ImagePlatform::ALL {
         fs::create_dir_all(case.path(p, "bin")).unwrap();
         fs::copy(&busybox, case.path(p, "bin/busybox")).unwrap();
         std::os::unix::fs::symlink("/bin/busybox", case.path(p, "bin/sh")).unwrap();
     }
     case.rejected(
-        &Platform::ALL,
+        &ImagePlatform::ALL,
         &["linux/arm64: /bin/sh: service cpu: expected ELF arm64 (the variant's CPU), found ELF x86_64"],
     );
 }
 
 /// A local image of `platform` from `context` (a directory with a Dockerfile).
-fn load(context: &Utf8Path, platform: Platform, tag: &str) {
+fn load(context: &Utf8Path, platform: ImagePlatform, tag: &str) {
     let out = run(Command::new("docker")
         .args(["buildx", "build", "--progress", "plain", "--load"])
         .args(["--platform", &platform.to_string(), "-t", tag])
@@ -137,7 +137,7 @@ fn load(context: &Utf8Path, platform: Platform, tag: &str) {
 }
 
 /// Probes `image` as `platform`'s variant, the way `dist` does; returns the error.
-fn probe_fails(image: &str, platform: Platform, stage: &Utf8Path) -> String {
+fn probe_fails(image: &str, platform: ImagePlatform, stage: &Utf8Path) -> String {
     let service = xtask::probe::Service {
         socket: "host-facts.sock".into(),
         bin: "/vm-service".into(),

@@ -1,4 +1,4 @@
-//! How fast `vendor_archive::extract` unpacks a 50 MB member, per format, in the profile
+//! How fast `vendor::archive::extract` unpacks a 50 MB member, per format, in the profile
 //! `cargo xtask` runs in (dev, with the decoders' opt-level overrides from Cargo.toml):
 //!
 //!     cargo run -p xtask-vendor --example unpack_bench [-- DIR]
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use xtask_vendor::vendor_archive::{extract, Format};
+use xtask_vendor::archive::{extract, Format};
 
 const MB: usize = 1_000_000;
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
 use std::sync::{Mutex, MutexGuard};
-use xtask::target::Platform;
+use xtask::target::ImagePlatform;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -169,7 +169,7 @@ pub fn staged() -> Option<&'static Utf8Path> {
 
 /// Exports one variant's file system the way a user could: `FROM REF@DIGEST` built for
 /// its platform into a local directory.
-pub fn export_fs(manifest: &str, platform: Platform, dir: &Utf8Path) -> Utf8PathBuf {
+pub fn export_fs(manifest: &str, platform: ImagePlatform, dir: &Utf8Path) -> Utf8PathBuf {
     let _ = fs::remove_dir_all(dir);
     fs::create_dir_all(dir).unwrap();
     fs::write(dir.join("Dockerfile"), format!("FROM {manifest}\n")).unwrap();

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::process::Command;
 
 use camino::Utf8Path;
-use xtask::vendor_fetch::sha256_file;
+use xtask::vendor::fetch::sha256_file;
 
 use super::mirror::Mirror;
 use super::{fault, fixture, p, platform_of, ready, HELM};
@@ -149,7 +149,7 @@ fn tar_xz_upstream_is_locked_planned_and_staged() {
     run_ok(env(&[&["stage"][..], &common].concat()));
     for p in [p("linux-amd64"), p("linux-arm64")] {
         let dir = target.join("dist/stage").join(
-            xtask::target::Platform::parse(&format!("linux/{}", p.arch.docker()))
+            xtask::target::ImagePlatform::parse(&format!("linux/{}", p.arch.docker()))
                 .unwrap()
                 .stage_name(),
         );

@@ -4,7 +4,7 @@
 use std::fs;
 use std::process::Command;
 
-use xtask::vendor::{Os, Platform};
+use xtask::vendor::{HostPlatform, Os};
 
 use super::mirror::{k8s_path, Mirror};
 use super::{fixture, p, platform_of, ready, HELM, K1};
@@ -112,7 +112,8 @@ fn dist_ships_kubectl_and_helm_beside_host_bin_on_all_six_platforms() {
             continue;
         }
         let platform =
-            xtask::target::Platform::parse(&format!("linux/{}", arch.as_str().unwrap())).unwrap();
+            xtask::target::ImagePlatform::parse(&format!("linux/{}", arch.as_str().unwrap()))
+                .unwrap();
         let digest = manifest["digest"].as_str().unwrap();
         let fs_root = crate::support::export_fs(
             &format!("{image}@{digest}"),
@@ -129,7 +130,7 @@ fn dist_ships_kubectl_and_helm_beside_host_bin_on_all_six_platforms() {
                     ("helm", Os::Windows, _) => "amd64",
                     (_, _, a) => a,
                 };
-                let want = Platform::parse(&format!("{}-{want_arch}", os.dir())).unwrap();
+                let want = HostPlatform::parse(&format!("{}-{want_arch}", os.dir())).unwrap();
                 assert_eq!(platform_of(&bytes), Some(want), "{file}");
                 let version = if tool == "kubectl" { K1 } else { HELM };
                 assert_eq!(

@@ -5,7 +5,7 @@ use std::fs;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use xtask::vendor_fetch::{Cache, FetchOptions};
+use xtask::vendor::fetch::{Cache, FetchOptions};
 
 use super::mirror::{k8s_path, Mirror};
 use super::server::Rule;

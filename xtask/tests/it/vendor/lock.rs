@@ -4,9 +4,9 @@
 
 use std::fs;
 
-use xtask::vendor::{Manifest, Platform};
-use xtask::vendor_fetch::{Cache, Event, FetchOptions};
-use xtask::vendor_lock::{lock, LockRequest};
+use xtask::vendor::fetch::{Cache, Event, FetchOptions};
+use xtask::vendor::lock::{lock, LockRequest};
+use xtask::vendor::{HostPlatform, Manifest};
 
 use super::mirror::{helm_path, k8s_path, Mirror};
 use super::{fixture, p, platform_of, ready, HELM, K1, K2};
@@ -27,7 +27,7 @@ fn example_manifest_locks_from_published_checksums_and_fetches_every_platform() 
 
     let cache = m.cache();
     let req = LockRequest {
-        platforms: &Platform::ALL,
+        platforms: &HostPlatform::ALL,
         ..LockRequest::default()
     };
     let changes = lock(&path, &req, &cache, &mut |_| {}).unwrap();
@@ -36,7 +36,7 @@ fn example_manifest_locks_from_published_checksums_and_fetches_every_platform() 
     }
     // kubectl: six pins; helm: five, windows-arm64 falls back to windows-amd64.
     assert_eq!(changes.len(), 11, "{changes:?}");
-    for pl in Platform::ALL {
+    for pl in HostPlatform::ALL {
         let key = format!("kubectl.sha256.{pl}");
         let c = changes.iter().find(|c| c.key == key).expect(&key);
         assert_eq!(
@@ -75,18 +75,19 @@ fn example_manifest_locks_from_published_checksums_and_fetches_every_platform() 
 
     let manifest = Manifest::load(&path).unwrap();
     let bins = ["host-bin".to_owned()].into();
-    let needed: Vec<(String, Platform)> = ["kubectl", "helm"]
+    let needed: Vec<(String, HostPlatform)> = ["kubectl", "helm"]
         .iter()
-        .flat_map(|n| Platform::ALL.map(|pl| (format!("{n}{}", pl.os.exe_suffix()), pl)))
+        .flat_map(|n| HostPlatform::ALL.map(|pl| (format!("{n}{}", pl.os.exe_suffix()), pl)))
         .collect();
-    let needed: Vec<(&str, Platform)> = needed.iter().map(|(n, pl)| (n.as_str(), *pl)).collect();
+    let needed: Vec<(&str, HostPlatform)> =
+        needed.iter().map(|(n, pl)| (n.as_str(), *pl)).collect();
     assert_eq!(manifest.check(&needed, &bins), Vec::<String>::new());
 
     let fetch_all = |cache: &Cache| {
         let mut downloads = 0;
         let mut on = |e: Event| downloads += matches!(e, Event::Downloading { .. }) as usize;
         for name in ["kubectl", "helm"] {
-            for pl in Platform::ALL {
+            for pl in HostPlatform::ALL {
                 let a = manifest.resolve(name, pl).unwrap();
                 let got = cache.fetch(&a, &mut on).unwrap();
                 let built_for = a.upstream.built_for;

@@ -5,8 +5,8 @@ use std::fs;
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use xtask::vendor::{Manifest, Os, Platform};
-use xtask::vendor_fetch::{parse_mirrors, sha256_file, Cache, FetchOptions};
+use xtask::vendor::fetch::{parse_mirrors, sha256_file, Cache, FetchOptions};
+use xtask::vendor::{HostPlatform, Manifest, Os};
 
 use super::server::Server;
 use super::{fixture, HELM, K1, K2};
@@ -17,7 +17,7 @@ pub(super) struct Mirror {
     pub(super) server: Server,
 }
 
-pub(super) fn k8s_path(version: &str, p: Platform) -> String {
+pub(super) fn k8s_path(version: &str, p: HostPlatform) -> String {
     format!(
         "/k8s/release/v{version}/bin/{}/{}/kubectl{}",
         p.os.dir(),
@@ -26,7 +26,7 @@ pub(super) fn k8s_path(version: &str, p: Platform) -> String {
     )
 }
 
-pub(super) fn helm_path(p: Platform) -> String {
+pub(super) fn helm_path(p: HostPlatform) -> String {
     let ext = if p.os == Os::Windows { "zip" } else { "tar.gz" };
     format!("/helm/helm-v{HELM}-{p}.{ext}")
 }
@@ -40,7 +40,7 @@ impl Mirror {
         let _ = fs::remove_dir_all(&dir);
         let www = dir.join("www");
         for version in [K1, K2] {
-            for p in Platform::ALL {
+            for p in HostPlatform::ALL {
                 let file = www.join(&k8s_path(version, p)[1..]);
                 fs::create_dir_all(file.parent().unwrap()).unwrap();
                 fs::write(&file, fixture("kubectl", version, p)).unwrap();
@@ -49,7 +49,7 @@ impl Mirror {
                 fs::write(format!("{file}.sha256"), hex).unwrap();
             }
         }
-        for p in Platform::ALL {
+        for p in HostPlatform::ALL {
             let file = www.join(&helm_path(p)[1..]);
             fs::create_dir_all(file.parent().unwrap()).unwrap();
             let top = p.to_string();

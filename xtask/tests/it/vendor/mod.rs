@@ -33,8 +33,8 @@ use std::{fs, thread};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use xtask::binfmt;
-use xtask::vendor::{Manifest, Platform};
-use xtask::vendor_fetch::Cache;
+use xtask::vendor::fetch::Cache;
+use xtask::vendor::{HostPlatform, Manifest};
 
 use crate::support::require;
 use mirror::Mirror;
@@ -72,7 +72,7 @@ fn ready() -> bool {
 
 // ---------------------------------------------------------------- fixture binaries
 
-fn zig_target(p: Platform) -> &'static str {
+fn zig_target(p: HostPlatform) -> &'static str {
     match (p.os.dir(), p.arch.docker()) {
         ("darwin", "amd64") => "x86_64-macos",
         ("darwin", _) => "aarch64-macos",
@@ -102,7 +102,7 @@ fn fixtures() -> &'static Utf8Path {
         )
         .unwrap();
         thread::scope(|s| {
-            for p in Platform::ALL {
+            for p in HostPlatform::ALL {
                 let (dir, src) = (&dir, &src);
                 s.spawn(move || {
                     for (tool, version, prefix) in TOOLS {
@@ -129,27 +129,27 @@ fn fixtures() -> &'static Utf8Path {
     })
 }
 
-fn fixture_path(dir: &Utf8Path, tool: &str, version: &str, p: Platform) -> Utf8PathBuf {
+fn fixture_path(dir: &Utf8Path, tool: &str, version: &str, p: HostPlatform) -> Utf8PathBuf {
     dir.join(format!("{tool}-{version}/{p}/{tool}{}", p.os.exe_suffix()))
 }
 
-fn fixture(tool: &str, version: &str, p: Platform) -> Vec<u8> {
+fn fixture(tool: &str, version: &str, p: HostPlatform) -> Vec<u8> {
     fs::read(fixture_path(fixtures(), tool, version, p)).unwrap()
 }
 
 /// The platform an executable's headers say it is for, as the product's header reader
 /// (`xtask::binfmt`) reads them: the OS that loads its format, its one CPU. `None` for
 /// anything the extension does not ship (no executable, a universal binary, another CPU).
-fn platform_of(b: &[u8]) -> Option<Platform> {
+fn platform_of(b: &[u8]) -> Option<HostPlatform> {
     let info = binfmt::sniff(b).ok()?;
     let cpu = info.cpu()?;
-    Platform::ALL
+    HostPlatform::ALL
         .into_iter()
         .find(|p| (p.os.format(), p.arch.cpu()) == (info.format, cpu))
 }
 
-fn p(s: &str) -> Platform {
-    Platform::parse(s).unwrap()
+fn p(s: &str) -> HostPlatform {
+    HostPlatform::parse(s).unwrap()
 }
 
 /// Fetches and returns the error chain; asserts it names the binary, the platform and

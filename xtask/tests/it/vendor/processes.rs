@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use camino::Utf8Path;
+use xtask::vendor::fetch::{sha256_file, Cache, FetchOptions};
 use xtask::vendor::Manifest;
-use xtask::vendor_fetch::{sha256_file, Cache, FetchOptions};
 
 use super::mirror::{helm_path, k8s_path, Mirror};
 use super::server::Rule;

@@ -6,8 +6,8 @@
 
 use std::fs;
 
+use xtask::vendor::lock::{lock, LockRequest};
 use xtask::vendor::Manifest;
-use xtask::vendor_lock::{lock, LockRequest};
 
 use super::mirror::{helm_path, k8s_path, Mirror};
 use super::{p, ready, K1};

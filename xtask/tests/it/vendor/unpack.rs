@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 
 use camino::Utf8Path;
-use xtask::vendor_fetch::sha256_file;
+use xtask::vendor::fetch::sha256_file;
 
 use super::mirror::{write_tar_gz, write_zip, Mirror};
 use super::{fault, fixture, p, ready, HELM, K1};

@@ -11,44 +11,47 @@ pub use crate::target::{Arch, Os};
 /// An OS-ARCH pair, written `darwin-arm64` as in `[NAME.sha256]`; ordered by that
 /// name, so sorted platforms read as pin keys do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Platform {
+pub struct HostPlatform {
     pub os: Os,
     pub arch: Arch,
 }
 
-impl Platform {
-    pub const ALL: [Platform; 6] = [
-        Platform::new(Os::Darwin, Arch::Amd64),
-        Platform::new(Os::Darwin, Arch::Arm64),
-        Platform::new(Os::Linux, Arch::Amd64),
-        Platform::new(Os::Linux, Arch::Arm64),
-        Platform::new(Os::Windows, Arch::Amd64),
-        Platform::new(Os::Windows, Arch::Arm64),
+impl HostPlatform {
+    pub const ALL: [HostPlatform; 6] = [
+        HostPlatform::new(Os::Darwin, Arch::Amd64),
+        HostPlatform::new(Os::Darwin, Arch::Arm64),
+        HostPlatform::new(Os::Linux, Arch::Amd64),
+        HostPlatform::new(Os::Linux, Arch::Arm64),
+        HostPlatform::new(Os::Windows, Arch::Amd64),
+        HostPlatform::new(Os::Windows, Arch::Arm64),
     ];
 
-    pub const fn new(os: Os, arch: Arch) -> Platform {
-        Platform { os, arch }
+    pub const fn new(os: Os, arch: Arch) -> HostPlatform {
+        HostPlatform { os, arch }
     }
 
-    pub fn parse(s: &str) -> Option<Platform> {
+    pub fn parse(s: &str) -> Option<HostPlatform> {
         let (os, arch) = s.split_once('-')?;
-        Some(Platform::new(Os::from_dir(os)?, Arch::from_docker(arch)?))
+        Some(HostPlatform::new(
+            Os::from_dir(os)?,
+            Arch::from_docker(arch)?,
+        ))
     }
 }
 
-impl Ord for Platform {
-    fn cmp(&self, other: &Platform) -> std::cmp::Ordering {
+impl Ord for HostPlatform {
+    fn cmp(&self, other: &HostPlatform) -> std::cmp::Ordering {
         (self.os.dir(), self.arch.docker()).cmp(&(other.os.dir(), other.arch.docker()))
     }
 }
 
-impl PartialOrd for Platform {
-    fn partial_cmp(&self, other: &Platform) -> Option<std::cmp::Ordering> {
+impl PartialOrd for HostPlatform {
+    fn partial_cmp(&self, other: &HostPlatform) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl fmt::Display for Platform {
+impl fmt::Display for HostPlatform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.os.dir(), self.arch.docker())
     }
@@ -69,7 +72,7 @@ impl<'a> Vars<'a> {
     pub(crate) fn new(
         name: &'a str,
         version: &'a str,
-        p: Platform,
+        p: HostPlatform,
         repl: &BTreeMap<String, String>,
     ) -> Self {
         let map = |s: &str| repl.get(s).cloned().unwrap_or_else(|| s.to_owned());

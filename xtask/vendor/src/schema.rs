@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use camino::Utf8Path;
 
+use crate::archive::Format;
 use crate::digest::is_sha256;
+use crate::platform::{Arch, HostPlatform, Os, Vars};
 use crate::toml::{self, Kind, Table, Value};
-use crate::vendor_archive::Format;
-use crate::vendor_platform::{Arch, Os, Platform, Vars};
 
 /// The fields an override table may change.
 #[derive(Debug, Clone, Default)]
@@ -29,8 +29,8 @@ pub(crate) struct Entry {
     pub(crate) base: Source,
     /// Keyed by `windows` or `windows-arm64`; the OS-ARCH one wins.
     pub(crate) overrides: BTreeMap<String, Source>,
-    pub(crate) sha256: BTreeMap<Platform, String>,
-    pub(crate) fallback: BTreeMap<Platform, Platform>,
+    pub(crate) sha256: BTreeMap<HostPlatform, String>,
+    pub(crate) fallback: BTreeMap<HostPlatform, HostPlatform>,
     pub(crate) smoke: Option<Vec<String>>,
     pub(crate) smoke_expect: Option<String>,
 }
@@ -121,7 +121,7 @@ impl Problems<'_> {
     /// A template: a string whose placeholders are all known.
     fn template(&mut self, key: &str, item: &Value, url_ok: bool) -> Option<String> {
         let s = self.string(key, item)?;
-        let probe = Vars::new("", "", Platform::ALL[0], &BTreeMap::new());
+        let probe = Vars::new("", "", HostPlatform::ALL[0], &BTreeMap::new());
         match probe.render(&s, url_ok.then_some("")) {
             Ok(_) => Some(s),
             Err(m) => {
@@ -191,7 +191,7 @@ impl Problems<'_> {
         &mut self,
         key: &str,
         item: &'v Value,
-    ) -> Vec<(Platform, String, &'v Value)> {
+    ) -> Vec<(HostPlatform, String, &'v Value)> {
         let Some(t) = item.as_table() else {
             self.at(
                 key,
@@ -203,7 +203,7 @@ impl Problems<'_> {
         let mut out = Vec::new();
         for (k, v) in t.iter() {
             let sub = format!("{key}.{k}");
-            match Platform::parse(k) {
+            match HostPlatform::parse(k) {
                 None => self.at(
                     &sub,
                     v,
@@ -237,7 +237,7 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, item: &Value) -> Option<Entry> 
     let overrides_keys: Vec<String> = Os::ALL
         .iter()
         .map(|o| o.dir().to_owned())
-        .chain(Platform::ALL.iter().map(Platform::to_string))
+        .chain(HostPlatform::ALL.iter().map(HostPlatform::to_string))
         .collect();
     let mut keys: Vec<&str> = ENTRY_KEYS.to_vec();
     keys.extend(overrides_keys.iter().map(String::as_str));
@@ -338,11 +338,11 @@ fn parse_entry(p: &mut Problems<'_>, name: &str, item: &Value) -> Option<Entry> 
 /// arm64 where the OS emulates it. (The stand-in's pin is checked where it is needed.)
 fn fallback_problem(
     name: &str,
-    to: Platform,
+    to: HostPlatform,
     from: &str,
-    pins: &BTreeMap<Platform, String>,
-) -> Result<Platform, String> {
-    let Some(from) = Platform::parse(from) else {
+    pins: &BTreeMap<HostPlatform, String>,
+) -> Result<HostPlatform, String> {
+    let Some(from) = HostPlatform::parse(from) else {
         return Err(format!("`{from}` is not an OS-ARCH pair"));
     };
     if from.os != to.os {
@@ -365,7 +365,7 @@ fn fallback_problem(
 mod tests {
     use camino::Utf8Path;
 
-    use crate::vendor::{Manifest, Platform};
+    use crate::manifest::{HostPlatform, Manifest};
 
     const PIN: &str = "4f6c3aa2b1f1e1a0d9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6";
 
@@ -403,7 +403,7 @@ sha256.linux-amd64 = """PIN"""  # a dotted key
 "#,
         )
         .unwrap();
-        let p = Platform::parse("linux-amd64").unwrap();
+        let p = HostPlatform::parse("linux-amd64").unwrap();
         assert_eq!(fancy.version("ra"), Some("2024-05-06"));
         assert_eq!(
             fancy.resolve("ra", p).unwrap(),

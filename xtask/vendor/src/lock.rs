@@ -13,10 +13,10 @@ use std::fmt;
 use anyhow::{bail, Context, Result};
 use camino::Utf8Path;
 
+use crate::fetch::{self, Cache, Event};
+use crate::manifest::{HostPlatform, Manifest};
+use crate::schema;
 use crate::toml::{self, Value};
-use crate::vendor::{Manifest, Platform};
-use crate::vendor_fetch::{self, Cache, Event};
-use crate::vendor_toml;
 
 /// What to lock. `platforms`: those the extension ships (the caller derives them from
 /// `metadata.json`); pins already in the file are refreshed too; a platform with a
@@ -25,7 +25,7 @@ use crate::vendor_toml;
 pub struct LockRequest<'a> {
     pub name: Option<&'a str>,
     pub version: Option<&'a str>,
-    pub platforms: &'a [Platform],
+    pub platforms: &'a [HostPlatform],
 }
 
 /// One value `lock` wrote: `kubectl.sha256.linux-arm64: (none) -> 4f6c...`.
@@ -52,7 +52,7 @@ pub fn lock(
     on: &mut dyn FnMut(Event),
 ) -> Result<Vec<Change>> {
     let mut text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
-    let doc = vendor_toml::read(path, &text)?;
+    let doc = schema::read(path, &text)?;
     let mut changes = Vec::new();
     let names: Vec<String> = match req.name {
         Some(n) => {
@@ -86,12 +86,12 @@ pub fn lock(
     // table is reported before anything downloads.
     let manifest = Manifest::parse(path, &text)?;
     for name in &names {
-        let targets: BTreeSet<Platform> = req
+        let targets: BTreeSet<HostPlatform> = req
             .platforms
             .iter()
             .copied()
             .chain(
-                Platform::ALL
+                HostPlatform::ALL
                     .into_iter()
                     .filter(|&p| manifest.pin(name, p).is_some()),
             )
@@ -103,7 +103,7 @@ pub fn lock(
                 Some(url) => cache.read_text(url).and_then(|text| {
                     let file = up.url.split(['?', '#']).next().unwrap_or(&up.url);
                     let file = file.rsplit('/').next().unwrap_or(file);
-                    vendor_fetch::parse_checksum_file(&text, file)
+                    fetch::parse_checksum_file(&text, file)
                         .map_err(|e| anyhow::anyhow!("{url}: {e}"))
                 }),
                 None => cache.pin_by_download(&up, on),

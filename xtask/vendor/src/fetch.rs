@@ -7,7 +7,7 @@
 //! atomically), `locks/<hex>.lock` one lock per artifact, so two processes sharing the
 //! cache download it once. A download that fails, is cut short or hashes wrong never
 //! leaves `tmp/`; a download whose archive lacks a usable member never leaves it either.
-//! The network is `vendor_curl`.
+//! The network is `curl`.
 
 use std::fs::{self, File};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::archive::{self, Format};
+use crate::curl::{download, ensure_curl, host, Patience};
 use crate::digest;
-use crate::vendor::{Artifact, Upstream};
-use crate::vendor_archive::{self, Format};
-use crate::vendor_curl::{download, ensure_curl, host, Patience};
+use crate::manifest::{Artifact, Upstream};
 
 /// How downloads behave; [`FetchOptions::from_env`] reads the environment once, at the edge.
 #[derive(Debug, Clone)]
@@ -247,7 +247,7 @@ impl Cache {
 
     fn unpack(&self, archive: &Utf8Path, up: &Upstream, out: &Utf8Path) -> Result<()> {
         let tmp = self.tmp_path()?;
-        let extracted = vendor_archive::extract(
+        let extracted = archive::extract(
             archive.as_std_path(),
             up.format,
             up.member.as_deref(),

@@ -28,22 +28,21 @@
 //!
 //! The `vendor_*` modules depend on nothing else in the crate but the leaf's `toml`
 //! (`toml_edit` underneath: `parse` to read, `set_string` to write pins; the caller maps
-//! its own target table onto [`Platform`]), and on each other in one direction:
-//! `vendor_platform`, `vendor_archive`, `vendor_curl` (leaves) <- `vendor_toml` (tables to
+//! its own target table onto [`HostPlatform`]), and on each other in one direction:
+//! `platform`, `archive`, `curl` (leaves) <- `schema` (tables to
 //! entries) <- `vendor` (this: what one platform gets, checks against metadata) <-
-//! `vendor_fetch` (the cache) <- `vendor_lock` (writes pins).
+//! `fetch` (the cache) <- `lock` (writes pins).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-pub use crate::digest::is_sha256;
-use crate::vendor_archive::{self, Format};
-use crate::vendor_curl;
-use crate::vendor_platform::Vars;
-pub use crate::vendor_platform::{Arch, Os, Platform};
-use crate::vendor_toml::{self, Entry, Source};
+use crate::archive::{self, Format};
+use crate::curl;
+use crate::platform::Vars;
+pub use crate::platform::{Arch, HostPlatform, Os};
+use crate::schema::{self, Entry, Source};
 
 /// Where one platform's build comes from, before it is pinned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +54,7 @@ pub struct Upstream {
     /// The checksum file upstream publishes for `url`, if the manifest names one.
     pub checksum_url: Option<String>,
     /// The platform whose build this is: differs from the requested one under a fallback.
-    pub built_for: Platform,
+    pub built_for: HostPlatform,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +69,7 @@ pub struct Smoke {
 pub struct Artifact {
     /// The table name, i.e. the staged file name without `.exe`.
     pub name: String,
-    pub platform: Platform,
+    pub platform: HostPlatform,
     pub version: String,
     pub upstream: Upstream,
     /// 64 lowercase hex digits.
@@ -120,8 +119,8 @@ impl Manifest {
 
     /// Parses and checks everything the file can tell on its own; all problems at once.
     pub fn parse(path: &Utf8Path, text: &str) -> Result<Manifest> {
-        let doc = vendor_toml::read(path, text)?;
-        let (entries, mut problems) = vendor_toml::parse_entries(path, &doc);
+        let doc = schema::read(path, text)?;
+        let (entries, mut problems) = schema::parse_entries(path, &doc);
         let manifest = Manifest {
             path: path.to_owned(),
             entries,
@@ -155,14 +154,14 @@ impl Manifest {
     }
 
     /// The platforms pinned for `name`, and those its fallbacks cover.
-    pub fn platforms(&self, name: &str) -> BTreeSet<Platform> {
+    pub fn platforms(&self, name: &str) -> BTreeSet<HostPlatform> {
         self.entry(name)
             .map(|e| e.sha256.keys().chain(e.fallback.keys()).copied().collect())
             .unwrap_or_default()
     }
 
     /// The pin for `name` on `platform` as written (a fallback platform has none of its own).
-    pub fn pin(&self, name: &str, platform: Platform) -> Option<&str> {
+    pub fn pin(&self, name: &str, platform: HostPlatform) -> Option<&str> {
         self.entry(name)
             .ok()?
             .sha256
@@ -171,7 +170,7 @@ impl Manifest {
     }
 
     /// The fallback's source platform for `platform`, if `name` declares one.
-    pub fn fallback(&self, name: &str, platform: Platform) -> Option<Platform> {
+    pub fn fallback(&self, name: &str, platform: HostPlatform) -> Option<HostPlatform> {
         self.entry(name).ok()?.fallback.get(&platform).copied()
     }
 
@@ -188,7 +187,7 @@ impl Manifest {
     /// `workspace_bins`: the binaries the workspace builds itself.
     pub fn check(
         &self,
-        needed: &[(&str, Platform)],
+        needed: &[(&str, HostPlatform)],
         workspace_bins: &BTreeSet<String>,
     ) -> Vec<String> {
         let mut problems = Vec::new();
@@ -242,7 +241,7 @@ impl Manifest {
     }
 
     /// Where `platform`'s build of `name` comes from (following a fallback), unpinned.
-    pub fn locate(&self, name: &str, platform: Platform) -> Result<Upstream> {
+    pub fn locate(&self, name: &str, platform: HostPlatform) -> Result<Upstream> {
         let e = self.entry(name)?;
         let built_for = e.fallback.get(&platform).copied().unwrap_or(platform);
         let key = |field: &str| self.key_of(e, name, built_for, field);
@@ -272,7 +271,7 @@ impl Manifest {
                     .render(t, None)
                     .map_err(|m| anyhow::anyhow!("{p}: {}: {m}", key("member")))?;
                 Some(
-                    vendor_archive::normalize(&m)
+                    archive::normalize(&m)
                         .map_err(|m| anyhow::anyhow!("{p}: {}: {m}", key("member")))?,
                 )
             }
@@ -318,7 +317,7 @@ impl Manifest {
     }
 
     /// Everything needed to fetch and stage `name` for `platform`; an error when unpinned.
-    pub fn resolve(&self, name: &str, platform: Platform) -> Result<Artifact> {
+    pub fn resolve(&self, name: &str, platform: HostPlatform) -> Result<Artifact> {
         let e = self.entry(name)?;
         let upstream = self.locate(name, platform)?;
         let Some(sha256) = e.sha256.get(&upstream.built_for) else {
@@ -345,7 +344,7 @@ impl Manifest {
     }
 
     /// The dotted key a field of `name` comes from for `platform` (for error messages).
-    fn key_of(&self, e: &Entry, name: &str, platform: Platform, field: &str) -> String {
+    fn key_of(&self, e: &Entry, name: &str, platform: HostPlatform, field: &str) -> String {
         let from = [platform.to_string(), platform.os.dir().to_owned()]
             .into_iter()
             .find(|k| {
@@ -365,21 +364,21 @@ impl Manifest {
 
 /// Checked here too, not only per download, so a plain-HTTP URL fails before anything runs.
 fn https_or_loopback(url: String) -> Result<String, String> {
-    match vendor_curl::host(&url) {
-        Some(h) if url.starts_with("https://") || vendor_curl::is_loopback(h) => Ok(url),
+    match curl::host(&url) {
+        Some(h) if url.starts_with("https://") || curl::is_loopback(h) => Ok(url),
         _ => Err(format!(
             "`{url}` is not an https:// URL (plain http:// only for loopback hosts)"
         )),
     }
 }
 
-fn overrides_for(e: &Entry, p: Platform) -> impl Iterator<Item = &Source> {
+fn overrides_for(e: &Entry, p: HostPlatform) -> impl Iterator<Item = &Source> {
     [p.to_string(), p.os.dir().to_owned()]
         .into_iter()
         .filter_map(|k| e.overrides.get(&k))
 }
 
-fn replacements(e: &Entry, p: Platform) -> BTreeMap<String, String> {
+fn replacements(e: &Entry, p: HostPlatform) -> BTreeMap<String, String> {
     let mut r = e.base.replacements.clone();
     for s in overrides_for(e, p).collect::<Vec<_>>().into_iter().rev() {
         r.extend(s.replacements.clone());
@@ -397,8 +396,8 @@ mod tests {
     fn parse(text: &str) -> Result<Manifest> {
         Manifest::parse(Utf8Path::new(P), &text.replace("PIN", PIN))
     }
-    fn p(s: &str) -> Platform {
-        Platform::parse(s).unwrap()
+    fn p(s: &str) -> HostPlatform {
+        HostPlatform::parse(s).unwrap()
     }
 
     const KUBECTL: &str = r#"
