@@ -1,4 +1,4 @@
-//! The pipeline's side of `vendor.toml` (the `vendor*` modules are the library): which
+//! The pipeline's side of `vendor.toml` (the [`crate::vendor`] crate is the library): which
 //! pinned artifact each image platform ships at each path, fetching them beside the
 //! builds, the CPU `verify` expects under a declared fallback, and `cargo xtask vendor`.
 //!
