@@ -429,7 +429,7 @@ fn metadata_with_an_unknown_key_or_a_missing_compose_file() {
         &ImagePlatform::ALL,
         &[
             "linux/arm64: /metadata.json: … unknown field `hosts`, expected one of `icon`, `ui`, `vm`, `host`",
-            "linux/amd64: /docker-compose.yaml: named by `vm.composefile` but absent",
+            "linux/amd64: /metadata.json: `vm.composefile` names /docker-compose.yaml, which does not exist",
         ],
     );
 }
