@@ -19,7 +19,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { installDoubles } from "./doubles.mjs";
+import { CHROMIUM_ARGS, installDoubles } from "./doubles.mjs";
 import { EXEC_PATH, VM_PATH, stagedLayout, startServer } from "./server.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,18 +28,6 @@ const CHROMIUM = process.env.UI_E2E_CHROMIUM || "/usr/bin/chromium";
 const ARCH = { x64: "amd64", arm64: "arm64" }[process.arch];
 const STAGE = path.resolve(process.env.UI_E2E_STAGE || path.join(repo, `target/dist/stage/linux-${ARCH}`));
 const SHOTS = path.join(repo, "target/ui-e2e");
-// Without the background-networking flags Chromium keeps dialling Google, which this
-// machine's closed network refuses (see the machine notes).
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const DOCKER_BLUE = "rgb(29, 99, 237)";
 
 /** Why the test cannot run here, or null. */

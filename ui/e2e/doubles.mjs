@@ -3,6 +3,19 @@
 // staged binary; its `vm.service` calls go to the real VM service, forwarded by the same
 // server) and the theme Docker Desktop injects.
 
+// Without the background-networking flags Chromium keeps dialling Google, which this
+// machine's closed network refuses (see the machine notes).
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 /**
  * Runs in the page before its scripts: what Docker Desktop provides. `exec` behaves like
  * Docker Desktop's: it resolves with the result on exit 0 and rejects with it otherwise.

@@ -12,7 +12,7 @@ import path from "node:path";
 
 import { chromium } from "playwright-core";
 
-import { installDoubles } from "./doubles.mjs";
+import { CHROMIUM_ARGS, installDoubles } from "./doubles.mjs";
 import { EXEC_PATH, VM_PATH, startServer } from "./server.mjs";
 
 const [stageDir, outDir] = process.argv.slice(2);
@@ -20,18 +20,6 @@ if (!stageDir || !outDir) {
   console.error("usage: node e2e/screenshots.mjs STAGE_DIR OUT_DIR");
   process.exit(2);
 }
-// Without the background-networking flags Chromium keeps dialling Google, which a closed
-// network refuses (the same flags as the browser test).
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const SHOTS = { light: "dashboard.png", dark: "dashboard-dark.png" };
 
 const server = await startServer(path.resolve(stageDir));
@@ -44,7 +32,7 @@ try {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.UI_E2E_CHROMIUM || "/usr/bin/chromium",
     headless: true,
-    args: ARGS,
+    args: CHROMIUM_ARGS,
     viewport: { width: 1200, height: 800 },
     deviceScaleFactor: 2,
   });

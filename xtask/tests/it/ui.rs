@@ -56,14 +56,7 @@ fn staged_dashboard_in_chromium() {
         );
         return;
     };
-    if !(node_ready()
-        && zig_ready()
-        && require(
-            "chromium",
-            fs::metadata("/usr/bin/chromium").is_ok(),
-            "apt-get install chromium",
-        ))
-    {
+    if !browser_ready() {
         return;
     }
     let _serial = serial();
@@ -133,15 +126,7 @@ fn stage_without_npm_fails_clearly() {
 /// and the committed ones in docs/ (which labels.json's screenshot URLs name) as big.
 #[test]
 fn screenshots_light_and_dark_at_marketplace_size() {
-    if host_platform().is_none()
-        || !(node_ready()
-            && zig_ready()
-            && require(
-                "chromium",
-                fs::metadata("/usr/bin/chromium").is_ok(),
-                "apt-get install chromium",
-            ))
-    {
+    if host_platform().is_none() || !browser_ready() {
         return;
     }
     let _serial = serial();
@@ -166,4 +151,15 @@ fn screenshots_light_and_dark_at_marketplace_size() {
         shots.push(made);
     }
     assert_ne!(shots[0], shots[1], "the dark picture is the light one");
+}
+
+/// Node.js, zig (to stage the real binaries) and Debian's Chromium.
+fn browser_ready() -> bool {
+    node_ready()
+        && zig_ready()
+        && require(
+            "chromium",
+            fs::metadata("/usr/bin/chromium").is_ok(),
+            "apt-get install chromium",
+        )
 }
