@@ -342,8 +342,9 @@ pub fn check_variant(
     out
 }
 
-/// Every file metadata.json names besides the binaries: UI entry points, the VM's
-/// compose file.
+/// Every file metadata.json names besides the binaries and the icon: the UI entry points.
+/// (The icon and the VM's compose file are read by `Extension::load`, which names them
+/// when they are missing.)
 fn named_files(ext: &Extension, fs: &Utf8Path) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(root) = &ext.ui_root {
@@ -354,11 +355,6 @@ fn named_files(ext: &Extension, fs: &Utf8Path) -> Vec<String> {
                     entry.src
                 ));
             }
-        }
-    }
-    for f in ext.vm_files() {
-        if !fs.join(&f).is_file() {
-            out.push(format!("/{f}: named by `vm.composefile` but absent"));
         }
     }
     out
