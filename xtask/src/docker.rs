@@ -422,6 +422,7 @@ fn descriptor(v: &Value, at: &str) -> Result<Descriptor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::Shell;
 
     #[test]
     fn index_fields_may_be_missing_but_not_of_another_type() {
@@ -493,7 +494,7 @@ mod tests {
             Some(Utf8Path::new("md.json")),
         );
         assert_eq!(
-            cmd.to_string(),
+            cmd.display_in(Shell::Posix).to_string(),
             "docker buildx --builder ci build --file extension/Dockerfile --platform linux/amd64,linux/arm64 \
              --progress plain --push --tag reg.io/ext:1.0.0-unverified --metadata-file md.json target/dist/stage"
         );
@@ -514,12 +515,12 @@ mod tests {
             cmd.args[..5],
             ["buildx", "build", "--file", "D", "--platform"]
         );
-        assert!(cmd.to_string().contains("--platform linux/arm64 --progress plain --push --tag reg.io/ext:1.0.0-unverified-arm64 C"));
+        assert!(cmd.display_in(Shell::Posix).to_string().contains("--platform linux/arm64 --progress plain --push --tag reg.io/ext:1.0.0-unverified-arm64 C"));
         let base = ImageRef::parse("reg.io/ext").unwrap();
         let d = "sha256:".to_owned() + &"a".repeat(64);
         let merge = imagetools_create(None, &base.with_tag("1.0.0"), &[base.with_digest(&d)]);
         assert_eq!(
-            merge.to_string(),
+            merge.display_in(Shell::Posix).to_string(),
             format!("docker buildx imagetools create --tag reg.io/ext:1.0.0 reg.io/ext@{d}")
         );
     }

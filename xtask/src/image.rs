@@ -344,12 +344,16 @@ impl fmt::Display for ImagePlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::Shell;
 
     fn commands(p: &ImagePlan) -> Vec<String> {
         p.steps
             .iter()
             .filter_map(|s| match s {
-                Step::Run(jobs) => Some(jobs.iter().map(|j| j.cmd.to_string())),
+                Step::Run(jobs) => Some(
+                    jobs.iter()
+                        .map(|j| j.cmd.display_in(Shell::Posix).to_string()),
+                ),
                 _ => None,
             })
             .flatten()
@@ -387,6 +391,7 @@ mod tests {
             panic!("{:?}", p.steps[4])
         };
         assert!(fill(&tag[0].cmd, &known)
+            .display_in(Shell::Posix)
             .to_string()
             .ends_with("reg.io/ext@sha256:ab"));
     }
@@ -409,9 +414,11 @@ mod tests {
         let cmds = commands(&p);
         assert_eq!(cmds.len(), 3, "{cmds:?}");
         assert!(cmds[1].contains("--platform linux/amd64,linux/arm64 --progress plain --push --tag reg.io/ext:unverified-1.0.0"));
+        // The build context is the stage directory (a Windows path is quoted for sh).
+        let stage = crate::paths::stage_dir();
+        let context = Shell::Posix.word(stage.as_str());
         assert!(
-            cmds[1].ends_with("--provenance=mode=max target/dist/stage")
-                || cmds[1].contains("--provenance=mode=max /"),
+            cmds[1].ends_with(&format!("--provenance=mode=max {context}")),
             "{}",
             cmds[1]
         );

@@ -172,6 +172,18 @@ pub struct Options {
     pub timeout: Duration,
 }
 
+/// Wine ready to run x86_64 Windows programs in place (the shim built and the prefix
+/// created under `opts.cache_dir`): the loader with the environment it needs, to which
+/// the caller appends the program and its arguments, or which it hands to cargo as the
+/// `x86_64-pc-windows-gnu` runner (the suite's Windows test run).
+pub fn wine_in_place(tools: &Tools, opts: &Options) -> Result<Cmd, String> {
+    let loader = tools
+        .wine
+        .as_ref()
+        .ok_or("wine not found (apt-get install wine64)")?;
+    Ok(Wine::prepare(loader.as_str(), tools, opts)?.in_place())
+}
+
 /// Runs every case that can run here, one after another.
 pub fn run_all(stage: &Utf8Path, cases: &[Case], tools: &Tools, opts: &Options) -> Vec<Smoked> {
     let mut wine = None;

@@ -338,14 +338,32 @@ pub fn normalise_mtimes(root: &Utf8Path, epoch: SystemTime) -> Result<()> {
             .and_then(|f| f.set_times(times))
             .with_context(|| format!("cannot set the mtime of {file}"))?;
     }
-    // Windows cannot open a directory as a file to set its times.
-    #[cfg(unix)]
+    // Directory mtimes go into the layers too (BuildKit sends them from every client).
     for d in digest::walk_dirs(root)?.iter().rev() {
-        fs::File::open(d)
+        open_dir(d)
             .and_then(|f| f.set_times(times))
             .with_context(|| format!("cannot set the mtime of {d}"))?;
     }
     Ok(())
+}
+
+/// A directory opened so its times can be set.
+#[cfg(not(windows))]
+fn open_dir(d: &Utf8Path) -> std::io::Result<fs::File> {
+    fs::File::open(d)
+}
+
+/// Windows opens a directory only with FILE_FLAG_BACKUP_SEMANTICS, and setting its times
+/// needs FILE_WRITE_ATTRIBUTES (the values from the Windows SDK's winbase.h and winnt.h).
+#[cfg(windows)]
+fn open_dir(d: &Utf8Path) -> std::io::Result<fs::File> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_WRITE_ATTRIBUTES: u32 = 0x0100;
+    const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
+    fs::File::options()
+        .access_mode(FILE_WRITE_ATTRIBUTES)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
+        .open(d)
 }
 
 #[cfg(test)]

@@ -474,7 +474,7 @@ mod tests {
         std::fs::write(root.join(".cargo/config"), "target.x.rustflags = []\n").unwrap();
         assert_eq!(
             user_rustflags(&root, no_env),
-            Some(root.join(".cargo/config").to_string())
+            Some(root.join(".cargo").join("config").to_string())
         );
         let _ = std::fs::remove_dir_all(dir);
     }

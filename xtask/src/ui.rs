@@ -368,9 +368,10 @@ mod tests {
     fn inputs_are_sources_and_config_only() {
         let dir = scratch("inputs");
         let files = build_inputs(&dir.join("ui"), &dir.join("metadata.json")).unwrap();
-        let rel: Vec<&str> = files
+        // `/`-separated whatever the host, to compare with one list.
+        let rel: Vec<String> = files
             .iter()
-            .map(|f| f.strip_prefix(&dir).unwrap().as_str())
+            .map(|f| f.strip_prefix(&dir).unwrap().as_str().replace('\\', "/"))
             .collect();
         assert_eq!(
             rel,

@@ -426,8 +426,12 @@ fn unnamed_binaries(ext: &Extension, fs: &Utf8Path) -> Vec<String> {
             continue;
         }
         for file in digest::walk_files(&dir).unwrap_or_default() {
-            let rel = file.strip_prefix(fs).map_or(file.as_str(), |r| r.as_str());
-            if !named.contains(&rel) {
+            // metadata.json's paths are `/`-separated on every host.
+            let rel = file
+                .strip_prefix(fs)
+                .map_or(file.as_str(), |r| r.as_str())
+                .replace('\\', "/");
+            if !named.contains(&rel.as_str()) {
                 out.push(format!(
                     "/{rel}: shipped under /{} but metadata.json's host.binaries does not name it (it never reaches a user)",
                     os.dir()

@@ -412,6 +412,7 @@ mod tests {
         x
     }
 
+    #[cfg(unix)]
     fn other(p: ImagePlatform) -> ImagePlatform {
         ImagePlatform::ALL.into_iter().find(|q| *q != p).unwrap()
     }
@@ -428,6 +429,8 @@ mod tests {
             .map(|_| busybox.to_owned())
     }
 
+    // Symlinks in the image tree, and this Linux machine's busybox as the service.
+    #[cfg(unix)]
     #[test]
     fn static_service_of_the_variants_cpu_in_scratch() {
         let (Some(p), Some(exe)) = (host(), static_exe()) else {
@@ -469,6 +472,8 @@ mod tests {
         );
     }
 
+    // Symlinks in the image tree, and this Linux machine's busybox as the service.
+    #[cfg(unix)]
     #[test]
     fn shell_form_needs_a_shell() {
         let (Some(p), Some(exe)) = (host(), static_exe()) else {

@@ -4,6 +4,7 @@
 //! stdin closed, and a failure always reads the same way: the command, its exit status and
 //! what it printed.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Read};
 use std::process::{ExitStatus, Stdio};
@@ -23,6 +24,21 @@ pub struct Cmd {
     pub env: Vec<(String, String)>,
     /// Variables removed from the environment the child inherits.
     pub unset: Vec<String>,
+}
+
+/// The program to start. On Windows a bare name is looked up on PATH with `which`,
+/// which honours PATHEXT as a shell does: npm and npx are `npm.cmd` and `npx.cmd` there,
+/// and std looks for `NAME.exe` only. Std runs a `.cmd`/`.bat` path through cmd.exe with
+/// its arguments escaped for it (Rust 1.77 and later). A name not found is left as it
+/// is, so the failure to start names what was asked for.
+fn resolve(program: &str, windows: bool) -> Cow<'_, str> {
+    if !windows || program.contains(['/', '\\']) {
+        return program.into();
+    }
+    match which::which(program) {
+        Ok(path) => path.to_string_lossy().into_owned().into(),
+        Err(_) => program.into(),
+    }
 }
 
 /// What a finished command printed.
@@ -66,10 +82,13 @@ impl Cmd {
     /// The one place a process is set up: workspace root, the command's own environment
     /// on top of ours, no stdin (a child that prompts must fail, not hang CI).
     fn expression(&self) -> duct::Expression {
+        let program = resolve(&self.program, cfg!(windows));
         let e = self
             .unset
             .iter()
-            .fold(duct::cmd(&self.program, &self.args), |e, k| e.env_remove(k));
+            .fold(duct::cmd(program.as_ref(), &self.args), |e, k| {
+                e.env_remove(k)
+            });
         self.env
             .iter()
             .fold(e, |e, (k, v)| e.env(k, v))
@@ -154,7 +173,7 @@ impl Cmd {
     /// whole process group (what it forked, e.g. a wineserver, dies too). `Err` only when
     /// it cannot start. For binaries under test, whose every outcome is data.
     pub fn run_timed(&self, timeout: Duration) -> io::Result<Timed> {
-        let mut cmd = std::process::Command::new(&self.program);
+        let mut cmd = std::process::Command::new(resolve(&self.program, cfg!(windows)).as_ref());
         cmd.args(&self.args)
             .current_dir(paths::root())
             .stdin(Stdio::null())
@@ -273,24 +292,92 @@ impl Drain {
     }
 }
 
-impl fmt::Display for Cmd {
+/// The shell a printed command is meant to be pasted into: plans (`--dry-run`), fix hints
+/// and failures print commands for the user to run, so they must read back unchanged in
+/// the shell that user has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// sh, bash, zsh: macOS, Linux, WSL, Git Bash.
+    Posix,
+    /// Windows' own terminal shell (Windows PowerShell 5.1 and PowerShell 7).
+    PowerShell,
+}
+
+impl Shell {
+    /// This host's: PowerShell on Windows, a POSIX shell elsewhere.
+    pub const HOST: Shell = if cfg!(windows) {
+        Shell::PowerShell
+    } else {
+        Shell::Posix
+    };
+
+    /// `s` as one word this shell reads back unchanged.
+    pub fn word(self, s: &str) -> Cow<'_, str> {
+        match self {
+            Shell::Posix => posix_word(s),
+            Shell::PowerShell => powershell_word(s),
+        }
+    }
+}
+
+impl Cmd {
+    /// The command as `shell` would have it typed; `Display` is this with [`Shell::HOST`].
+    pub fn display_in(&self, shell: Shell) -> impl fmt::Display + '_ {
+        Shown { cmd: self, shell }
+    }
+}
+
+struct Shown<'a> {
+    cmd: &'a Cmd,
+    shell: Shell,
+}
+
+impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.unset.is_empty() {
-            write!(f, "env -u {} ", self.unset.join(" -u "))?;
+        let (c, sh) = (self.cmd, self.shell);
+        match sh {
+            Shell::Posix => {
+                if !c.unset.is_empty() {
+                    write!(f, "env -u {} ", c.unset.join(" -u "))?;
+                }
+                for (k, v) in &c.env {
+                    write!(f, "{k}={} ", sh.word(v))?;
+                }
+                f.write_str(&sh.word(&c.program))?;
+            }
+            // PowerShell has no per-command environment: the variables are set (or
+            // removed) in the session, then the command runs. A quoted program name is a
+            // string, not a command, until `&` calls it.
+            Shell::PowerShell => {
+                for k in &c.unset {
+                    write!(f, "Remove-Item Env:{k} -ErrorAction Ignore; ")?;
+                }
+                // The value of an assignment is an expression: a bare word there would be
+                // run as a command, so it is always quoted.
+                for (k, v) in &c.env {
+                    write!(f, "$env:{k} = {}; ", powershell_quoted(v))?;
+                }
+                let program = sh.word(&c.program);
+                if matches!(program, Cow::Owned(_)) {
+                    f.write_str("& ")?;
+                }
+                f.write_str(&program)?;
+            }
         }
-        for (k, v) in &self.env {
-            write!(f, "{k}={} ", shell_word(v))?;
-        }
-        f.write_str(&self.program)?;
-        for a in &self.args {
-            write!(f, " {}", shell_word(a))?;
+        for a in &c.args {
+            write!(f, " {}", sh.word(a))?;
         }
         Ok(())
     }
 }
 
-/// `s` as one word a POSIX shell reads back unchanged: printed plans can be pasted.
-fn shell_word(s: &str) -> std::borrow::Cow<'_, str> {
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.display_in(Shell::HOST).fmt(f)
+    }
+}
+
+fn posix_word(s: &str) -> Cow<'_, str> {
     let plain = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b));
@@ -301,49 +388,171 @@ fn shell_word(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Single quotes: PowerShell expands nothing inside them, and a quote is written twice.
+/// It takes the typographic single quotes for quotes too, so those are doubled as well.
+/// Unquoted, `,` makes an array, a leading `@` splats, `$` expands, and `\` is only a path
+/// separator (not an escape) so it stays plain. (Windows PowerShell 5.1 drops `"` inside
+/// an argument to a native program; PowerShell 7.3 and later pass it on. Nothing this
+/// tool prints has one.)
+fn powershell_word(s: &str) -> Cow<'_, str> {
+    let plain = !s.is_empty()
+        && !s.starts_with('@')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=+@\\".contains(&b));
+    if plain {
+        return s.into();
+    }
+    powershell_quoted(s).into()
+}
+
+fn powershell_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A shell command line for this host's shell: `sh -c` here, `cmd /c` on Windows
+    /// (the suite runs these tests under wine too).
+    fn shell(unix: &str, windows: &str) -> Cmd {
+        if cfg!(windows) {
+            Cmd::new("cmd", ["/c", windows])
+        } else {
+            Cmd::new("sh", ["-c", unix])
+        }
+    }
+
     #[test]
-    fn printed_commands_paste_into_a_shell() {
+    fn printed_commands_paste_into_a_posix_shell() {
         let c = Cmd::new("cargo", ["zigbuild", "--target", "a b", "it's"])
             .env("RUSTFLAGS", "-C link-arg=-O2")
             .env("PLAIN", "x86_64");
         assert_eq!(
-            c.to_string(),
+            c.display_in(Shell::Posix).to_string(),
             r#"RUSTFLAGS='-C link-arg=-O2' PLAIN=x86_64 cargo zigbuild --target 'a b' 'it'\''s'"#
+        );
+        let c = Cmd::new("/opt/my tools/npm", ["run", "a,b"]).env_remove("X");
+        assert_eq!(
+            c.display_in(Shell::Posix).to_string(),
+            "env -u X '/opt/my tools/npm' run a,b"
+        );
+        assert_eq!(c.to_string(), c.display_in(Shell::HOST).to_string());
+    }
+
+    #[test]
+    fn printed_commands_paste_into_powershell() {
+        let c = Cmd::new(
+            "cargo",
+            ["zigbuild", "--target", "a b", "it's", "x\u{2019}y"],
+        )
+        .env("RUSTFLAGS", "-C link-arg=-O2")
+        .env("PLAIN", "x86_64");
+        assert_eq!(
+            c.display_in(Shell::PowerShell).to_string(),
+            "$env:RUSTFLAGS = '-C link-arg=-O2'; $env:PLAIN = 'x86_64'; \
+             cargo zigbuild --target 'a b' 'it''s' 'x\u{2019}\u{2019}y'"
+        );
+        // A path with spaces is a string to PowerShell until `&` calls it; `\` and a drive
+        // letter stay plain; `,` would make an array, `$` would expand, `@` would splat.
+        let c = Cmd::new(
+            r"C:\Program Files\nodejs\npm.cmd",
+            [
+                r"C:\src\ext\ui",
+                "linux/amd64,linux/arm64",
+                "$HOME",
+                "@x",
+                "reg.io/ext@sha256:ab",
+                "",
+            ],
+        )
+        .env_remove("DOCKER_HOST");
+        assert_eq!(
+            c.display_in(Shell::PowerShell).to_string(),
+            r"Remove-Item Env:DOCKER_HOST -ErrorAction Ignore; & 'C:\Program Files\nodejs\npm.cmd' C:\src\ext\ui 'linux/amd64,linux/arm64' '$HOME' '@x' reg.io/ext@sha256:ab ''"
+        );
+        assert_eq!(
+            Cmd::new(r"C:\tools\docker.exe", ["info"])
+                .display_in(Shell::PowerShell)
+                .to_string(),
+            r"C:\tools\docker.exe info"
         );
     }
 
     #[test]
     fn runs_in_the_workspace_root_and_reports_failures_alike() {
-        let pwd = Cmd::new("pwd", Vec::<String>::new()).read().unwrap();
+        let pwd = shell("pwd", "cd").read().unwrap();
         assert_eq!(
             std::fs::canonicalize(pwd).unwrap(),
             std::fs::canonicalize(paths::root()).unwrap()
         );
-        let e = Cmd::new("sh", ["-c", "echo oops >&2; exit 3"])
-            .read()
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            e,
-            "`sh -c 'echo oops >&2; exit 3'` failed (exit status: 3): oops"
-        );
+        let c = shell("echo oops >&2; exit 3", "echo oops 1>&2 & exit 3");
+        let e = c.read().unwrap_err().to_string();
+        // std's own words for an exit status differ per OS.
+        let status = if cfg!(windows) {
+            "exit code"
+        } else {
+            "exit status"
+        };
+        assert_eq!(e, format!("`{c}` failed ({status}: 3): oops"));
         let e = Cmd::new("no-such-program-xtask", ["x"])
             .read()
             .unwrap_err()
             .to_string();
         assert!(e.contains("cannot start `no-such-program-xtask`"), "{e}");
-        assert!(Cmd::new("true", Vec::<String>::new()).succeeds());
-        assert!(!Cmd::new("false", Vec::<String>::new()).succeeds());
+        assert!(shell("exit 0", "exit 0").succeeds());
+        assert!(!shell("exit 1", "exit 1").succeeds());
     }
 
     #[test]
     fn env_is_shown_and_passed() {
-        let c = Cmd::new("sh", ["-c", "echo $XTASK_T"]).env("XTASK_T", "v");
-        assert_eq!(c.to_string(), "XTASK_T=v sh -c 'echo $XTASK_T'");
+        let c = shell("echo $XTASK_T", "echo %XTASK_T%").env("XTASK_T", "v");
+        if cfg!(windows) {
+            assert_eq!(c.to_string(), "$env:XTASK_T = 'v'; cmd /c 'echo %XTASK_T%'");
+        } else {
+            assert_eq!(c.to_string(), "XTASK_T=v sh -c 'echo $XTASK_T'");
+        }
         assert_eq!(c.read().unwrap(), "v");
+    }
+
+    #[test]
+    fn bare_names_are_looked_up_on_windows_only() {
+        assert_eq!(
+            resolve("no-such-program-xtask", true),
+            "no-such-program-xtask"
+        );
+        assert_eq!(resolve("./x", true), "./x");
+        assert_eq!(resolve(r"C:\x\npm", true), r"C:\x\npm");
+        assert_eq!(resolve("cargo", false), "cargo");
+    }
+
+    /// npm and npx are `.cmd` scripts on Windows: found through PATHEXT, run through
+    /// cmd.exe with their arguments intact (under wine in the suite).
+    #[cfg(windows)]
+    #[test]
+    fn cmd_scripts_are_found_and_run() {
+        let dir = paths::target_dir().join("xtask-unit/cmd-script");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("xtask-npm.cmd"), "@echo ran %1 %2\r\n").unwrap();
+        let path = std::env::var("PATH").unwrap_or_default();
+        // The test's own PATH: the only variable set process-wide, by this test alone.
+        std::env::set_var("PATH", format!("{dir};{path}"));
+        let found = resolve("xtask-npm", true);
+        assert_eq!(
+            found.to_lowercase(),
+            dir.join("xtask-npm.cmd").as_str().to_lowercase()
+        );
+        let out = Cmd::new("xtask-npm", ["--prefix", "a b"]).read().unwrap();
+        assert_eq!(out, r#"ran --prefix "a b""#);
     }
 }

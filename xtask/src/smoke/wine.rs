@@ -124,6 +124,17 @@ impl Wine {
             .env_remove("WAYLAND_DISPLAY")
     }
 
+    /// The loader and its environment for running Windows programs in place, e.g. as
+    /// cargo's runner for tests built for `x86_64-pc-windows-gnu`: the shim is found
+    /// on the Windows PATH (`WINEPATH`), which Windows searches for DLLs after the exe's
+    /// own directory. (`WINEDLLPATH` does not help: wine 8 looks there only for its own
+    /// built-in DLLs, not for a native one like the shim; seen here.)
+    pub(super) fn in_place(&self) -> Cmd {
+        let dir = self.dir.as_str().replace('/', "\\");
+        // Wine maps the Unix root to drive Z: in every new prefix.
+        self.base().env("WINEPATH", format!("Z:{dir}"))
+    }
+
     /// `wine <copy of exe>` in a scratch directory that also holds the shim; the caller
     /// removes the directory.
     pub(super) fn command(&self, exe: &Utf8Path) -> Result<(Cmd, Utf8PathBuf), String> {
