@@ -175,6 +175,12 @@ pub fn set_mode(path: &Utf8Path, mode: u32) -> Result<()> {
         .with_context(|| format!("cannot chmod {path}"))
 }
 
+/// Nothing to set where the file system has no unix modes. The image is still right: a
+/// BuildKit client on Windows sends every file of the build context with mode 0755
+/// (tonistiigi/fsutil `mkstat`: "make everything +x from windows", then `& 0755`), so
+/// the staged binaries are executable in the image, as verify wants. (So are
+/// metadata.json and the UI there, 0755 instead of the 0644 a Linux or Mac host stages:
+/// the image from a Windows host is not byte-identical to theirs.)
 #[cfg(not(unix))]
 pub fn set_mode(_: &Utf8Path, _: u32) -> Result<()> {
     Ok(())
