@@ -11,9 +11,10 @@
 //!   matrix) over [`binfmt`] (executable headers, read with the `object` crate: format,
 //!   CPU, interpreter and libraries, and whether a binary will load on its OS: code
 //!   signature and page hashes, imported libraries, minimum OS, universal binaries),
-//!   [`reference`] (image references), [`json`] (reading JSON, errors naming where),
-//!   [`progress`] (live output of running commands), [`toml`] (TOML through `toml_edit`:
-//!   values with their lines, and one string set keeping every other byte).
+//!   [`reference`] (image references), [`shell`] (quoting printed commands for sh or
+//!   PowerShell), [`json`] (reading JSON, errors naming where), [`progress`] (live
+//!   output of running commands), [`toml`] (TOML through `toml_edit`: values with their
+//!   lines, and one string set keeping every other byte).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
 //!   [`metadata`] (metadata.json), [`labels`], [`toolchain`] (cross-compilation toolchains: zigbuild, cross, cargo),
 //!   [`docker`] (buildx commands, builders, registries).
@@ -31,7 +32,9 @@
 //!   [`vendor::schema`], [`vendor::archive`], [`vendor::curl`], then [`vendor::fetch`] (the
 //!   cache) and [`vendor::lock`].
 
-pub use xtask_leaf::{binfmt, cmd, digest, json, paths, pins, progress, reference, target, toml};
+pub use xtask_leaf::{
+    binfmt, cmd, digest, json, paths, pins, progress, reference, shell, target, toml,
+};
 pub use xtask_vendor as vendor;
 
 pub mod bench;

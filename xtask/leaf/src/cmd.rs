@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::paths;
+pub use crate::shell::Shell;
 
 /// One external command, fully described.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,34 +293,6 @@ impl Drain {
     }
 }
 
-/// The shell a printed command is meant to be pasted into: plans (`--dry-run`), fix hints
-/// and failures print commands for the user to run, so they must read back unchanged in
-/// the shell that user has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shell {
-    /// sh, bash, zsh: macOS, Linux, WSL, Git Bash.
-    Posix,
-    /// Windows' own terminal shell (Windows PowerShell 5.1 and PowerShell 7).
-    PowerShell,
-}
-
-impl Shell {
-    /// This host's: PowerShell on Windows, a POSIX shell elsewhere.
-    pub const HOST: Shell = if cfg!(windows) {
-        Shell::PowerShell
-    } else {
-        Shell::Posix
-    };
-
-    /// `s` as one word this shell reads back unchanged.
-    pub fn word(self, s: &str) -> Cow<'_, str> {
-        match self {
-            Shell::Posix => posix_word(s),
-            Shell::PowerShell => powershell_word(s),
-        }
-    }
-}
-
 impl Cmd {
     /// The command as `shell` would have it typed; `Display` is this with [`Shell::HOST`].
     pub fn display_in(&self, shell: Shell) -> impl fmt::Display + '_ {
@@ -355,7 +328,7 @@ impl fmt::Display for Shown<'_> {
                 // The value of an assignment is an expression: a bare word there would be
                 // run as a command, so it is always quoted.
                 for (k, v) in &c.env {
-                    write!(f, "$env:{k} = {}; ", powershell_quoted(v))?;
+                    write!(f, "$env:{k} = {}; ", sh.quoted(v))?;
                 }
                 let program = sh.word(&c.program);
                 if matches!(program, Cow::Owned(_)) {
@@ -375,47 +348,6 @@ impl fmt::Display for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.display_in(Shell::HOST).fmt(f)
     }
-}
-
-fn posix_word(s: &str) -> Cow<'_, str> {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b));
-    if plain {
-        s.into()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''")).into()
-    }
-}
-
-/// Single quotes: PowerShell expands nothing inside them, and a quote is written twice.
-/// It takes the typographic single quotes for quotes too, so those are doubled as well.
-/// Unquoted, `,` makes an array, a leading `@` splats, `$` expands, and `\` is only a path
-/// separator (not an escape) so it stays plain. (Windows PowerShell 5.1 drops `"` inside
-/// an argument to a native program; PowerShell 7.3 and later pass it on. Nothing this
-/// tool prints has one.)
-fn powershell_word(s: &str) -> Cow<'_, str> {
-    let plain = !s.is_empty()
-        && !s.starts_with('@')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=+@\\".contains(&b));
-    if plain {
-        return s.into();
-    }
-    powershell_quoted(s).into()
-}
-
-fn powershell_quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}') {
-            out.push(c);
-        }
-        out.push(c);
-    }
-    out.push('\'');
-    out
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@
 //! matrix) over [`binfmt`] (executable headers, read with the `object` crate: format,
 //! CPU, interpreter and libraries, and whether a binary will load on its OS: code
 //! signature and page hashes, imported libraries, minimum OS, universal binaries),
-//! [`reference`] (image references),
-//! [`json`] (reading JSON, errors naming where), [`progress`] (live output of running
-//! commands), [`toml`] (TOML through `toml_edit`: values with their lines, and one
+//! [`reference`] (image references), [`shell`] (quoting printed commands for sh or
+//! PowerShell), [`json`] (reading JSON, errors naming where), [`progress`] (live output
+//! of running commands), [`toml`] (TOML through `toml_edit`: values with their lines, and one
 //! string set keeping every other byte).
 
 pub mod binfmt;
@@ -21,5 +21,6 @@ pub mod paths;
 pub mod pins;
 pub mod progress;
 pub mod reference;
+pub mod shell;
 pub mod target;
 pub mod toml;
