@@ -189,6 +189,8 @@ fn export_fs(
         &[platform],
         Output::Local(&out),
         None,
+        // An export of a published image: nothing of ours is built.
+        None,
     );
     rep.run(&format!("export {platform}"), &cmd, |_| None)?;
     Ok(out)

@@ -11,6 +11,7 @@ mod loadable;
 mod onboarding;
 mod portability;
 mod release;
+mod repro;
 mod stage;
 mod support;
 mod toolchains;
