@@ -172,6 +172,7 @@ impl Bench {
                 &[p],
                 docker::Output::Push(&r),
                 Some(&md),
+                None,
             );
             baseline += self
                 .rep

@@ -111,6 +111,10 @@ pub fn run(opts: &DistOptions) -> Result<()> {
     }
     let plan = image_plan(opts, &prepared, &release, detected, false)?;
     rep.println(format!("image strategy: {} ({})", plan.strategy, plan.why));
+    if !plan.recipe.reproducible {
+        // Said once, before the build: nothing later claims what this builder cannot give.
+        rep.println(&plan.recipe.reproducible_note);
+    }
     let previous = match opts.push {
         true => publish::check_tag(&rep, builder, &release, opts.force)?,
         false => None,
@@ -164,6 +168,7 @@ pub fn run(opts: &DistOptions) -> Result<()> {
         &smoked,
         &vendored_summary(&prepared),
         &serde_json::Value::from(probed),
+        plan.recipe.reproducible,
     )
 }
 
@@ -351,6 +356,23 @@ fn image_plan(
             ),
         ),
     };
+    let source_date_epoch = prepared
+        .epoch
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (reproducible, reproducible_note) = match &detected {
+        Ok(b) => match b.why_not_message() {
+            None => (
+                true,
+                format!(
+                    "builder `{}` has {}, which applies it to the image config and history",
+                    b.name, b.reproducibility.found
+                ),
+            ),
+            Some(why) => (false, why),
+        },
+        Err(_) => (false, "not known: no builder to ask".to_owned()),
+    };
     // Attestations need a builder that makes an index per build (see `Builder`).
     let attest = match &detected {
         Ok(b) if b.multi_platform => Some(Attest {
@@ -365,10 +387,16 @@ fn image_plan(
         ),
         _ => None,
     };
+    let recipe = image::Recipe {
+        attest,
+        source_date_epoch,
+        reproducible,
+        reproducible_note,
+    };
     Ok(image::plan(
         builder,
         strategy,
-        attest,
+        recipe,
         release,
         &opts.build.platforms,
         opts.push,
@@ -566,9 +594,12 @@ fn report(
     smoked: &serde_json::Value,
     vendored: &serde_json::Value,
     probed: &serde_json::Value,
+    reproducible: bool,
 ) -> Result<()> {
     if opts.json {
         let mut summary = summary(release, v, &opts.build.platforms, opts.push)?;
+        // Whether another clean build of this commit gets these per-platform digests.
+        summary["reproducible"] = json!(reproducible);
         summary["smoke"] = smoked.clone();
         summary["service"] = probed.clone();
         summary["vendored"] = vendored.clone();

@@ -22,9 +22,79 @@ pub const MIN_BUILDX: (u64, u64) = (0, 10);
 
 /// `github.com/docker/buildx 0.13.1+ds1 ...` or `... v0.17.1 ...` -> (0, 13)
 pub fn buildx_version(out: &str) -> Option<(u64, u64)> {
-    let word = out.split_whitespace().nth(1)?;
-    let mut parts = word.trim_start_matches('v').split(['.', '+', '-']);
+    major_minor(out.split_whitespace().nth(1)?)
+}
+
+/// `v0.13.2`, `0.8+unknown`, `26.1.5+dfsg1` -> (major, minor)
+fn major_minor(version: &str) -> Option<(u64, u64)> {
+    let mut parts = version
+        .trim()
+        .trim_start_matches('v')
+        .split(['.', '+', '-']);
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// BuildKit applies `SOURCE_DATE_EPOCH` to the image config's `created` and history
+/// times from this version on (moby/buildkit v0.11.0 release notes).
+pub const MIN_REPRODUCIBLE_BUILDKIT: (u64, u64) = (0, 11);
+/// The first Docker Engine whose built-in BuildKit is 0.11: for the `docker` driver,
+/// whose BuildKit version distributions' builds often report as `v0.0.0+unknown`.
+pub const MIN_REPRODUCIBLE_ENGINE: (u64, u64) = (23, 0);
+
+/// Whether a builder's image digests follow from the staged tree and `SOURCE_DATE_EPOCH`
+/// alone, and the version that was judged from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reproducibility {
+    pub reproducible: bool,
+    /// `BuildKit v0.13.2`, `Docker Engine 26.1.5 (...)`: named in every message.
+    pub found: String,
+}
+
+impl Reproducibility {
+    /// From `docker buildx inspect`'s BuildKit version and, for the `docker` driver, the
+    /// engine's version (`docker info`), whose built-in BuildKit the builder is.
+    fn judge(driver: &str, buildkit: Option<&str>, engine: Option<&str>) -> Reproducibility {
+        let reported = buildkit.unwrap_or("no version");
+        // `v0.0.0+unknown` (Debian's dockerd) says nothing about what the BuildKit can do.
+        let known = buildkit.and_then(major_minor).filter(|v| *v != (0, 0));
+        let engine_note = match (driver, engine) {
+            ("docker", Some(e)) => format!(" (Docker Engine {e})"),
+            _ => String::new(),
+        };
+        match (
+            known,
+            engine.filter(|_| driver == "docker").and_then(major_minor),
+        ) {
+            (Some(v), _) => Reproducibility {
+                reproducible: v >= MIN_REPRODUCIBLE_BUILDKIT,
+                found: format!("BuildKit {reported}{engine_note}"),
+            },
+            (None, Some(e)) => Reproducibility {
+                reproducible: e >= MIN_REPRODUCIBLE_ENGINE,
+                found: format!(
+                    "Docker Engine {} (its built-in BuildKit reports {reported})",
+                    engine.unwrap_or_default()
+                ),
+            },
+            (None, None) => Reproducibility {
+                reproducible: false,
+                found: format!("BuildKit {reported}"),
+            },
+        }
+    }
+
+    /// What a run says, once, where the digests will not reproduce.
+    pub fn why_not(&self, builder: &Builder) -> Option<String> {
+        let (bk, engine) = (MIN_REPRODUCIBLE_BUILDKIT, MIN_REPRODUCIBLE_ENGINE);
+        (!self.reproducible).then(|| {
+            format!(
+                "not reproducible: builder `{}` (driver {}) has {}; image digests that another \
+                 build of this commit can reproduce need BuildKit {}.{}+ (Docker Engine {}+ for \
+                 the docker driver), which applies SOURCE_DATE_EPOCH to the image config and history",
+                builder.name, builder.driver, self.found, bk.0, bk.1, engine.0
+            )
+        })
+    }
 }
 
 /// What the chosen buildx builder can do.
@@ -35,6 +105,7 @@ pub struct Builder {
     /// One build can produce a multi-platform index and push it. Such a builder can also
     /// attach attestations (provenance, SBOM); the classic image store can do neither.
     pub multi_platform: bool,
+    pub reproducibility: Reproducibility,
 }
 
 /// The attestations a build attaches.
@@ -74,6 +145,11 @@ impl fmt::Display for Attest {
 }
 
 impl Builder {
+    /// `Reproducibility::why_not` for this builder.
+    pub fn why_not_message(&self) -> Option<String> {
+        self.reproducibility.why_not(self)
+    }
+
     pub fn detect(name: Option<&str>) -> Result<Builder> {
         let mut args = vec!["buildx".to_owned(), "inspect".to_owned()];
         args.extend(name.map(str::to_owned));
@@ -81,15 +157,25 @@ impl Builder {
             format!("`docker buildx inspect{}` failed: does the builder exist? (`docker buildx ls` lists them)", name.map(|n| format!(" {n}")).unwrap_or_default())
         })?;
         // The docker driver can only build several platforms at once when the engine
-        // uses the containerd image store (Docker Desktop's default).
-        let containerd_store = Cmd::new("docker", ["info", "--format", "{{json .DriverStatus}}"])
-            .read()
-            .is_ok_and(|s| s.contains("io.containerd.snapshotter"));
-        parse_inspect(&out, containerd_store)
+        // uses the containerd image store (Docker Desktop's default); its BuildKit is the
+        // engine's own, so the engine's version says what it can do.
+        let info = Cmd::new(
+            "docker",
+            [
+                "info",
+                "--format",
+                "{{.ServerVersion}} {{json .DriverStatus}}",
+            ],
+        )
+        .read()
+        .unwrap_or_default();
+        let containerd_store = info.contains("io.containerd.snapshotter");
+        let engine = info.split_whitespace().next();
+        parse_inspect(&out, containerd_store, engine)
     }
 }
 
-fn parse_inspect(out: &str, containerd_store: bool) -> Result<Builder> {
+fn parse_inspect(out: &str, containerd_store: bool, engine: Option<&str>) -> Result<Builder> {
     let field = |key: &str| {
         out.lines()
             .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
@@ -98,10 +184,14 @@ fn parse_inspect(out: &str, containerd_store: bool) -> Result<Builder> {
     let name = field("Name:").context("`docker buildx inspect` printed no builder name")?;
     let driver = field("Driver:").context("`docker buildx inspect` printed no driver")?;
     let multi_platform = driver != "docker" || containerd_store;
+    // The first node's; buildx before 0.11 printed `Buildkit:`.
+    let buildkit = field("BuildKit version:").or_else(|| field("Buildkit:"));
+    let reproducibility = Reproducibility::judge(&driver, buildkit.as_deref(), engine);
     Ok(Builder {
         name,
         driver,
         multi_platform,
+        reproducibility,
     })
 }
 
@@ -165,7 +255,14 @@ pub enum Output<'a> {
     Oci(&'a Utf8Path),
 }
 
-/// `docker buildx build` of `dockerfile` in `context` for `platforms`.
+/// `docker buildx build` of `dockerfile` in `context` for `platforms`. With
+/// `source_date_epoch` (an image made from the staged tree), BuildKit 0.11+ gives the
+/// config's `created` and every history entry that time instead of the build's, which
+/// is what made two builds of one tree differ. It goes in as a build argument, visible
+/// in the printed plan, rather than through buildx's environment. The layer needs
+/// nothing more: staging already gave every file that mtime and a fixed mode. (The
+/// exporter's `rewrite-timestamp=true` would not add anything, and the `docker` driver
+/// refuses it: "conflicts with unpack", Docker Engine 26.1.)
 pub fn build(
     builder: Option<&str>,
     dockerfile: &Utf8Path,
@@ -173,6 +270,7 @@ pub fn build(
     platforms: &[ImagePlatform],
     output: Output,
     metadata_file: Option<&Utf8Path>,
+    source_date_epoch: Option<u64>,
 ) -> Cmd {
     let platforms: Vec<String> = platforms.iter().map(|p| p.to_string()).collect();
     let mut args: Vec<String> = vec![
@@ -194,6 +292,9 @@ pub fn build(
     }
     if let Some(m) = metadata_file {
         args.extend(["--metadata-file".into(), m.to_string()]);
+    }
+    if let Some(epoch) = source_date_epoch {
+        args.extend(["--build-arg".into(), format!("SOURCE_DATE_EPOCH={epoch}")]);
     }
     args.push(context.to_string());
     buildx(builder, args)
@@ -221,6 +322,8 @@ pub fn export_fs(
         dir,
         &[platform],
         Output::Local(&out),
+        None,
+        // An export of a published image: nothing of ours is built.
         None,
     );
     rep.run(&format!("export {platform}"), &cmd, |_| None)?;
@@ -500,20 +603,68 @@ mod tests {
     #[test]
     fn builder_capabilities() {
         let docker = "Name:   default\nDriver: docker\n\nNodes:\nName:      default\nPlatforms: linux/amd64\n";
-        let b = parse_inspect(docker, false).unwrap();
+        let b = parse_inspect(docker, false, None).unwrap();
         assert_eq!(
             (b.name.as_str(), b.driver.as_str(), b.multi_platform),
             ("default", "docker", false)
         );
         assert_eq!(Strategy::choose(&b).0, Strategy::PerPlatform);
         assert!(
-            parse_inspect(docker, true).unwrap().multi_platform,
+            parse_inspect(docker, true, None).unwrap().multi_platform,
             "containerd image store"
         );
         let container = "Name:          ci\nDriver:        docker-container\n";
-        let b = parse_inspect(container, false).unwrap();
+        let b = parse_inspect(container, false, None).unwrap();
         assert_eq!(Strategy::choose(&b).0, Strategy::MultiPlatform);
-        assert!(parse_inspect("garbage", false).is_err());
+        assert!(parse_inspect("garbage", false, None).is_err());
+    }
+
+    /// The versions seen here: the classic engine 20.10 (BuildKit v0.8), Debian's dockerd
+    /// 26.1 with the containerd store (`v0.0.0+unknown`), a docker-container builder.
+    #[test]
+    fn reproducibility_from_buildkit_or_engine_version() {
+        let node = |driver: &str, bk: &str| {
+            format!("Name: b\nDriver: {driver}\n\nNodes:\nName: b0\nBuildKit version: {bk}\n")
+        };
+        let judge = |driver: &str, bk: &str, engine: &str| {
+            let b = parse_inspect(&node(driver, bk), false, Some(engine)).unwrap();
+            (b.reproducibility.reproducible, b.why_not_message())
+        };
+        let (ok, why) = judge("docker", "v0.8+unknown", "20.10.24+dfsg1");
+        assert!(!ok);
+        assert_eq!(
+            why.as_deref(),
+            Some(
+                "not reproducible: builder `b` (driver docker) has BuildKit v0.8+unknown (Docker Engine \
+                 20.10.24+dfsg1); image digests that another build of this commit can reproduce need \
+                 BuildKit 0.11+ (Docker Engine 23+ for the docker driver), which applies \
+                 SOURCE_DATE_EPOCH to the image config and history"
+            )
+        );
+        assert_eq!(
+            judge("docker", "v0.0.0+unknown", "26.1.5+dfsg1"),
+            (true, None)
+        );
+        assert!(!judge("docker", "v0.0.0+unknown", "20.10.24").0);
+        assert!(judge("docker-container", "v0.13.2", "20.10.24").0);
+        assert!(!judge("docker-container", "v0.10.6", "27.0.0").0);
+        // The engine's version says nothing about a docker-container builder's BuildKit.
+        assert!(!judge("docker-container", "v0.0.0+unknown", "27.0.0").0);
+        let old_buildx = "Name: b\nDriver: remote\nNodes:\nBuildkit: v0.12.0\n";
+        assert!(
+            parse_inspect(old_buildx, false, None)
+                .unwrap()
+                .reproducibility
+                .reproducible
+        );
+        let found = parse_inspect(&node("docker", "v0.0.0+unknown"), true, Some("26.1.5"))
+            .unwrap()
+            .reproducibility
+            .found;
+        assert_eq!(
+            found,
+            "Docker Engine 26.1.5 (its built-in BuildKit reports v0.0.0+unknown)"
+        );
     }
 
     #[test]
@@ -526,11 +677,13 @@ mod tests {
             &ImagePlatform::ALL,
             Output::Push(&r),
             Some(Utf8Path::new("md.json")),
+            Some(1_700_000_000),
         );
         assert_eq!(
             cmd.to_string(),
             "docker buildx --builder ci build --file extension/Dockerfile --platform linux/amd64,linux/arm64 \
-             --progress plain --push --tag reg.io/ext:1.0.0-unverified --metadata-file md.json target/dist/stage"
+             --progress plain --push --tag reg.io/ext:1.0.0-unverified --metadata-file md.json \
+             --build-arg SOURCE_DATE_EPOCH=1700000000 target/dist/stage"
         );
     }
 
@@ -543,6 +696,7 @@ mod tests {
             Utf8Path::new("C"),
             &[ImagePlatform::ALL[1]],
             Output::Push(&r),
+            None,
             None,
         );
         assert_eq!(

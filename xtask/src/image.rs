@@ -23,13 +23,28 @@ pub fn pushed(p: ImagePlatform) -> String {
     format!("<digest of {p}>")
 }
 
+/// What every image build of a run is given besides its platforms and output, and what
+/// the builder makes of it.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// What the builds attach; `None` where the builder cannot attach attestations.
+    pub attest: Option<Attest>,
+    /// `workspace::source_date_epoch`: the staged files' mtimes, and (on a builder that
+    /// honours it) the image config's and history's times.
+    pub source_date_epoch: u64,
+    /// Whether this builder's digests are reproducible (`docker::Reproducibility`).
+    pub reproducible: bool,
+    /// What that was judged from, or why not: printed with the plan, and once by a run
+    /// that cannot reproduce.
+    pub reproducible_note: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct ImagePlan {
     pub strategy: Strategy,
     /// Why the strategy was chosen, for the log.
     pub why: String,
-    /// What the builds attach; `None` where the builder cannot attach attestations.
-    pub attest: Option<Attest>,
+    pub recipe: Recipe,
     pub release: ImageRef,
     pub push: bool,
     pub steps: Vec<Step>,
@@ -88,12 +103,14 @@ pub fn work_dir() -> Utf8PathBuf {
     paths::dist_dir().join("image")
 }
 
-/// `docker buildx build` of the extension's Dockerfile over the staged trees.
+/// `docker buildx build` of the extension's Dockerfile over the staged trees, with the
+/// `SOURCE_DATE_EPOCH` they were staged with.
 pub fn build(
     builder: Option<&str>,
     platforms: &[ImagePlatform],
     output: Output,
     metadata: Option<&Utf8Path>,
+    source_date_epoch: u64,
 ) -> Cmd {
     docker::build(
         builder,
@@ -102,6 +119,7 @@ pub fn build(
         platforms,
         output,
         metadata,
+        Some(source_date_epoch),
     )
 }
 
@@ -127,7 +145,7 @@ pub fn probe_ref(release: &ImageRef, p: ImagePlatform) -> ImageRef {
 pub fn plan(
     builder: Option<&str>,
     (strategy, why): (Strategy, String),
-    attest: Option<Attest>,
+    recipe: Recipe,
     release: &ImageRef,
     platforms: &[ImagePlatform],
     push: bool,
@@ -135,9 +153,9 @@ pub fn plan(
 ) -> ImagePlan {
     let build_cmd = |platforms: &[ImagePlatform], output: Output<'_>, md: Option<&Utf8Path>| {
         let exported = matches!(output, Output::Local(_));
-        let cmd = build(builder, platforms, output, md);
+        let cmd = build(builder, platforms, output, md, recipe.source_date_epoch);
         // An export is only read back, never shipped: nothing to attest.
-        attesting(cmd, attest.as_ref().filter(|_| !exported))
+        attesting(cmd, recipe.attest.as_ref().filter(|_| !exported))
     };
     let work = work_dir();
     // BuildKit decides whether a context file changed from its metadata alone, and
@@ -262,7 +280,7 @@ pub fn plan(
     ImagePlan {
         strategy,
         why,
-        attest,
+        recipe,
         release: release.clone(),
         push,
         steps,
@@ -291,10 +309,17 @@ impl fmt::Display for ImagePlan {
         };
         writeln!(f, "image {} ({what}):", self.release)?;
         writeln!(f, "  strategy: {} ({})", self.strategy, self.why)?;
-        match &self.attest {
+        match &self.recipe.attest {
             Some(a) => writeln!(f, "  attestations: {a}")?,
             None => writeln!(f, "  attestations: none (this builder cannot attach them)")?,
         }
+        let r = &self.recipe;
+        let yes_no = if r.reproducible { "yes" } else { "no" };
+        writeln!(
+            f,
+            "  reproducible: {yes_no}, SOURCE_DATE_EPOCH={} ({})",
+            r.source_date_epoch, r.reproducible_note
+        )?;
         for step in &self.steps {
             match step {
                 Step::Run(jobs) => {
@@ -345,6 +370,15 @@ impl fmt::Display for ImagePlan {
 mod tests {
     use super::*;
 
+    fn recipe(attest: Option<Attest>) -> Recipe {
+        Recipe {
+            attest,
+            source_date_epoch: 1_700_000_000,
+            reproducible: true,
+            reproducible_note: String::new(),
+        }
+    }
+
     fn commands(p: &ImagePlan) -> Vec<String> {
         p.steps
             .iter()
@@ -362,7 +396,7 @@ mod tests {
         let p = plan(
             None,
             (Strategy::PerPlatform, String::new()),
-            None,
+            recipe(None),
             &release,
             &ImagePlatform::ALL,
             true,
@@ -397,10 +431,10 @@ mod tests {
         let p = plan(
             Some("b"),
             (Strategy::MultiPlatform, String::new()),
-            Some(Attest {
+            recipe(Some(Attest {
                 provenance: true,
                 sbom: None,
-            }),
+            })),
             &release,
             &ImagePlatform::ALL,
             true,
@@ -415,5 +449,12 @@ mod tests {
             "{}",
             cmds[1]
         );
+        // Every build of the staged tree gets the time it was staged with.
+        for c in cmds.iter().filter(|c| c.contains(" build ")) {
+            assert!(
+                c.contains(" --build-arg SOURCE_DATE_EPOCH=1700000000 "),
+                "{c}"
+            );
+        }
     }
 }

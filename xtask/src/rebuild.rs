@@ -42,6 +42,10 @@ pub fn run(
         std::fs::remove_dir_all(&scratch).with_context(|| format!("cannot clear {scratch}"))?;
     }
     let platforms: Vec<ImagePlatform> = published.platforms.keys().copied().collect();
+    // What the child `stage` gives the staged files' mtimes, and `dist` its image builds.
+    let epoch = workspace::source_date_epoch()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let stage = stage(rep, &scratch.join("target"), &platforms, verbose)?;
     // BuildKit decides whether a context file changed from its metadata alone (see
     // `docker::prune_context_cache`): a context cached by an earlier build must not stand
@@ -54,21 +58,17 @@ pub fn run(
     let mut differences = Vec::new();
     for (&p, want) in published.platforms {
         let dir = scratch.join(p.stage_name());
-        let got = build_image(rep, builder, &stage, p, &dir)?;
+        let built = Built {
+            stage: &stage,
+            epoch,
+            dir: &dir,
+        };
+        let got = build_image(rep, builder, p, &built)?;
         if got == *want {
             println!("  {p}: {want}: rebuilt from this checkout, identical");
             continue;
         }
-        let found = explain(
-            rep,
-            builder,
-            published.reference,
-            p,
-            want,
-            &got,
-            &stage,
-            &dir,
-        )?;
+        let found = explain(rep, builder, published.reference, p, (want, &got), &built)?;
         differences.push(format!(
             "{p}: manifest {want} (published) vs {got} (rebuilt)"
         ));
@@ -91,17 +91,25 @@ pub fn run(
 /// pushing) and a BuildKit that applies `SOURCE_DATE_EPOCH` to the config and history.
 pub fn capable_builder(builder: Option<&str>) -> Result<Builder> {
     let b = Builder::detect(builder)?;
+    let needed = "Needed: BuildKit 0.11+ with the OCI exporter: Docker Desktop, or Docker \
+                  Engine 24+ with the containerd image store, or a docker-container builder \
+                  (`docker buildx create --use`; or name one with --builder / BUILDX_BUILDER)";
     if !b.multi_platform {
         bail!(
-            "builder `{}` (driver {}, the classic image store) cannot rebuild reproducibly: it \
-             has no OCI exporter to give a manifest digest without pushing, and its built-in \
-             BuildKit does not apply SOURCE_DATE_EPOCH to the image config and history. Needed: \
-             BuildKit 0.11+ with the OCI exporter: Docker Desktop, or Docker Engine 24+ with the \
-             containerd image store, or a docker-container builder (`docker buildx create \
-             --use`, or pass one with --builder / BUILDX_BUILDER)",
+            "builder `{}` (driver {}, the classic image store, {}) cannot rebuild \
+             reproducibly: it has no OCI exporter to give a manifest digest without pushing{}. \
+             {needed}",
             b.name,
-            b.driver
+            b.driver,
+            b.reproducibility.found,
+            match b.reproducibility.reproducible {
+                true => "",
+                false => ", and its BuildKit does not apply SOURCE_DATE_EPOCH to the image config",
+            }
         );
+    }
+    if let Some(why) = b.why_not_message() {
+        bail!("cannot rebuild reproducibly: {why}. {needed}");
     }
     Ok(b)
 }
@@ -130,35 +138,38 @@ fn stage(
     Ok(paths::stage_dir_of(target))
 }
 
+/// One platform's rebuild: the staged trees, their `SOURCE_DATE_EPOCH`, and where its
+/// OCI layout goes.
+struct Built<'a> {
+    stage: &'a Utf8Path,
+    epoch: u64,
+    dir: &'a Utf8Path,
+}
+
 /// Builds one platform from the staged trees into `dir`; returns its manifest digest.
 fn build_image(
     rep: &Reporter,
     builder: Option<&str>,
-    stage: &Utf8Path,
     p: ImagePlatform,
-    dir: &Utf8Path,
+    built: &Built,
 ) -> Result<String> {
-    let (cmd, md) = image_cmd(builder, stage, p, dir);
+    let (cmd, md) = image_cmd(builder, p, built);
     rep.run(&format!("rebuild image {p}"), &cmd, |_| None)?;
     docker::metadata_digest(&md)
 }
 
 /// The build of one platform with the Dockerfile `dist` uses, into an OCI layout in
 /// `dir/oci`, with no cache; and the metadata file that gets its digest.
-fn image_cmd(
-    builder: Option<&str>,
-    stage: &Utf8Path,
-    p: ImagePlatform,
-    dir: &Utf8Path,
-) -> (Cmd, Utf8PathBuf) {
-    let md = dir.join("metadata.json");
+fn image_cmd(builder: Option<&str>, p: ImagePlatform, built: &Built) -> (Cmd, Utf8PathBuf) {
+    let md = built.dir.join("metadata.json");
     let mut cmd = docker::build(
         builder,
         &paths::dockerfile(),
-        stage,
+        built.stage,
         &[p],
-        Output::Oci(&dir.join("oci")),
+        Output::Oci(&built.dir.join("oci")),
         Some(&md),
+        Some(built.epoch),
     );
     // Attestations sit beside an image manifest in the index, never in it: the platform's
     // digest is the same without them, and with them one platform's build is an index.
@@ -171,17 +182,15 @@ fn image_cmd(
 
 /// What differs between the published manifest `want` and the rebuilt `got` of `p`:
 /// manifest and config fields, then files.
-#[allow(clippy::too_many_arguments)]
 fn explain(
     rep: &Reporter,
     builder: Option<&str>,
     reference: &ImageRef,
     p: ImagePlatform,
-    want: &str,
-    got: &str,
-    stage: &Utf8Path,
-    dir: &Utf8Path,
+    (want, got): (&str, &str),
+    built: &Built,
 ) -> Result<Vec<String>> {
+    let dir = built.dir;
     let manifest = reference.with_digest(want);
     let published_manifest = match docker::inspect_raw(builder, &manifest)? {
         Remote::Found { raw, .. } => serde_json::from_str(&raw)
@@ -224,7 +233,7 @@ fn explain(
         .iter()
         .any(|d| d.starts_with("config.created"))
     {
-        out.push(epoch_hint()?);
+        out.push(epoch_hint(built.epoch));
     }
 
     let published_fs = docker::export_fs(rep, builder, &manifest, p, &dir.join("published"))?;
@@ -232,10 +241,11 @@ fn explain(
     let export = docker::build(
         builder,
         &paths::dockerfile(),
-        stage,
+        built.stage,
         &[p],
         Output::Local(&rebuilt_fs),
         None,
+        Some(built.epoch),
     );
     rep.run(&format!("export rebuilt {p}"), &export, |_| None)?;
     out.extend(tree_diff(&tree(&published_fs)?, &tree(&rebuilt_fs)?));
@@ -250,20 +260,17 @@ fn explain(
 }
 
 /// What the `created` times of a rebuild come from, and how to match a published image.
-fn epoch_hint() -> Result<String> {
-    let epoch = workspace::source_date_epoch()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+fn epoch_hint(epoch: u64) -> String {
     let from = match std::env::var_os("SOURCE_DATE_EPOCH") {
         Some(_) => "as set",
         None => "the last commit's time",
     };
-    Ok(format!(
+    format!(
         "the rebuild's times are SOURCE_DATE_EPOCH={epoch} ({}, {from}); other times in the \
          published config mean it was built from another commit, or without SOURCE_DATE_EPOCH: \
          rebuild at the commit it was built from, or set SOURCE_DATE_EPOCH to its time",
         rfc3339(epoch)
-    ))
+    )
 }
 
 /// Seconds since 1970 as the UTC time BuildKit writes into a config (`2026-12-07T03:14:55Z`),
@@ -498,12 +505,12 @@ mod tests {
 
     #[test]
     fn the_rebuild_writes_an_oci_layout_without_attestations_or_cache() {
-        let (cmd, md) = image_cmd(
-            Some("b"),
-            Utf8Path::new("stage"),
-            ImagePlatform::ALL[1],
-            Utf8Path::new("r/linux-arm64"),
-        );
+        let built = Built {
+            stage: Utf8Path::new("stage"),
+            epoch: 1_700_000_000,
+            dir: Utf8Path::new("r/linux-arm64"),
+        };
+        let (cmd, md) = image_cmd(Some("b"), ImagePlatform::ALL[1], &built);
         let text = cmd.to_string();
         assert!(
             text.starts_with("docker buildx --builder b build --file "),
@@ -518,7 +525,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.ends_with("--no-cache --provenance=false stage"),
+            text.ends_with(
+                "--build-arg SOURCE_DATE_EPOCH=1700000000 --no-cache --provenance=false stage"
+            ),
             "{text}"
         );
         assert_eq!(md, "r/linux-arm64/metadata.json");

@@ -238,6 +238,9 @@ fn publish_and_check(reg: &Registry, docker_host: Option<&str>, strategy: &str) 
         "tag": TAG,
         "reference": reference,
         "pushed": true,
+        // The containerd store's engine (26.1) honours SOURCE_DATE_EPOCH; the classic
+        // engine's BuildKit (0.8) does not.
+        "reproducible": strategy == "multi-platform",
         "index_digest": index_digest,
         "platforms": platforms,
         "attestations": json["attestations"],
