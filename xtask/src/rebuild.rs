@@ -216,23 +216,19 @@ fn explain(
         }
         m
     };
-    diff(
+    out.extend(differences(
         "manifest",
-        Some(&without_config(&published_manifest)),
-        Some(&without_config(&rebuilt_manifest)),
-        &mut out,
-    );
-    let before = out.len();
-    diff(
+        &without_config(&published_manifest),
+        &without_config(&rebuilt_manifest),
+    ));
+    let config = differences(
         "config",
-        Some(&image_spec(&published_config)),
-        Some(&image_spec(&rebuilt_config)),
-        &mut out,
+        &image_spec(&published_config),
+        &image_spec(&rebuilt_config),
     );
-    if out[before..]
-        .iter()
-        .any(|d| d.starts_with("config.created"))
-    {
+    let times = config.iter().any(|d| d.starts_with("config.created"));
+    out.extend(config);
+    if times {
         out.push(epoch_hint(built.epoch));
     }
 
@@ -328,8 +324,30 @@ fn image_spec(config: &Value) -> Value {
 }
 
 /// Every leaf where `published` and `rebuilt` differ, as `path: A (published) vs B
-/// (rebuilt)`; arrays compare element by element (`history[2].created`).
-fn diff(path: &str, published: Option<&Value>, rebuilt: Option<&Value>, out: &mut Vec<String>) {
+/// (rebuilt)`; arrays compare element by element (`history[2].created`). Leaves with the
+/// same two values share a line (one time in `created` and every history entry).
+fn differences(root: &str, published: &Value, rebuilt: &Value) -> Vec<String> {
+    let mut leaves = Vec::new();
+    diff(root, Some(published), Some(rebuilt), &mut leaves);
+    let mut grouped: Vec<(Vec<String>, (String, String))> = Vec::new();
+    for (path, values) in leaves {
+        match grouped.iter_mut().find(|(_, v)| *v == values) {
+            Some((paths, _)) => paths.push(path),
+            None => grouped.push((vec![path], values)),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(paths, (a, b))| format!("{}: {a} (published) vs {b} (rebuilt)", paths.join(", ")))
+        .collect()
+}
+
+fn diff(
+    path: &str,
+    published: Option<&Value>,
+    rebuilt: Option<&Value>,
+    out: &mut Vec<(String, (String, String))>,
+) {
     match (published, rebuilt) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
             let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
@@ -343,11 +361,7 @@ fn diff(path: &str, published: Option<&Value>, rebuilt: Option<&Value>, out: &mu
             }
         }
         (a, b) if a == b => {}
-        (a, b) => out.push(format!(
-            "{path}: {} (published) vs {} (rebuilt)",
-            show(a),
-            show(b)
-        )),
+        (a, b) => out.push((path.to_owned(), (show(a), show(b)))),
     }
 }
 
@@ -435,20 +449,19 @@ mod tests {
         let published = json!({"created": "2026-01-01T00:00:00Z", "config": {
             "Labels": {"org.opencontainers.image.title": "A", "same": "x"},
             "Env": ["PATH=/bin"], "Cmd": ["/vm-service"]},
-            "history": [{"created_by": "LABEL"}, {"created_by": "COPY"}]});
+            "history": [{"created_by": "LABEL", "created": "2026-01-01T00:00:00Z"},
+                        {"created_by": "COPY"}]});
         let rebuilt = json!({"created": "2026-02-01T00:00:00Z", "config": {
             "Labels": {"org.opencontainers.image.title": "B", "same": "x"},
             "Env": ["PATH=/bin"], "Entrypoint": ["/x"]},
-            "history": [{"created_by": "LABEL"}]});
-        let mut out = Vec::new();
-        diff("config", Some(&published), Some(&rebuilt), &mut out);
+            "history": [{"created_by": "LABEL", "created": "2026-02-01T00:00:00Z"}]});
         assert_eq!(
-            out,
+            differences("config", &published, &rebuilt),
             [
                 r#"config.config.Cmd: ["/vm-service"] (published) vs absent (rebuilt)"#,
                 r#"config.config.Entrypoint: absent (published) vs ["/x"] (rebuilt)"#,
                 r#"config.config.Labels["org.opencontainers.image.title"]: "A" (published) vs "B" (rebuilt)"#,
-                r#"config.created: "2026-01-01T00:00:00Z" (published) vs "2026-02-01T00:00:00Z" (rebuilt)"#,
+                r#"config.created, config.history[0].created: "2026-01-01T00:00:00Z" (published) vs "2026-02-01T00:00:00Z" (rebuilt)"#,
                 r#"config.history[1]: {"created_by":"COPY"} (published) vs absent (rebuilt)"#,
             ]
         );
