@@ -26,16 +26,20 @@ pub struct Published<'a> {
     pub platforms: &'a BTreeMap<ImagePlatform, String>,
 }
 
+/// How to rebuild: the flags of `verify`, read once.
+pub struct Options<'a> {
+    /// One [`capable_builder`] accepted (ask it first: in a second, before anything is
+    /// exported or compiled).
+    pub builder: Option<&'a str>,
+    /// `--metadata`: staged from this metadata.json, as `dist --metadata` would.
+    pub metadata: Option<&'a Utf8Path>,
+    pub verbose: bool,
+}
+
 /// Rebuilds `published`'s platforms from this checkout and compares; an error lists every
 /// difference.
-/// `builder` is one [`capable_builder`] accepted (ask it first: in a second, before
-/// anything is exported or compiled).
-pub fn run(
-    rep: &Reporter,
-    builder: Option<&str>,
-    published: &Published,
-    verbose: bool,
-) -> Result<()> {
+pub fn run(rep: &Reporter, opts: &Options, published: &Published) -> Result<()> {
+    let builder = opts.builder;
     let _lock = paths::lock_dist()?;
     let scratch = paths::dist_dir().join("rebuild");
     if scratch.exists() {
@@ -46,7 +50,7 @@ pub fn run(
     let epoch = workspace::source_date_epoch()?
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let stage = stage(rep, &scratch.join("target"), &platforms, verbose)?;
+    let stage = stage(rep, &scratch.join("target"), &platforms, opts)?;
     // BuildKit decides whether a context file changed from its metadata alone (see
     // `docker::prune_context_cache`): a context cached by an earlier build must not stand
     // in for this one.
@@ -122,7 +126,7 @@ fn stage(
     rep: &Reporter,
     target: &Utf8Path,
     platforms: &[ImagePlatform],
-    verbose: bool,
+    opts: &Options,
 ) -> Result<Utf8PathBuf> {
     let exe = std::env::current_exe().context("cannot find the xtask's own executable")?;
     let exe = Utf8PathBuf::try_from(exe).context("the xtask's own path is not UTF-8")?;
@@ -130,7 +134,10 @@ fn stage(
     for p in platforms {
         args.extend(["--platform".to_owned(), p.to_string()]);
     }
-    if verbose {
+    if let Some(m) = opts.metadata {
+        args.extend(["--metadata".to_owned(), m.to_string()]);
+    }
+    if opts.verbose {
         args.push("--verbose".to_owned());
     }
     let cmd = Cmd::new(exe.as_str(), args).env("CARGO_TARGET_DIR", target.as_str());

@@ -49,7 +49,12 @@ impl VerifyCmd {
                 reference: &reference,
                 platforms: &v.platforms,
             };
-            rebuild::run(&rep, self.builder.as_deref(), &published, self.verbose)?;
+            let opts = rebuild::Options {
+                builder: self.builder.as_deref(),
+                metadata: self.metadata.as_deref(),
+                verbose: self.verbose,
+            };
+            rebuild::run(&rep, &opts, &published)?;
             println!(
                 "{reference}: rebuilt from this checkout with the same digest for every platform"
             );
