@@ -12,6 +12,7 @@ mod onboarding;
 mod portability;
 mod rebuild;
 mod release;
+mod repro;
 mod stage;
 mod support;
 mod toolchains;

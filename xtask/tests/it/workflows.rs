@@ -270,3 +270,38 @@ fn release_yml_runs_for_the_tags_release_creates() {
         );
     }
 }
+
+/// Both release jobs export the tagged commit's time as SOURCE_DATE_EPOCH before they
+/// run the xtask: the runners then publish the digests a local rebuild of the tag gets.
+#[test]
+fn release_jobs_build_with_the_tagged_commits_time() {
+    let text = fs::read_to_string(root().join(".github/workflows/release.yml")).unwrap();
+    let jobs = text
+        .split_once("\njobs:\n")
+        .expect("release.yml has jobs")
+        .1;
+    // Each job starts at a key indented by two spaces.
+    let mut starts: Vec<usize> = jobs
+        .match_indices("\n  ")
+        .filter(|(i, _)| jobs[i + 3..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+        .map(|(i, _)| i + 1)
+        .collect();
+    starts.insert(0, 0);
+    starts.push(jobs.len());
+    let export = r#"echo "SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)" >> "$GITHUB_ENV""#;
+    let mut checked = Vec::new();
+    for job in starts.windows(2).map(|w| &jobs[w[0]..w[1]]) {
+        for cmd in ["cargo xtask dist", "cargo xtask merge"] {
+            if let Some(at) = job.find(cmd) {
+                let set = job.find(export);
+                assert!(
+                    set.is_some_and(|s| s < at),
+                    "release.yml: the job running `{cmd}` does not first set SOURCE_DATE_EPOCH \
+                     from the tagged commit (`{export}`):\n{job}"
+                );
+                checked.push(cmd);
+            }
+        }
+    }
+    assert_eq!(checked, ["cargo xtask dist", "cargo xtask merge"]);
+}
