@@ -37,6 +37,9 @@ fn a_clean_rebuild_matches_and_a_changed_line_names_the_binaries() {
     // The dist tests' warm target directory: the publish reuses their host builds; the
     // rebuild uses a scratch directory of its own below it.
     let target = target_dir("dist");
+    // Each phase's time goes to the log: this test is the suite's most expensive.
+    let clock = std::time::Instant::now();
+    let lap = |what: &str| eprintln!("rebuild test: {what} after {:.0?}", clock.elapsed());
     run_ok(
         xtask(
             &target,
@@ -54,6 +57,7 @@ fn a_clean_rebuild_matches_and_a_changed_line_names_the_binaries() {
         .env("DOCKER_HOST", &host),
     );
     let published = reg.manifest_digest(&reference).expect("published");
+    lap("dist --push");
 
     let out =
         run_ok(xtask(&target, &["verify", &reference, "--rebuild"]).env("DOCKER_HOST", &host));
@@ -69,6 +73,7 @@ fn a_clean_rebuild_matches_and_a_changed_line_names_the_binaries() {
         !target.join("dist/rebuild").exists(),
         "a rebuild that matched leaves its scratch target directory behind"
     );
+    lap("verify --rebuild, identical");
 
     // A second checkout, one line of host-bin changed and not committed: its
     // SOURCE_DATE_EPOCH is the published commit's (set, as the copy has no history of its
@@ -94,16 +99,23 @@ fn a_clean_rebuild_matches_and_a_changed_line_names_the_binaries() {
         .output()
         .unwrap();
     let epoch = String::from_utf8_lossy(&epoch.stdout).trim().to_owned();
-    let err = run_err(
-        Command::new("cargo")
-            .args(["xtask", "verify", &reference, "--rebuild"])
+    let cargo = |args: &[&str]| {
+        let mut cmd = Command::new("cargo");
+        cmd.args(args)
             .current_dir(&src)
             .env("CARGO_TARGET_DIR", copy.join("target"))
+            .env_remove("CARGO_MANIFEST_DIR");
+        cmd
+    };
+    run_ok(cargo(&["build", "--locked", "-p", "xtask"]));
+    lap("the copy's xtask built");
+    let err = run_err(
+        cargo(&["xtask", "verify", &reference, "--rebuild"])
             .env("SOURCE_DATE_EPOCH", &epoch)
             .env("DOCKER_HOST", &host)
-            .env("CI", "true")
-            .env_remove("CARGO_MANIFEST_DIR"),
+            .env("CI", "true"),
     );
+    lap("the copy's verify --rebuild, different");
     assert!(err.contains("differs from the published image"), "{err}");
     for p in ImagePlatform::ALL {
         for bin in [
