@@ -154,10 +154,20 @@ pub fn check(item: Item, ctx: &Context) -> Check {
                 } else {
                     "one platform per build"
                 };
+                let r = &b.reproducibility;
+                let digests = if r.reproducible {
+                    format!("reproducible digests ({})", r.found)
+                } else {
+                    let (major, minor) = docker::MIN_REPRODUCIBLE_BUILDKIT;
+                    format!(
+                        "digests not reproducible ({}; that needs BuildKit {major}.{minor}+)",
+                        r.found
+                    )
+                };
                 Check::pass(
                     "buildx builder",
                     format!(
-                        "{} (driver {}): {how}, {strategy} strategy",
+                        "{} (driver {}): {how}, {strategy} strategy, {digests}",
                         b.name, b.driver
                     ),
                 )

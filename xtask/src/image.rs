@@ -425,6 +425,44 @@ mod tests {
             .ends_with("reg.io/ext@sha256:ab"));
     }
 
+    /// Loads, exports and probe loads alike get the staging time, and the printed plan says
+    /// what the builder makes of it.
+    #[test]
+    fn every_build_gets_source_date_epoch_and_the_plan_says_so() {
+        let release = ImageRef::parse("reg.io/ext:1.0.0").unwrap();
+        let mut r = recipe(None);
+        r.reproducible = false;
+        r.reproducible_note = "not reproducible: builder `default` has BuildKit v0.8".into();
+        for push in [true, false] {
+            let p = plan(
+                None,
+                (Strategy::PerPlatform, String::new()),
+                r.clone(),
+                &release,
+                &ImagePlatform::ALL,
+                push,
+                true,
+            );
+            let builds: Vec<String> = commands(&p)
+                .into_iter()
+                .filter(|c| c.contains(" build "))
+                .collect();
+            assert!(builds.len() >= 4, "{builds:?}");
+            for c in &builds {
+                assert!(
+                    c.contains(" --build-arg SOURCE_DATE_EPOCH=1700000000 "),
+                    "{c}"
+                );
+            }
+            let shown = p.to_string();
+            assert_eq!(
+                shown.matches("reproducible: no, SOURCE_DATE_EPOCH=1700000000 (not reproducible: builder `default` has BuildKit v0.8)").count(),
+                1,
+                "{shown}"
+            );
+        }
+    }
+
     #[test]
     fn multi_platform_push_is_one_build() {
         let release = ImageRef::parse("reg.io/ext:1.0.0").unwrap();
