@@ -252,7 +252,12 @@ pub enum Output<'a> {
     Local(&'a Utf8Path),
     /// An OCI image layout (a directory: `index.json`, `blobs/`): the image as a registry
     /// would get it, with its manifest digest in the `--metadata-file`, pushed nowhere.
-    Oci(&'a Utf8Path),
+    /// `oci_media_types: false` writes Docker's media types, as BuildKit's push does for
+    /// a build without attestations (the OCI exporter's default is OCI's).
+    Oci {
+        dest: &'a Utf8Path,
+        oci_media_types: bool,
+    },
 }
 
 /// `docker buildx build` of `dockerfile` in `context` for `platforms`. With
@@ -286,9 +291,13 @@ pub fn build(
         Output::Push(r) => args.extend(["--push".into(), "--tag".into(), r.to_string()]),
         Output::Load(r) => args.extend(["--load".into(), "--tag".into(), r.to_string()]),
         Output::Local(dir) => args.extend(["--output".into(), format!("type=local,dest={dir}")]),
-        Output::Oci(dir) => {
-            args.extend(["--output".into(), format!("type=oci,dest={dir},tar=false")])
-        }
+        Output::Oci {
+            dest,
+            oci_media_types,
+        } => args.extend([
+            "--output".into(),
+            format!("type=oci,dest={dest},tar=false,oci-mediatypes={oci_media_types}"),
+        ]),
     }
     if let Some(m) = metadata_file {
         args.extend(["--metadata-file".into(), m.to_string()]);

@@ -62,17 +62,33 @@ pub fn run(rep: &Reporter, opts: &Options, published: &Published) -> Result<()> 
     let mut differences = Vec::new();
     for (&p, want) in published.platforms {
         let dir = scratch.join(p.stage_name());
+        let manifest = published.reference.with_digest(want);
+        let published_manifest = match docker::inspect_raw(builder, &manifest)? {
+            Remote::Found { raw, .. } => serde_json::from_str(&raw)
+                .with_context(|| format!("{manifest}: the registry's manifest is not JSON"))?,
+            Remote::NotFound => {
+                bail!("{manifest}: the index lists it, the registry has no such manifest")
+            }
+        };
         let built = Built {
             stage: &stage,
             epoch,
             dir: &dir,
+            oci_media_types: oci_media_types(&published_manifest),
         };
         let got = build_image(rep, builder, p, &built)?;
         if got == *want {
             println!("  {p}: {want}: rebuilt from this checkout, identical");
             continue;
         }
-        let found = explain(rep, builder, published.reference, p, (want, &got), &built)?;
+        let found = explain(
+            rep,
+            builder,
+            (&manifest, &published_manifest),
+            p,
+            &got,
+            &built,
+        )?;
         differences.push(format!(
             "{p}: manifest {want} (published) vs {got} (rebuilt)"
         ));
@@ -151,6 +167,16 @@ struct Built<'a> {
     stage: &'a Utf8Path,
     epoch: u64,
     dir: &'a Utf8Path,
+    /// The published manifest's kind of media types, which are part of its digest.
+    oci_media_types: bool,
+}
+
+/// Whether `manifest` uses OCI's media types. BuildKit pushes OCI's when it attaches
+/// attestations (`dist`'s default where the builder can) and Docker's when not
+/// (`--no-provenance`); the rebuild must write the same to get the same digest (measured
+/// on the containerd-store engine: both kinds match a rebuild that chose alike).
+fn oci_media_types(manifest: &Value) -> bool {
+    manifest["mediaType"].as_str() != Some("application/vnd.docker.distribution.manifest.v2+json")
 }
 
 /// Builds one platform from the staged trees into `dir`; returns its manifest digest.
@@ -174,7 +200,10 @@ fn image_cmd(builder: Option<&str>, p: ImagePlatform, built: &Built) -> (Cmd, Ut
         &paths::dockerfile(),
         built.stage,
         &[p],
-        Output::Oci(&built.dir.join("oci")),
+        Output::Oci {
+            dest: &built.dir.join("oci"),
+            oci_media_types: built.oci_media_types,
+        },
         Some(&md),
         Some(built.epoch),
     );
@@ -192,20 +221,12 @@ fn image_cmd(builder: Option<&str>, p: ImagePlatform, built: &Built) -> (Cmd, Ut
 fn explain(
     rep: &Reporter,
     builder: Option<&str>,
-    reference: &ImageRef,
+    (manifest, published_manifest): (&ImageRef, &Value),
     p: ImagePlatform,
-    (want, got): (&str, &str),
+    got: &str,
     built: &Built,
 ) -> Result<Vec<String>> {
     let dir = built.dir;
-    let manifest = reference.with_digest(want);
-    let published_manifest = match docker::inspect_raw(builder, &manifest)? {
-        Remote::Found { raw, .. } => serde_json::from_str(&raw)
-            .with_context(|| format!("{manifest}: the registry's manifest is not JSON"))?,
-        Remote::NotFound => {
-            bail!("{manifest}: the index lists it, the registry has no such manifest")
-        }
-    };
     let published_config = docker::image_config(builder, &manifest)?;
     let layout = dir.join("oci");
     let rebuilt_manifest = blob(&layout, got)?;
@@ -225,7 +246,7 @@ fn explain(
     };
     out.extend(differences(
         "manifest",
-        &without_config(&published_manifest),
+        &without_config(published_manifest),
         &without_config(&rebuilt_manifest),
     ));
     let config = differences(
@@ -239,7 +260,7 @@ fn explain(
         out.push(epoch_hint(built.epoch));
     }
 
-    let published_fs = docker::export_fs(rep, builder, &manifest, p, &dir.join("published"))?;
+    let published_fs = docker::export_fs(rep, builder, manifest, p, &dir.join("published"))?;
     let rebuilt_fs = dir.join("rebuilt");
     let export = docker::build(
         builder,
@@ -483,6 +504,16 @@ mod tests {
     }
 
     #[test]
+    fn media_types_follow_the_published_manifest() {
+        let docker = json!({"mediaType": "application/vnd.docker.distribution.manifest.v2+json"});
+        let oci = json!({"mediaType": "application/vnd.oci.image.manifest.v1+json"});
+        assert!(!oci_media_types(&docker));
+        assert!(oci_media_types(&oci));
+        // An OCI manifest may leave its media type out.
+        assert!(oci_media_types(&json!({"schemaVersion": 2})));
+    }
+
+    #[test]
     fn long_values_are_cut() {
         let long = Value::String("x".repeat(500));
         assert_eq!(show(Some(&long)).len(), 123);
@@ -529,6 +560,7 @@ mod tests {
             stage: Utf8Path::new("stage"),
             epoch: 1_700_000_000,
             dir: Utf8Path::new("r/linux-arm64"),
+            oci_media_types: false,
         };
         let (cmd, md) = image_cmd(Some("b"), ImagePlatform::ALL[1], &built);
         let text = cmd.to_string();
@@ -539,7 +571,7 @@ mod tests {
         assert!(
             text.contains(
                 "--platform linux/arm64 --progress plain \
-                 --output type=oci,dest=r/linux-arm64/oci,tar=false \
+                 --output type=oci,dest=r/linux-arm64/oci,tar=false,oci-mediatypes=false \
                  --metadata-file r/linux-arm64/metadata.json"
             ),
             "{text}"
