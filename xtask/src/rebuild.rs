@@ -227,7 +227,7 @@ fn explain(
     built: &Built,
 ) -> Result<Vec<String>> {
     let dir = built.dir;
-    let published_config = docker::image_config(builder, &manifest)?;
+    let published_config = docker::image_config(builder, manifest)?;
     let layout = dir.join("oci");
     let rebuilt_manifest = blob(&layout, got)?;
     let config_digest = rebuilt_manifest["config"]["digest"]
