@@ -37,6 +37,15 @@ fn a_clean_rebuild_matches_and_a_changed_line_names_the_binaries() {
     // The dist tests' warm target directory: the publish reuses their host builds; the
     // rebuild uses a scratch directory of its own below it.
     let target = target_dir("dist");
+    // One SOURCE_DATE_EPOCH for every run, read once: a commit made while the test runs
+    // would otherwise give the rebuild other times (and other PE link times) than the
+    // publish. (`repro.rs` covers the default, the last commit's time.)
+    let epoch = Command::new("git")
+        .args(["log", "-1", "--format=%ct"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let epoch = String::from_utf8_lossy(&epoch.stdout).trim().to_owned();
     // Each phase's time goes to the log: this test is the suite's most expensive.
     let clock = std::time::Instant::now();
     let lap = |what: &str| eprintln!("rebuild test: {what} after {:.0?}", clock.elapsed());
@@ -54,13 +63,17 @@ fn a_clean_rebuild_matches_and_a_changed_line_names_the_binaries() {
                 "--push",
             ],
         )
-        .env("DOCKER_HOST", &host),
+        .env("DOCKER_HOST", &host)
+        .env("SOURCE_DATE_EPOCH", &epoch),
     );
     let published = reg.manifest_digest(&reference).expect("published");
     lap("dist --push");
 
-    let out =
-        run_ok(xtask(&target, &["verify", &reference, "--rebuild"]).env("DOCKER_HOST", &host));
+    let out = run_ok(
+        xtask(&target, &["verify", &reference, "--rebuild"])
+            .env("DOCKER_HOST", &host)
+            .env("SOURCE_DATE_EPOCH", &epoch),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     for p in ImagePlatform::ALL {
         assert!(
@@ -75,9 +88,10 @@ fn a_clean_rebuild_matches_and_a_changed_line_names_the_binaries() {
     );
     lap("verify --rebuild, identical");
 
-    // A second checkout, one line of host-bin changed and not committed: its
-    // SOURCE_DATE_EPOCH is the published commit's (set, as the copy has no history of its
-    // own), so the times match and only the bytes of what was compiled differ.
+    // A second checkout, one line of host-bin changed and not committed: with the
+    // published SOURCE_DATE_EPOCH the times match, and only the bytes of what was
+    // compiled differ. (Committed, the change would bring its own time: every config
+    // time and the PE link times would differ too, the binaries still named.)
     let copy = target_dir("rebuild-copy");
     let src = copy.join("src");
     copy_checkout(&src);
@@ -93,12 +107,6 @@ fn a_clean_rebuild_matches_and_a_changed_line_names_the_binaries() {
         text.replace(line, &line.replace("{VERSION}", "{VERSION}+changed")),
     )
     .unwrap();
-    let epoch = Command::new("git")
-        .args(["log", "-1", "--format=%ct"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let epoch = String::from_utf8_lossy(&epoch.stdout).trim().to_owned();
     let cargo = |args: &[&str]| {
         let mut cmd = Command::new("cargo");
         cmd.args(args)
