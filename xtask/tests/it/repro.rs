@@ -35,12 +35,32 @@ fn with_umask(umask: &str, program: &str) -> Command {
     cmd
 }
 
-/// A clone of this repository's HEAD at `dir` under `umask`, with `ui/node_modules` linked
-/// from `node_modules` when there is one, and its xtask built in `tool_target`.
-fn clone(dir: &Utf8Path, umask: &str, node_modules: Option<&Utf8Path>, tool_target: &Utf8Path) {
+/// This repository's HEAD, read once: a commit made while the test runs must not give the
+/// second clone another commit (and so another SOURCE_DATE_EPOCH).
+fn head() -> String {
+    let out = run_ok(Command::new("git").args(["-C", root().as_str(), "rev-parse", "HEAD"]));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A clone of this repository at `commit` in `dir` under `umask`, with `ui/node_modules`
+/// linked from `node_modules` when there is one, and its xtask built in `tool_target`.
+fn clone(
+    (dir, umask): (&Utf8Path, &str),
+    commit: &str,
+    node_modules: Option<&Utf8Path>,
+    tool_target: &Utf8Path,
+) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     run_ok(with_umask(umask, "git").args(["clone", "--quiet", root().as_str(), dir.as_str()]));
+    run_ok(with_umask(umask, "git").args([
+        "-C",
+        dir.as_str(),
+        "checkout",
+        "--quiet",
+        "--detach",
+        commit,
+    ]));
     if let Some(nm) = node_modules.filter(|nm| nm.is_dir()) {
         run_ok(Command::new("cp").args(["-al", nm.as_str(), dir.join("ui").as_str()]));
     }
@@ -122,9 +142,10 @@ fn two_clean_clones_publish_the_same_platform_digests() {
     let runs = [("a", "022"), ("elsewhere/clone-b", "077")];
     let mut published = Vec::new();
     let mut node_modules = root().join("ui/node_modules");
+    let commit = head();
     for (i, (path, umask)) in runs.into_iter().enumerate() {
         let dir = base.join(path);
-        clone(&dir, umask, Some(&node_modules), &tool_target);
+        clone((&dir, umask), &commit, Some(&node_modules), &tool_target);
         prune_build_cache(&host);
         let image = reg.image(&format!("repro-{i}"));
         let json = dist_in(
