@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use anyhow::{bail, Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use serde_json::Value;
 
 use crate::cmd::Cmd;
 use crate::digest;
 use crate::json;
+use crate::progress::Reporter;
 use crate::reference::ImageRef;
 use crate::target::ImagePlatform;
 
@@ -249,6 +250,14 @@ pub enum Output<'a> {
     Push(&'a ImageRef),
     Load(&'a ImageRef),
     Local(&'a Utf8Path),
+    /// An OCI image layout (a directory: `index.json`, `blobs/`): the image as a registry
+    /// would get it, with its manifest digest in the `--metadata-file`, pushed nowhere.
+    /// `oci_media_types: false` writes Docker's media types, as BuildKit's push does for
+    /// a build without attestations (the OCI exporter's default is OCI's).
+    Oci {
+        dest: &'a Utf8Path,
+        oci_media_types: bool,
+    },
 }
 
 /// `docker buildx build` of `dockerfile` in `context` for `platforms`. With
@@ -282,6 +291,13 @@ pub fn build(
         Output::Push(r) => args.extend(["--push".into(), "--tag".into(), r.to_string()]),
         Output::Load(r) => args.extend(["--load".into(), "--tag".into(), r.to_string()]),
         Output::Local(dir) => args.extend(["--output".into(), format!("type=local,dest={dir}")]),
+        Output::Oci {
+            dest,
+            oci_media_types,
+        } => args.extend([
+            "--output".into(),
+            format!("type=oci,dest={dest},tar=false,oci-mediatypes={oci_media_types}"),
+        ]),
     }
     if let Some(m) = metadata_file {
         args.extend(["--metadata-file".into(), m.to_string()]);
@@ -291,6 +307,36 @@ pub fn build(
     }
     args.push(context.to_string());
     buildx(builder, args)
+}
+
+/// Exports a manifest's file system with buildx: `FROM <ref>@<digest>` built for its
+/// platform into `dir/fs` (`dir` is cleared first). Returns `dir/fs`.
+pub fn export_fs(
+    rep: &Reporter,
+    builder: Option<&str>,
+    manifest: &ImageRef,
+    platform: ImagePlatform,
+    dir: &Utf8Path,
+) -> Result<Utf8PathBuf> {
+    let out = dir.join("fs");
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {dir}"))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {dir}"))?;
+    let dockerfile = dir.join("Dockerfile");
+    std::fs::write(&dockerfile, format!("FROM {manifest}\n"))?;
+    let cmd = build(
+        builder,
+        &dockerfile,
+        dir,
+        &[platform],
+        Output::Local(&out),
+        None,
+        // An export of a published image: nothing of ours is built.
+        None,
+    );
+    rep.run(&format!("export {platform}"), &cmd, |_| None)?;
+    Ok(out)
 }
 
 /// Forgets the build contexts BuildKit has cached. It decides whether a context file

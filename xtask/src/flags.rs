@@ -127,6 +127,7 @@ impl Command {
                 metadata: path(m, "metadata"),
                 builder: env.or(m, "builder", "BUILDX_BUILDER"),
                 verbose: m.get_flag("verbose"),
+                rebuild: m.get_flag("rebuild"),
             }),
             "merge" => Command::Merge(MergeCmd {
                 image: text(m, "image").unwrap_or_default(),
@@ -252,6 +253,8 @@ pub struct VerifyCmd {
     pub metadata: Option<Utf8PathBuf>,
     pub builder: Option<String>,
     pub verbose: bool,
+    /// Also build the image from this checkout and compare each platform's digest.
+    pub rebuild: bool,
 }
 
 #[derive(Debug)]

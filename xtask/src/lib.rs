@@ -21,7 +21,7 @@
 //! - **Pipeline steps**: [`plan`] (host builds and staged paths as data), [`build`],
 //!   [`fingerprint`], [`ui`], [`stage`], [`smoke`] (run what this machine can),
 //!   [`image`] (the image steps as data),
-//!   [`verify`], [`publish`].
+//!   [`verify`] (with [`rebuild`]: `verify --rebuild`), [`publish`].
 //! - **Commands**: [`flags`] (the command line, turned into option values at each
 //!   command's edge), [`dist`], [`merge`], [`desktop`], [`doctor`], [`setup`],
 //!   [`codegen`], [`bench`], [`release`] (with [`release_edit`], [`release_git`] and
@@ -55,6 +55,7 @@ pub mod metadata;
 pub mod plan;
 pub mod probe;
 pub mod publish;
+pub mod rebuild;
 pub mod release;
 pub mod release_edit;
 pub mod release_git;

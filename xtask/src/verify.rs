@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use anyhow::{bail, Result};
+use camino::Utf8Path;
 use serde_json::Value;
 
 use crate::binfmt::{self, Floors};
 use crate::digest::{self, CHECKSUMS};
-use crate::docker::{self, Index, Output, Remote};
+use crate::docker::{self, Index, Remote};
 use crate::doctor::{self, Item};
 use crate::flags::VerifyCmd;
 use crate::labels::{self, Labels};
@@ -19,12 +19,16 @@ use crate::paths;
 use crate::progress::Reporter;
 use crate::reference::{check_release_tag, ImageRef};
 use crate::target::{Arch, ImagePlatform, Os};
-use crate::{vendoring, workspace};
+use crate::{rebuild, vendoring, workspace};
 
 impl VerifyCmd {
     pub fn run(self) -> Result<()> {
         let reference = ImageRef::parse(&self.image)?;
         doctor::require(&[Item::Docker, Item::Buildx], &doctor::Context::default())?;
+        // A builder that cannot rebuild is known in a second, before anything is exported.
+        if self.rebuild {
+            rebuild::capable_builder(self.builder.as_deref())?;
+        }
         let rep = Reporter::new(self.verbose);
         let metadata = self.metadata.clone().unwrap_or_else(paths::metadata_json);
         let rules = Rules::of(&metadata)?;
@@ -39,6 +43,21 @@ impl VerifyCmd {
         println!("{reference}: verified index {}", v.index_digest);
         for (p, d) in &v.platforms {
             println!("  {p}: {d}{}", attested_note(&v, *p));
+        }
+        if self.rebuild {
+            let published = rebuild::Published {
+                reference: &reference,
+                platforms: &v.platforms,
+            };
+            let opts = rebuild::Options {
+                builder: self.builder.as_deref(),
+                metadata: self.metadata.as_deref(),
+                verbose: self.verbose,
+            };
+            rebuild::run(&rep, &opts, &published)?;
+            println!(
+                "{reference}: rebuilt from this checkout with the same digest for every platform"
+            );
         }
         Ok(())
     }
@@ -105,7 +124,13 @@ pub fn verify_remote(
                     let manifest = reference.with_digest(digest);
                     rep.println(format!("verify {platform}: {manifest}"));
                     let config = docker::image_config(builder, &manifest)?;
-                    let fs = export_fs(rep, builder, &manifest, *platform, work)?;
+                    let fs = docker::export_fs(
+                        rep,
+                        builder,
+                        &manifest,
+                        *platform,
+                        &work.join(platform.stage_name()),
+                    )?;
                     let sums = staged.map(|s| s.join(platform.stage_name()).join(CHECKSUMS));
                     Ok(check_variant(
                         *platform,
@@ -162,37 +187,6 @@ fn attested(
         };
         out.insert(*platform, types);
     }
-    Ok(out)
-}
-
-/// Exports a manifest's file system with buildx: `FROM <ref>@<digest>` built for its
-/// platform into a local directory.
-fn export_fs(
-    rep: &Reporter,
-    builder: Option<&str>,
-    manifest: &ImageRef,
-    platform: ImagePlatform,
-    work: &Utf8Path,
-) -> Result<Utf8PathBuf> {
-    let dir = work.join(platform.stage_name());
-    let out = dir.join("fs");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {dir}"))?;
-    }
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
-    let dockerfile = dir.join("Dockerfile");
-    std::fs::write(&dockerfile, format!("FROM {manifest}\n"))?;
-    let cmd = docker::build(
-        builder,
-        &dockerfile,
-        &dir,
-        &[platform],
-        Output::Local(&out),
-        None,
-        // An export of a published image: nothing of ours is built.
-        None,
-    );
-    rep.run(&format!("export {platform}"), &cmd, |_| None)?;
     Ok(out)
 }
 

@@ -118,7 +118,13 @@ pub fn dist_dir() -> Utf8PathBuf {
 
 /// The staged file systems, one directory per image platform (`linux-amd64`, ...).
 pub fn stage_dir() -> Utf8PathBuf {
-    dist_dir().join("stage")
+    stage_dir_of(&target_dir())
+}
+
+/// Where a run with `CARGO_TARGET_DIR=target` stages (`verify --rebuild` runs `stage` in
+/// a scratch target directory of its own).
+pub fn stage_dir_of(target: &Utf8Path) -> Utf8PathBuf {
+    target.join("dist").join("stage")
 }
 
 /// Label values of the extension image: the one place they are written.

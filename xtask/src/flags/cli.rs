@@ -230,6 +230,12 @@ fn verify() -> Command {
             "The extension's metadata.json whose vendor.toml fallbacks (an amd64 build shipped \
              to arm64 Windows) verify expects [default: extension/metadata.json]",
         ),
+        flag(
+            "rebuild",
+            "Also build the image from this checkout, with no cache, in a scratch target \
+             directory, and compare each platform's manifest digest with the published one; \
+             on a mismatch, list the files and config fields that differ. Pushes nothing",
+        ),
         builder(),
         verbose(),
     ])

@@ -361,6 +361,10 @@ fn double_dash_ends_the_flags() {
         panic!()
     };
     assert_eq!((v.image.as_str(), v.verbose), ("--image", true));
+    let Ok(Command::Verify(v)) = parse(&["verify", "r:1", "--rebuild"]) else {
+        panic!()
+    };
+    assert!(v.rebuild);
     let Ok(Command::Merge(m)) = parse(&["merge", "--json", "r:1", "--", "-a", "--force"]) else {
         panic!()
     };

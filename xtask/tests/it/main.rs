@@ -10,6 +10,7 @@ mod dist;
 mod loadable;
 mod onboarding;
 mod portability;
+mod rebuild;
 mod release;
 mod repro;
 mod stage;
