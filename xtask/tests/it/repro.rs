@@ -103,7 +103,10 @@ fn dist_in(
             .env("CARGO_TARGET_DIR", &target)
             .env("DOCKER_HOST", host)
             .env("CI", "true")
-            .env_remove("CARGO_MANIFEST_DIR")
+            // As `cargo xtask` would: the binary refuses to run when it was built from
+            // another checkout (the two clones share `tool_target`, and cargo hashes a path
+            // package without its path), so each clone is proven to stage its own sources.
+            .env("CARGO_MANIFEST_DIR", dir.join("xtask"))
             .env_remove("SOURCE_DATE_EPOCH"),
     );
     let log = String::from_utf8_lossy(&out.stderr);
