@@ -525,6 +525,12 @@ fn registry(ctx: &Context) -> Check {
 /// Optional: without them those binaries are listed as not run, with the reason.
 fn emulators() -> Check {
     let tools = smoke::Tools::detect();
+    match tools.host {
+        Some((Os::Darwin, crate::target::Cpu::Aarch64)) => return rosetta(tools.rosetta),
+        // A Mac runs Mach-O of its own CPU only; the rest is listed as not run.
+        Some((Os::Darwin, _)) => return Check::pass("emulators", "none needed on an Intel Mac"),
+        _ => {}
+    }
     let mut missing = Vec::new();
     let mut found = Vec::new();
     for (name, have) in [
@@ -555,6 +561,21 @@ fn emulators() -> Check {
         ),
         fix: Some("bash .ci/install-emulators.sh (apt-get install qemu-user-static wine64 gcc-mingw-w64-x86-64)".into()),
         details: Vec::new(),
+    }
+}
+
+/// On Apple silicon, Rosetta 2 lets the smoke runs start the x86_64 Mach-O too.
+fn rosetta(installed: bool) -> Check {
+    match installed {
+        true => Check::pass("emulators", "Rosetta 2 (x86_64 Mach-O)"),
+        false => Check {
+            name: "emulators",
+            status: Status::Warn,
+            found: "Rosetta 2 not installed (optional: dist lists the x86_64 Mach-O as not run)"
+                .into(),
+            fix: Some("softwareupdate --install-rosetta --agree-to-license".into()),
+            details: Vec::new(),
+        },
     }
 }
 
@@ -643,5 +664,9 @@ mod tests {
         assert!(bare.fix.unwrap().contains("x86_64-apple-darwin"));
         let json = mac.to_json();
         assert_eq!(json["details"].as_array().unwrap().len(), 6);
+        assert_eq!(rosetta(true).status, Status::Pass);
+        let without = rosetta(false);
+        assert_eq!(without.status, Status::Warn);
+        assert!(without.fix.unwrap().contains("install-rosetta"));
     }
 }
