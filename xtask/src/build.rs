@@ -173,8 +173,8 @@ impl Prepared {
 /// Runs the plan's setup and build jobs; jobs of different toolchains run side by side.
 pub fn run(rep: &Reporter, prepared: &Prepared) -> Result<()> {
     let plan = &prepared.plan;
-    for (t, b, why) in &plan.choices {
-        rep.println(format!("{t}: {b} ({why})"));
+    for c in &plan.choices {
+        rep.println(c.to_string());
     }
     if plan.builds.iter().any(|j| j.toolchain == Toolchain::Cross) {
         preflight_cross()?;

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use crate::cmd::Cmd;
 use crate::docker::{self, Builder, Remote, Strategy};
 use crate::flags::DoctorCmd;
+use crate::linker::Linker;
 use crate::reference::ImageRef;
-use crate::target::TARGETS;
+use crate::target::{Os, TARGETS};
 use crate::{paths, pins, smoke, ui, workspace};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,8 @@ pub struct Check {
     pub found: String,
     /// The command (or step) that fixes a failure.
     pub fix: Option<String>,
+    /// Lines shown under the check (the toolchains check: one per triple).
+    pub details: Vec<String>,
 }
 
 impl Check {
@@ -43,6 +46,9 @@ impl Check {
         if let Some(fix) = &self.fix {
             v["fix"] = json!(fix);
         }
+        if !self.details.is_empty() {
+            v["details"] = json!(self.details);
+        }
         v
     }
 
@@ -52,6 +58,7 @@ impl Check {
             status: Status::Pass,
             found: found.into(),
             fix: None,
+            details: Vec::new(),
         }
     }
     fn fail(name: &'static str, found: impl Into<String>, fix: impl Into<String>) -> Check {
@@ -60,6 +67,7 @@ impl Check {
             status: Status::Fail,
             found: found.into(),
             fix: Some(fix.into()),
+            details: Vec::new(),
         }
     }
 }
@@ -72,6 +80,9 @@ impl fmt::Display for Check {
             Status::Fail => "FAIL",
         };
         write!(f, "[{mark}] {:<16} {}", self.name, self.found)?;
+        for d in &self.details {
+            write!(f, "\n                          {d}")?;
+        }
         if let Some(fix) = &self.fix {
             write!(f, "\n                          fix: {fix}")?;
         }
@@ -87,6 +98,7 @@ pub enum Item {
     Zig,
     CargoZigbuild,
     Cross,
+    Toolchains,
     Docker,
     Buildx,
     Builder,
@@ -96,12 +108,13 @@ pub enum Item {
     Emulators,
 }
 
-pub const ALL: [Item; 12] = [
+pub const ALL: [Item; 13] = [
     Item::Rust,
     Item::Targets,
     Item::Zig,
     Item::CargoZigbuild,
     Item::Cross,
+    Item::Toolchains,
     Item::Docker,
     Item::Buildx,
     Item::Builder,
@@ -144,6 +157,7 @@ pub fn check(item: Item, ctx: &Context) -> Check {
             ),
         },
         Item::Cross => cross(),
+        Item::Toolchains => toolchains(&crate::toolchain::Tools::detect()),
         Item::Docker => docker_daemon(),
         Item::Buildx => buildx(),
         Item::Builder => match Builder::detect(ctx.builder.as_deref()) {
@@ -344,7 +358,7 @@ fn zig() -> Check {
         .read()
         .or_else(|_| Cmd::new("python3", ["-m", "ziglang", "version"]).read());
     match found {
-        Ok(v) => Check::pass("zig", format!("{}; {}", v.trim(), zig_links())),
+        Ok(v) => Check::pass("zig", v.trim()),
         Err(_) => Check::fail(
             "zig",
             "neither `zig` nor python3's ziglang",
@@ -356,22 +370,70 @@ fn zig() -> Check {
     }
 }
 
-/// Which targets zig links (see `toolchain::zig_link_env`), so a slow first run is explained
-/// before it happens.
-fn zig_links() -> String {
-    let root = crate::paths::root();
-    if let Some(at) = crate::toolchain::user_rustflags(&root, |k| std::env::var(k).ok()) {
-        return format!(
-            "links all six targets, because rustflags are set ({at}): the first build also \
-             builds zig's musl libc, compiler-rt and UBSan runtimes"
-        );
-    }
-    let musl = if crate::toolchain::has_rust_lld() {
-        "rust-lld links musl"
-    } else {
-        "no rust-lld in this toolchain: zig links musl too, building musl's libc on a first run"
+/// One line per triple: the toolchain and linker `auto` picks on this host and why
+/// (`linker::choose`), so a slow first run (zig building a C runtime) is explained before
+/// it happens. Fails when a triple has none, with every reason.
+pub fn toolchains(tools: &crate::toolchain::Tools) -> Check {
+    let host = match tools.host {
+        Some((os, cpu)) => format!("{} {cpu}", host_name(os)),
+        None => "an unsupported host".to_owned(),
     };
-    format!("links macOS and Windows ({musl})")
+    let mut details = Vec::new();
+    let mut missing = Vec::new();
+    let mut first_run = Vec::new();
+    for t in &TARGETS {
+        match crate::linker::choose(tools, t, &crate::toolchain::Toolchains::default()) {
+            Ok(c) => {
+                // zig's darwin link builds nothing (`linker::zig_link_env`) unless the
+                // user's rustflags keep it from being trimmed.
+                let darwin_trimmed = t.os == Os::Darwin && tools.user_rustflags.is_none();
+                if c.linker == Linker::Zig && !darwin_trimmed {
+                    first_run.push(t.triple);
+                }
+                details.push(c.to_string());
+            }
+            Err(e) => {
+                details.push(format!("{e:#}"));
+                missing.push(t.triple);
+            }
+        }
+    }
+    let first_run = match first_run.as_slice() {
+        [] => "zig builds no C runtime on a first run".to_owned(),
+        some => format!(
+            "zig builds a C runtime for {} on a first run (minutes, once per zig cache)",
+            some.join(", ")
+        ),
+    };
+    let found = format!(
+        "on {host}: {} of {} targets have a toolchain; {first_run}",
+        TARGETS.len() - missing.len(),
+        TARGETS.len()
+    );
+    Check {
+        name: "toolchains",
+        status: if missing.is_empty() {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        found,
+        fix: (!missing.is_empty()).then(|| {
+            format!(
+                "install what the lines for {} name (`cargo xtask setup` installs zig and cargo-zigbuild)",
+                missing.join(", ")
+            )
+        }),
+        details,
+    }
+}
+
+fn host_name(os: Os) -> &'static str {
+    match os {
+        Os::Darwin => "macOS",
+        Os::Windows => "Windows",
+        Os::Linux => "Linux",
+    }
 }
 
 fn cross() -> Check {
@@ -385,6 +447,7 @@ fn cross() -> Check {
             status: Status::Warn,
             found: "not found (optional: zigbuild covers every target)".into(),
             fix: Some("cargo install cross --locked".into()),
+            details: Vec::new(),
         },
     }
 }
@@ -461,6 +524,7 @@ fn registry(ctx: &Context) -> Check {
                     status: Status::Warn,
                     found: format!("{msg} (needed only for `dist --push`, `verify` and `merge`)"),
                     fix: Some(fix),
+                    details: Vec::new(),
                 }
             }
         }
@@ -471,6 +535,12 @@ fn registry(ctx: &Context) -> Check {
 /// Optional: without them those binaries are listed as not run, with the reason.
 fn emulators() -> Check {
     let tools = smoke::Tools::detect();
+    match tools.host {
+        Some((Os::Darwin, crate::target::Cpu::Aarch64)) => return rosetta(tools.rosetta),
+        // A Mac runs Mach-O of its own CPU only; the rest is listed as not run.
+        Some((Os::Darwin, _)) => return Check::pass("emulators", "none needed on an Intel Mac"),
+        _ => {}
+    }
     let mut missing = Vec::new();
     let mut found = Vec::new();
     for (name, have) in [
@@ -500,6 +570,22 @@ fn emulators() -> Check {
             missing.join(", ")
         ),
         fix: Some("bash .ci/install-emulators.sh (apt-get install qemu-user-static wine64 gcc-mingw-w64-x86-64)".into()),
+        details: Vec::new(),
+    }
+}
+
+/// On Apple silicon, Rosetta 2 lets the smoke runs start the x86_64 Mach-O too.
+fn rosetta(installed: bool) -> Check {
+    match installed {
+        true => Check::pass("emulators", "Rosetta 2 (x86_64 Mach-O)"),
+        false => Check {
+            name: "emulators",
+            status: Status::Warn,
+            found: "Rosetta 2 not installed (optional: dist lists the x86_64 Mach-O as not run)"
+                .into(),
+            fix: Some("softwareupdate --install-rosetta --agree-to-license".into()),
+            details: Vec::new(),
+        },
     }
 }
 
@@ -534,6 +620,63 @@ fn disk() -> Check {
             status: Status::Warn,
             found: "cannot read free space (`df`)".into(),
             fix: None,
+            details: Vec::new(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Cpu;
+    use crate::toolchain::tests::all_tools;
+    use crate::toolchain::Tools;
+
+    #[test]
+    fn toolchains_name_each_triples_linker_per_host() {
+        let linux = toolchains(&all_tools());
+        assert_eq!(linux.status, Status::Pass, "{linux}");
+        assert!(
+            linux.found.starts_with("on Linux x86_64: 6 of 6 targets have a toolchain; zig builds a C runtime for aarch64-pc-windows-gnullvm on a first run"),
+            "{linux}"
+        );
+        assert_eq!(linux.details.len(), 6);
+        assert!(linux.details[1].starts_with(
+            "x86_64-pc-windows-gnu: zigbuild, linked by x86_64-w64-mingw32-gcc (cargo-zigbuild and zig"
+        ));
+
+        let mac = toolchains(&Tools {
+            host: Some((Os::Darwin, Cpu::Aarch64)),
+            apple_sdk: true,
+            ..all_tools()
+        });
+        assert!(mac.found.starts_with("on macOS arm64: 6 of 6"), "{mac}");
+        assert!(
+            mac.details[3].starts_with("aarch64-apple-darwin: zigbuild, linked by Apple's cc"),
+            "{mac}"
+        );
+
+        // A Windows host without zig or MinGW-w64: nothing reaches darwin, and the fix
+        // is named on the line of each triple.
+        let bare = toolchains(&Tools {
+            host: Some((Os::Windows, Cpu::X86_64)),
+            cargo_zigbuild: false,
+            cross: false,
+            linkers: Vec::new(),
+            ..all_tools()
+        });
+        assert_eq!(bare.status, Status::Fail);
+        assert!(
+            bare.found.starts_with("on Windows x86_64: 0 of 6"),
+            "{bare}"
+        );
+        assert!(bare.details[1].contains("choco install mingw"), "{bare}");
+        assert!(bare.fix.unwrap().contains("x86_64-apple-darwin"));
+        let json = mac.to_json();
+        assert_eq!(json["details"].as_array().unwrap().len(), 6);
+        assert_eq!(rosetta(true).status, Status::Pass);
+        let without = rosetta(false);
+        assert_eq!(without.status, Status::Warn);
+        assert!(without.fix.unwrap().contains("install-rosetta"));
     }
 }

@@ -17,6 +17,7 @@
 //!   lines, and one string set keeping every other byte).
 //! - **Facts**: [`workspace`] (Cargo metadata, toolchain, release reference),
 //!   [`metadata`] (metadata.json), [`labels`], [`toolchain`] (cross-compilation toolchains: zigbuild, cross, cargo),
+//!   [`linker`] (what links each triple under its toolchain, per host),
 //!   [`docker`] (buildx commands, builders, registries).
 //! - **Pipeline steps**: [`plan`] (host builds and staged paths as data), [`build`],
 //!   [`fingerprint`], [`ui`], [`stage`], [`smoke`] (run what this machine can),
@@ -50,6 +51,7 @@ pub mod fingerprint;
 pub mod flags;
 pub mod image;
 pub mod labels;
+pub mod linker;
 pub mod merge;
 pub mod metadata;
 pub mod plan;

@@ -8,6 +8,7 @@ use anyhow::Result;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::cmd::Cmd;
+use crate::linker::{self, Choice};
 use crate::metadata::Extension;
 use crate::paths;
 use crate::target::{ImagePlatform, Target, TARGETS};
@@ -61,8 +62,8 @@ pub struct PlatformStage {
 pub struct Plan {
     /// `rustup target add` for targets this toolchain lacks.
     pub setup: Vec<Cmd>,
-    /// Why each triple got its toolchain, for the log.
-    pub choices: Vec<(&'static Target, Toolchain, String)>,
+    /// Each triple's toolchain and linker, and why, for the log.
+    pub choices: Vec<Choice>,
     pub builds: Vec<BuildJob>,
     /// The UI's build commands (each skipped when its inputs are unchanged); empty
     /// when metadata.json names no UI.
@@ -126,8 +127,8 @@ pub fn plan(inp: &Inputs) -> Result<Plan> {
     let mut choices = Vec::new();
     let mut missing = Vec::new();
     for &t in &targets {
-        match inp.tools.choose(t, inp.toolchains) {
-            Ok((b, why)) => choices.push((t, b, why)),
+        match linker::choose(inp.tools, t, inp.toolchains) {
+            Ok(c) => choices.push(c),
             Err(e) => missing.push(e.to_string()),
         }
     }
@@ -224,7 +225,7 @@ pub fn service_bin<'a>(ext: &Extension, configured: Option<&'a str>) -> Result<O
     }
 }
 
-fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) -> Vec<BuildJob> {
+fn build_jobs(inp: &Inputs, choices: &[Choice]) -> Vec<BuildJob> {
     let common = cargo_args(inp);
     let with_targets = |mut args: Vec<String>, ts: &[&'static Target]| {
         args.extend(common.iter().cloned());
@@ -250,8 +251,8 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) ->
     for toolchain in Toolchain::ALL {
         let ts: Vec<&'static Target> = choices
             .iter()
-            .filter(|c| c.1 == toolchain)
-            .map(|c| c.0)
+            .filter(|c| c.toolchain == toolchain)
+            .map(|c| c.target)
             .collect();
         if ts.is_empty() {
             continue;
@@ -260,8 +261,9 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) ->
             // One invocation for all triples: cargo shares the host-side work (build
             // scripts, proc macros) and keeps both cores busy (about half the time of one
             // invocation per triple, measured by `cargo xtask bench stage`).
-            // Per target, how it links (rust-lld for musl, zig without the runtimes Rust
-            // never uses): see `toolchain::zig_link_env`.
+            // Per target, how it links (rust-lld for musl, MinGW-w64's gcc for x86_64
+            // Windows, Apple's cc on a Mac, zig without the runtimes Rust never uses):
+            // see `linker::zig_link_env`.
             Toolchain::Zigbuild => {
                 let mut cmd = Cmd::new("cargo", with_targets(vec!["zigbuild".into()], &ts));
                 cmd.env
@@ -269,7 +271,7 @@ fn build_jobs(inp: &Inputs, choices: &[(&'static Target, Toolchain, String)]) ->
                         std::env::var(k).ok()
                     }));
                 for t in &ts {
-                    cmd.env.extend(crate::toolchain::zig_link_env(t, inp.tools));
+                    cmd.env.extend(linker::zig_link_env(t, inp.tools));
                 }
                 jobs.push(BuildJob {
                     toolchain,
@@ -369,8 +371,8 @@ fn stage_entries(
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "toolchains:")?;
-        for (t, b, why) in &self.choices {
-            writeln!(f, "  {t}: {b} ({why})")?;
+        for c in &self.choices {
+            writeln!(f, "  {c}")?;
         }
         if !self.setup.is_empty() {
             writeln!(f, "setup:")?;

@@ -1,6 +1,7 @@
 //! Smoke-run every staged host binary this machine can execute: natively, a foreign Linux
-//! CPU under qemu-user, x86_64 Windows under wine. What cannot run here (Mach-O, arm64
-//! Windows, a missing emulator) is reported as not run, with the reason, never as passed.
+//! CPU under qemu-user, x86_64 Windows under wine; on a Mac, its own Mach-O natively and
+//! x86_64 Mach-O under Rosetta 2. What cannot run here (Mach-O off a Mac, arm64 Windows, a
+//! missing emulator) is reported as not run, with the reason, never as passed.
 //! Wine needs a small shim for Rust binaries: see `wine.rs`.
 
 use std::fmt;
@@ -37,6 +38,8 @@ pub enum How {
     Qemu(String),
     /// The wine loader's path.
     Wine(String),
+    /// x86_64 Mach-O on an Apple silicon Mac, through `arch -x86_64`.
+    Rosetta,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +63,7 @@ impl Smoked {
             How::Native => json!("native"),
             How::Qemu(path) => json!({ "qemu": path }),
             How::Wine(path) => json!({ "wine": path }),
+            How::Rosetta => json!("rosetta"),
         };
         let path = self.path.as_str();
         match &self.outcome {
@@ -89,6 +93,8 @@ pub struct Tools {
     pub wine: Option<Utf8PathBuf>,
     /// Builds the `ProcessPrng` shim; not needed once the shim is cached.
     pub mingw_gcc: Option<Utf8PathBuf>,
+    /// Rosetta 2 runs x86_64 code here (an Apple silicon Mac where it is installed).
+    pub rosetta: bool,
 }
 
 impl Tools {
@@ -103,29 +109,23 @@ impl Tools {
         // looks for a 32-bit wine first and nags when there is none.
         let wine64 = Utf8Path::new("/usr/lib/wine/wine64");
         Tools {
-            host: host(),
+            host: crate::target::host(),
             qemu_x86_64: find(&["qemu-x86_64-static", "qemu-x86_64"]),
             qemu_aarch64: find(&["qemu-aarch64-static", "qemu-aarch64"]),
             wine: (wine64.is_file().then(|| wine64.to_owned()))
                 .or_else(|| find(&["wine64", "wine"])),
             mingw_gcc: find(&["x86_64-w64-mingw32-gcc"]),
+            rosetta: has_rosetta(crate::target::host()),
         }
     }
 }
 
-fn host() -> Option<(Os, Cpu)> {
-    let os = match std::env::consts::OS {
-        "macos" => Os::Darwin,
-        "windows" => Os::Windows,
-        "linux" => Os::Linux,
-        _ => return None,
-    };
-    let cpu = match std::env::consts::ARCH {
-        "x86_64" => Cpu::X86_64,
-        "aarch64" => Cpu::Aarch64,
-        _ => return None,
-    };
-    Some((os, cpu))
+/// Rosetta 2 is an optional install on Apple silicon: `arch -x86_64` running Apple's own
+/// universal `true` succeeds only where it is installed (without it, `arch` fails with
+/// "Bad CPU type in executable"). Asked only on an arm64 Mac.
+fn has_rosetta(host: Option<(Os, Cpu)>) -> bool {
+    host == Some((Os::Darwin, Cpu::Aarch64))
+        && Cmd::new("arch", ["-x86_64", "/usr/bin/true"]).succeeds()
 }
 
 /// How a binary for `os`/`cpu` can run on this machine, or why it cannot.
@@ -156,6 +156,17 @@ pub fn plan(os: Os, cpu: Cpu, tools: &Tools) -> Result<How, String> {
         },
         (Os::Windows, Cpu::Aarch64, _) => {
             Err("nothing here runs arm64 Windows code (wine runs x86_64 PE here)".into())
+        }
+        (Os::Darwin, Cpu::X86_64, (Os::Darwin, Cpu::Aarch64)) => match tools.rosetta {
+            true => Ok(How::Rosetta),
+            false => Err(
+                "Rosetta 2 is not installed, so this Mac cannot run x86_64 code \
+                          (softwareupdate --install-rosetta --agree-to-license)"
+                    .into(),
+            ),
+        },
+        (Os::Darwin, Cpu::Aarch64, (Os::Darwin, Cpu::X86_64)) => {
+            Err("an Intel Mac cannot run arm64 code".into())
         }
         (Os::Darwin, _, _) => Err(format!("nothing on {} executes Mach-O", here.0)),
         _ => Err(format!(
@@ -213,6 +224,7 @@ fn run_one(
     let (cmd, scratch) = match &how {
         How::Native => (Cmd::new(exe.as_str(), Vec::<String>::new()), None),
         How::Qemu(qemu) => (Cmd::new(qemu, [exe.as_str()]), None),
+        How::Rosetta => (Cmd::new("arch", ["-x86_64", exe.as_str()]), None),
         How::Wine(loader) => {
             let wine = wine.get_or_insert_with(|| Wine::prepare(loader, tools, opts));
             match wine
@@ -276,6 +288,7 @@ impl fmt::Display for Smoked {
             How::Native => "natively".to_owned(),
             How::Qemu(q) => format!("under {q}"),
             How::Wine(w) => format!("under {w}"),
+            How::Rosetta => "under Rosetta 2".to_owned(),
         };
         match &self.outcome {
             Outcome::Passed { how: h, took } => {
@@ -345,6 +358,45 @@ mod tests {
         };
         assert_eq!(plan(Os::Darwin, Cpu::Aarch64, &mac), Ok(How::Native));
         assert!(plan(Os::Linux, Cpu::Aarch64, &mac).is_err());
+    }
+
+    #[test]
+    fn a_mac_runs_its_own_mach_o_and_x86_64_under_rosetta() {
+        let apple_silicon = |rosetta| Tools {
+            host: Some((Os::Darwin, Cpu::Aarch64)),
+            rosetta,
+            ..Tools::default()
+        };
+        let with = apple_silicon(true);
+        assert_eq!(plan(Os::Darwin, Cpu::Aarch64, &with), Ok(How::Native));
+        assert_eq!(plan(Os::Darwin, Cpu::X86_64, &with), Ok(How::Rosetta));
+        let e = plan(Os::Darwin, Cpu::X86_64, &apple_silicon(false)).unwrap_err();
+        assert!(e.contains("softwareupdate --install-rosetta"), "{e}");
+        let intel = Tools {
+            host: Some((Os::Darwin, Cpu::X86_64)),
+            ..Tools::default()
+        };
+        assert_eq!(plan(Os::Darwin, Cpu::X86_64, &intel), Ok(How::Native));
+        assert_eq!(
+            plan(Os::Darwin, Cpu::Aarch64, &intel),
+            Err("an Intel Mac cannot run arm64 code".into())
+        );
+        // Nothing else on a Mac: Linux and Windows binaries are listed as not run.
+        for os in [Os::Linux, Os::Windows] {
+            assert!(plan(os, Cpu::Aarch64, &with).is_err(), "{os}");
+        }
+        let rosetta = Smoked {
+            path: "darwin/host-bin".into(),
+            outcome: Outcome::Passed {
+                how: How::Rosetta,
+                took: Duration::from_millis(250),
+            },
+        };
+        assert_eq!(rosetta.to_json()["how"], "rosetta");
+        assert_eq!(
+            rosetta.to_string(),
+            "darwin/host-bin: passed under Rosetta 2 in 0.25 s"
+        );
     }
 
     fn ran(code: Option<i32>, stdout: &str, stderr: &str) -> io::Result<Timed> {

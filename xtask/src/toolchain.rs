@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::cmd::Cmd;
-use crate::target::{Os, Target, TARGETS};
+use crate::target::{Cpu, Os, Target, TARGETS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Toolchain {
@@ -92,6 +92,14 @@ pub struct Tools {
     pub user_rustflags: Option<String>,
     /// The toolchain ships `rust-lld` (rustup's do; some distributions' do not).
     pub rust_lld: bool,
+    /// This machine's OS and CPU (`target::host`), a field so tests fake a Mac or Windows.
+    pub host: Option<(Os, Cpu)>,
+    /// A Mac with Apple's command line tools (`xcrun` finds the macOS SDK): its own `cc`
+    /// links both darwin CPUs.
+    pub apple_sdk: bool,
+    /// Linkers the user set through `CARGO_TARGET_<TRIPLE>_LINKER`, by triple: they win
+    /// over anything the xtask would choose (cargo-zigbuild keeps them too).
+    pub user_linkers: BTreeMap<&'static str, String>,
 }
 
 impl Tools {
@@ -114,6 +122,16 @@ impl Tools {
             .filter(|l| found(l))
             .map(str::to_owned)
             .collect();
+        let host = crate::target::host();
+        let apple_sdk = matches!(host, Some((Os::Darwin, _)))
+            && Cmd::new("xcrun", ["--sdk", "macosx", "--show-sdk-path"]).succeeds();
+        let user_linkers = TARGETS
+            .iter()
+            .filter_map(|t| {
+                let v = std::env::var(cargo_target_var(t, "LINKER")).ok()?;
+                (!v.is_empty()).then_some((t.triple, v))
+            })
+            .collect();
         Tools {
             cargo_zigbuild: found("cargo-zigbuild"),
             zig,
@@ -126,7 +144,15 @@ impl Tools {
             linkers,
             user_rustflags: user_rustflags(&crate::paths::root(), |k| std::env::var(k).ok()),
             rust_lld: rust_lld.join().unwrap_or(false),
+            host,
+            apple_sdk,
+            user_linkers,
         }
+    }
+
+    /// Apple's own toolchain links darwin here: this is a Mac with the command line tools.
+    pub fn apple_links(&self, target: &Target) -> bool {
+        target.os == Os::Darwin && self.apple_sdk && matches!(self.host, Some((Os::Darwin, _)))
     }
 
     /// Why `toolchain` cannot build `target` here, with the fix; `None` when it can.
@@ -145,11 +171,15 @@ impl Tools {
             Toolchain::Cross if self.container_engine.is_none() => {
                 Some("cross needs a container engine and neither docker nor podman is on PATH".into())
             }
+            Toolchain::Cargo if self.apple_links(target) => None,
             Toolchain::Cargo => match target.cargo_linker {
+                None if target.os == Os::Darwin => Some(format!(
+                    "plain cargo links {target} only on a Mac with Apple's command line tools (`xcode-select --install`): use --toolchain {target}=zigbuild"
+                )),
                 None => Some(format!("plain cargo has no linker for {target}: use --toolchain {target}=zigbuild")),
                 Some(l) if !self.linkers.iter().any(|f| f == l) => Some(format!(
                     "linker `{l}` (from .cargo/config.toml) not found: {}",
-                    linker_fix(l)
+                    linker_fix(l, self.host)
                 )),
                 Some(_) => None,
             },
@@ -188,10 +218,15 @@ impl Tools {
                         Toolchain::Cross => {
                             "zigbuild unavailable; cross and a container engine found".to_owned()
                         }
-                        Toolchain::Cargo => format!(
-                            "zigbuild and cross unavailable; linker {} found",
-                            target.cargo_linker.unwrap_or("?")
-                        ),
+                        Toolchain::Cargo => match target.cargo_linker {
+                            _ if self.apple_links(target) => {
+                                "zigbuild unavailable; this Mac's own toolchain found".to_owned()
+                            }
+                            linker => format!(
+                                "zigbuild and cross unavailable; linker {} found",
+                                linker.unwrap_or("?")
+                            ),
+                        },
                     };
                     return Ok((b, why));
                 }
@@ -205,43 +240,8 @@ impl Tools {
     }
 }
 
-/// What the zigbuild job sets for `target` so that a first run (empty zig cache) has zig
-/// compile nothing that Rust does not link. In its default Debug mode zig builds, per
-/// target, compiler-rt, a UBSan runtime and the C library before its first link: about
-/// 100 s on 2 cores for the six triples (`cargo xtask bench first-run`).
-/// - Linux (musl): rust-lld, which every rustup toolchain ships, links against the CRT
-///   objects and `libc.a` that Rust's musl targets carry themselves (`self-contained`),
-///   and strips symbols as zig's link did. zig would build musl's libc.a, compiler-rt and
-///   UBSan for each (about 27 s each).
-/// - macOS: zig still links (it has the SDK's library stubs), with `-O2` (no UBSan
-///   runtime) and `-rtlib=none` (no compiler-rt: Rust's compiler_builtins has the
-///   intrinsics and std the OS-version check). The code is byte-identical to zig's
-///   default link; only the ad-hoc signature's identifier, cargo's hash of the flags,
-///   differs.
-/// - Windows: nothing. lld-link needs zig's MinGW CRT, and compiler-rt (`___chkstk_ms`
-///   and `__udivti3` are not in compiler_builtins there); `-O2` saved nothing measurable.
-///
-/// Rustflags set here replace `build.rustflags` (cargo reads one source), so none are set
-/// when the user has their own (`Tools::user_rustflags`): zig then links as it always did.
-/// Without rust-lld in the toolchain, zig links musl too.
-pub fn zig_link_env(target: &Target, tools: &Tools) -> Vec<(String, String)> {
-    let key = |what: &str| cargo_target_var(target, what);
-    let rustflags = |flags: &str| vec![(key("RUSTFLAGS"), flags.to_owned())];
-    match target.os {
-        _ if tools.user_rustflags.is_some() => Vec::new(),
-        Os::Linux if !tools.rust_lld => Vec::new(),
-        Os::Linux => [
-            vec![(key("LINKER"), "rust-lld".to_owned())],
-            rustflags("-C strip=symbols"),
-        ]
-        .concat(),
-        Os::Darwin => rustflags("-C link-arg=-O2 -C link-arg=-rtlib=none"),
-        Os::Windows => Vec::new(),
-    }
-}
-
 /// Cargo's environment name for `target.<triple>.<what>`: `CARGO_TARGET_<TRIPLE>_<WHAT>`.
-fn cargo_target_var(target: &Target, what: &str) -> String {
+pub fn cargo_target_var(target: &Target, what: &str) -> String {
     let triple = target.triple.to_ascii_uppercase().replace('-', "_");
     format!("CARGO_TARGET_{triple}_{what}")
 }
@@ -340,11 +340,16 @@ pub fn zig_command_env(
     }
 }
 
-fn linker_fix(linker: &str) -> &'static str {
-    match linker {
-        "x86_64-w64-mingw32-gcc" => "install it with `apt-get install gcc-mingw-w64-x86-64`",
-        "aarch64-linux-gnu-gcc" => "install it with `apt-get install gcc-aarch64-linux-gnu`",
-        "x86_64-linux-gnu-gcc" => {
+/// How to install `linker` on `host`.
+pub fn linker_fix(linker: &str, host: Option<(Os, Cpu)>) -> &'static str {
+    match (linker, host.map(|h| h.0)) {
+        ("x86_64-w64-mingw32-gcc", Some(Os::Darwin)) => "install it with `brew install mingw-w64`",
+        ("x86_64-w64-mingw32-gcc", Some(Os::Windows)) => {
+            "install MinGW-w64 (`choco install mingw`, or MSYS2's mingw-w64-x86_64-gcc) and put its bin directory on PATH"
+        }
+        ("x86_64-w64-mingw32-gcc", _) => "install it with `apt-get install gcc-mingw-w64-x86-64`",
+        ("aarch64-linux-gnu-gcc", _) => "install it with `apt-get install gcc-aarch64-linux-gnu`",
+        ("x86_64-linux-gnu-gcc", _) => {
             "install it with `apt-get install gcc-x86-64-linux-gnu` (or `gcc` on an x86_64 host)"
         }
         _ => "install a cross linker for it",
@@ -352,14 +357,14 @@ fn linker_fix(linker: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn t(triple: &str) -> &'static Target {
+    pub fn t(triple: &str) -> &'static Target {
         Target::find(triple).unwrap()
     }
 
-    fn all_tools() -> Tools {
+    pub fn all_tools() -> Tools {
         Tools {
             cargo_zigbuild: true,
             zig: Some("zig on PATH".into()),
@@ -373,43 +378,10 @@ mod tests {
                 .collect(),
             user_rustflags: None,
             rust_lld: true,
+            host: Some((Os::Linux, Cpu::X86_64)),
+            apple_sdk: false,
+            user_linkers: BTreeMap::new(),
         }
-    }
-
-    #[test]
-    fn zig_links_only_what_rust_needs_unless_the_user_has_rustflags() {
-        let with = |user: bool, rust_lld: bool| Tools {
-            user_rustflags: user.then(|| "$RUSTFLAGS".to_owned()),
-            rust_lld,
-            ..all_tools()
-        };
-        let env = |triple: &str, user: bool| zig_link_env(t(triple), &with(user, true));
-        assert_eq!(
-            env("x86_64-unknown-linux-musl", false),
-            [
-                (
-                    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER".to_owned(),
-                    "rust-lld".to_owned()
-                ),
-                (
-                    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS".to_owned(),
-                    "-C strip=symbols".to_owned()
-                ),
-            ]
-        );
-        assert_eq!(
-            env("aarch64-apple-darwin", false),
-            [(
-                "CARGO_TARGET_AARCH64_APPLE_DARWIN_RUSTFLAGS".to_owned(),
-                "-C link-arg=-O2 -C link-arg=-rtlib=none".to_owned()
-            )]
-        );
-        assert!(env("aarch64-pc-windows-gnullvm", false).is_empty());
-        for tt in TARGETS {
-            assert!(zig_link_env(&tt, &with(true, true)).is_empty(), "{tt}");
-        }
-        let no_lld = zig_link_env(t("aarch64-unknown-linux-musl"), &with(false, false));
-        assert!(no_lld.is_empty(), "{no_lld:?}");
     }
 
     #[test]

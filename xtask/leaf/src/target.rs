@@ -48,6 +48,19 @@ impl Arch {
     }
 }
 
+/// The OS and CPU of the machine running the xtask, if host binaries are built for it.
+/// What depends on the host (toolchain choice, smoke runs) takes it as a parameter, so
+/// tests on Linux cover Mac and Windows hosts too.
+pub fn host() -> Option<(Os, Cpu)> {
+    let os = match std::env::consts::OS {
+        "macos" => Os::Darwin,
+        "windows" => Os::Windows,
+        "linux" => Os::Linux,
+        _ => return None,
+    };
+    Some((os, Arch::host()?.cpu()))
+}
+
 /// An image platform: the extension image has one variant per platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImagePlatform(pub Arch);

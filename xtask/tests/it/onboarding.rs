@@ -39,7 +39,7 @@ fn doctor_passes_on_this_machine() {
     ));
     assert!(ok && json["ok"] == true, "{json:#}");
     let checks = json["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 12, "{json:#}");
+    assert_eq!(checks.len(), 13, "{json:#}");
     for c in checks {
         assert_ne!(c["status"], "fail", "{c}");
     }

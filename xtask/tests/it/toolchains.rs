@@ -2,7 +2,7 @@
 //! from the binaries' headers, and a clean rebuild gives the same bytes.
 
 use crate::support::*;
-use xtask::binfmt::{self, Cpu, Format, Linkage};
+use xtask::binfmt::{self, Cpu, Format, Linkage, Os};
 
 /// The cross image `.ci/install.sh` builds with debootstrap + `docker import`, because
 /// cross's own images cannot be pulled on this machine.
@@ -154,13 +154,22 @@ fn plain_cargo_builds_musl_and_mingw() {
     );
 }
 
-/// The first run's cost: with an empty zig cache, the Linux and macOS targets make zig
-/// compile nothing (musl links with rust-lld against Rust's own CRT and libc; darwin
-/// links without zig's compiler-rt and UBSan runtime). Windows still needs zig's MinGW
-/// CRT, which is why it is not in this build.
+/// The first run's cost: with an empty zig cache, the Linux, macOS and x86_64 Windows
+/// targets make zig compile nothing (musl links with rust-lld against Rust's own CRT and
+/// libc; darwin links without zig's compiler-rt and UBSan runtime; x86_64 Windows with
+/// MinGW-w64's gcc and its prebuilt runtime). Only arm64 Windows still needs zig's MinGW
+/// CRT, which is why it is not in this build. The MinGW-linked PE is what verify wants
+/// (system DLLs only, console subsystem), carries SOURCE_DATE_EPOCH as its link time, and
+/// a clean rebuild in another target dir gives the same bytes.
 #[test]
-fn zigbuild_builds_no_zig_runtime_for_linux_or_macos() {
-    if !zig_ready() {
+fn zigbuild_builds_no_zig_runtime_for_linux_macos_or_x86_64_windows() {
+    if !(zig_ready()
+        && require(
+            "x86_64-w64-mingw32-gcc",
+            on_path("x86_64-w64-mingw32-gcc"),
+            "apt-get install gcc-mingw-w64-x86-64",
+        ))
+    {
         return;
     }
     let target = target_dir("zig-first-run");
@@ -173,18 +182,39 @@ fn zigbuild_builds_no_zig_runtime_for_linux_or_macos() {
         "aarch64-unknown-linux-musl",
         "x86_64-apple-darwin",
         "aarch64-apple-darwin",
+        "x86_64-pc-windows-gnu",
     ];
     let mut args = vec!["build", "--toolchain", "zigbuild"];
     for t in &triples {
         args.extend(["--target", t]);
     }
-    run_ok(xtask(&target, &args).env("ZIG_GLOBAL_CACHE_DIR", &zig_cache));
-    for t in triples {
+    let build = |target: &camino::Utf8Path| {
+        run_ok(
+            xtask(target, &args)
+                .env("ZIG_GLOBAL_CACHE_DIR", &zig_cache)
+                .env("SOURCE_DATE_EPOCH", EPOCH),
+        )
+    };
+    let out = build(&target);
+    let log = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains("x86_64-pc-windows-gnu: zigbuild, linked by x86_64-w64-mingw32-gcc"),
+        "{log}"
+    );
+    for t in &triples[..4] {
         let info = built(&target, t, "host-bin");
         if t.contains("linux") {
             assert_eq!(info.linkage, Linkage::Static, "{t}: {info}");
         }
     }
+    let exe = std::fs::read(target.join("x86_64-pc-windows-gnu/release/host-bin.exe")).unwrap();
+    let report = binfmt::check(&exe, Os::Windows, Cpu::X86_64, &binfmt::Floors::default());
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(
+        binfmt::pe_link_time(&exe),
+        Some(EPOCH.parse().unwrap()),
+        "GNU ld stamps SOURCE_DATE_EPOCH"
+    );
     let mut libraries = Vec::new();
     let mut dirs = vec![zig_cache.clone().into_std_path_buf()];
     while let Some(d) = dirs.pop() {
@@ -200,6 +230,11 @@ fn zigbuild_builds_no_zig_runtime_for_linux_or_macos() {
     assert!(
         libraries.is_empty(),
         "zig built libraries Rust does not need: {libraries:?}"
+    );
+    same_bytes_after_a_clean_build(
+        "zig-first-run",
+        |t| drop(build(t)),
+        &["x86_64-pc-windows-gnu/release/host-bin.exe"],
     );
     let _ = std::fs::remove_dir_all(&zig_cache);
 }

@@ -88,10 +88,13 @@ fn xtask_invocations(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The words of the command at the start of `s`, up to the first unquoted shell operator
+/// (`|`, `>`, `;`, `&`): a redirect or pipe is the shell's, not the xtask's.
 fn shell_words(s: &str) -> Vec<String> {
     let (mut words, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
     for c in s.chars() {
         match (quote, c) {
+            (None, '|' | '>' | ';' | '&') => break,
             (None, '"' | '\'') => (quote, any) = (Some(c), true),
             (Some(q), c) if c == q => quote = None,
             (None, c) if c.is_whitespace() => {
@@ -152,6 +155,11 @@ fn invocation_parsing_catches_a_bad_flag() {
         shell_words(r#"merge "a b:1" 'c' d"#),
         ["merge", "a b:1", "c", "d"]
     );
+    assert_eq!(
+        shell_words("doctor --json > doctor.json || true"),
+        ["doctor", "--json"]
+    );
+    assert_eq!(shell_words("merge 'a|b' | tee x"), ["merge", "a|b"]);
 }
 
 /// GitHub's filter patterns (https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-syntax#filter-pattern-cheat-sheet):
