@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 use xtask::target::ImagePlatform;
 
-use crate::support::registry::{Options, Registry};
+use crate::support::registry::Registry;
 use crate::support::*;
 
 /// Builds the scanner image for this machine's CPU and pushes it to `reg`.
@@ -52,14 +52,7 @@ fn sbom_lists_every_staged_binary() {
     {
         return;
     }
-    let Some(host) = containerd_engine() else {
-        return;
-    };
-    let _s = serial();
-    let Some(reg) = Registry::start_with(Options {
-        in_memory: true,
-        ..Options::default()
-    }) else {
+    let Some((host, _s, reg)) = containerd_registry() else {
         return;
     };
     let scanner = scanner_image(&reg, &host);

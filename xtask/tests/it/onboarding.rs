@@ -5,7 +5,7 @@
 use std::fs;
 use std::process::Command;
 
-use crate::support::registry::{docker_ready, Options, Registry};
+use crate::support::registry::{docker_ready, Registry};
 use crate::support::*;
 use camino::Utf8PathBuf;
 use serde_json::Value;
@@ -320,14 +320,7 @@ fn two_runners_then_merge_with_the_containerd_store() {
     if !docker_ready() {
         return;
     }
-    let Some(host) = containerd_engine() else {
-        return;
-    };
-    let _s = serial();
-    let Some(reg) = Registry::start_with(Options {
-        in_memory: true,
-        ..Options::default()
-    }) else {
+    let Some((host, _s, reg)) = containerd_registry() else {
         return;
     };
     let merged = two_runners(&reg, Some(&host));

@@ -1,24 +1,25 @@
-//! Reproducible images (issue 18): two clean `dist --push` runs of one commit, from clones
-//! at different paths (one under `umask 077`), with BuildKit's cache pruned between them,
-//! publish the same per-platform manifest digests on the containerd-store engine (whose
-//! BuildKit honours SOURCE_DATE_EPOCH); a per-platform build (`--platform`, one CI
-//! runner's job) gets that same digest again. On the classic engine `dist` says once that
-//! it cannot, and `--json` says `"reproducible": false` (see `dist::publish_and_check`).
+//! Reproducible images (issue 18): a clean `dist --push` from one clone of a commit, and a
+//! clean `verify --rebuild` of that tag from a second clone at another path under
+//! `umask 077`, BuildKit's cache pruned between them, get the same per-platform manifest
+//! digests on the containerd-store engine (whose BuildKit honours SOURCE_DATE_EPOCH): the
+//! rebuild passes only when every platform's digest is the published one. A per-platform
+//! build (`--platform`, one CI runner's job) publishes that same digest again. On the
+//! classic engine `dist` says once that it cannot, and `--json` says `"reproducible":
+//! false` (see `dist::publish_and_check`).
 //!
 //! What is fresh and what is shared, to keep this affordable on two cores: everything the
 //! image is made of (host binaries, the VM service, the UI bundle, the staged tree) is
-//! built in a new target directory per clone. Shared are only what a user's machine
-//! shares between checkouts too: the xtask's own dependencies (one target directory for
-//! the tool, so the 45 s of its crates.io dependencies compile once; its own three crates
-//! recompile per clone path), zig's global cache, and `ui/node_modules` (hard links of an
-//! installed copy, as `npm ci` of the same lock file would produce).
+//! built in a new target directory per clone (the rebuild's own scratch one, from
+//! nothing). Shared are only what a user's machine shares between checkouts too: the
+//! xtask's own dependencies (`checkouts_xtask_target`), zig's global cache, and
+//! `ui/node_modules` (hard links of an installed copy, as `npm ci` of the same lock file
+//! would produce).
 
 use std::process::Command;
 
 use camino::Utf8Path;
 use serde_json::Value;
 
-use crate::support::registry::{Options, Registry};
 use crate::support::*;
 
 const TAG: &str = "0.1.0";
@@ -73,44 +74,50 @@ fn clone(
     );
 }
 
-/// `dist --push --json` in the clone at `dir`, in its own target directory, which starts
-/// empty when `clean`.
-fn dist_in(
+/// The clone's own xtask (built by `clone`) with `args`, in the clone at `dir`, in its
+/// own target directory (emptied first when `clean`), on the engine at `host`.
+fn xtask_in(
     (dir, umask): (&Utf8Path, &str),
     clean: bool,
-    tool_target: &Utf8Path,
     host: &str,
     args: &[&str],
-) -> Value {
+) -> std::process::Output {
     let target = Utf8Path::new(&format!("{dir}-target")).to_owned();
     if clean {
         let _ = std::fs::remove_dir_all(&target);
     }
-    let xtask = tool_target.join("debug/xtask");
-    let out = run_ok(
-        with_umask(umask, xtask.as_str())
-            .args([
-                "dist",
-                "--toolchain",
-                "zigbuild",
-                "--tag",
-                TAG,
-                "--push",
-                "--json",
-            ])
-            .args(args)
-            .current_dir(dir)
-            .env("CARGO_TARGET_DIR", &target)
-            .env("DOCKER_HOST", host)
-            .env("CI", "true")
-            // As `cargo xtask` would: the binary refuses to run when it was built from
-            // another checkout (the two clones share `tool_target`, and cargo hashes a path
-            // package without its path), so each clone is proven to stage its own sources.
-            .env("CARGO_MANIFEST_DIR", dir.join("xtask"))
-            .env_remove("SOURCE_DATE_EPOCH"),
-    );
+    let xtask = checkouts_xtask_target().join("debug/xtask");
+    let out = run(with_umask(umask, xtask.as_str())
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("DOCKER_HOST", host)
+        .env("CI", "true")
+        // As `cargo xtask` would: the binary refuses to run when it was built from
+        // another checkout (the clones share the tool's target directory, and cargo hashes
+        // a path package without its path), so each clone is proven to build its own sources.
+        .env("CARGO_MANIFEST_DIR", dir.join("xtask"))
+        // The default: the last commit's time.
+        .env_remove("SOURCE_DATE_EPOCH"));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(!log.contains("not reproducible"), "{log}");
+    out
+}
+
+/// `dist --push --json` with `args` in the clone at `dir`.
+fn dist_in(clone: (&Utf8Path, &str), clean: bool, host: &str, args: &[&str]) -> Value {
+    let mut all = vec![
+        "dist",
+        "--toolchain",
+        "zigbuild",
+        "--tag",
+        TAG,
+        "--push",
+        "--json",
+    ];
+    all.extend(args);
+    let out = xtask_in(clone, clean, host, &all);
+    assert!(out.status.success(), "dist failed: see its output above");
     serde_json::from_slice(&out.stdout).expect("--json prints JSON")
 }
 
@@ -124,74 +131,55 @@ fn prune_build_cache(host: &str) {
 }
 
 #[test]
-fn two_clean_clones_publish_the_same_platform_digests() {
+fn two_clean_clones_build_the_same_platform_digests() {
     if !dist_ready() {
         return;
     }
-    let Some(host) = containerd_engine() else {
-        return;
-    };
-    let _s = serial();
-    let Some(reg) = Registry::start_with(Options {
-        in_memory: true,
-        ..Options::default()
-    }) else {
+    let Some((host, _serial, reg)) = containerd_registry() else {
         return;
     };
     let base = target_dir("repro");
-    let tool_target = target_dir("repro-xtask");
-    // Two paths of different depth and length; the second clone and its builds with a
-    // umask that gives group and others nothing.
-    let runs = [("a", "022"), ("elsewhere/clone-b", "077")];
-    let mut published = Vec::new();
-    let mut node_modules = root().join("ui/node_modules");
+    let tool_target = checkouts_xtask_target();
     let commit = head();
-    for (i, (path, umask)) in runs.into_iter().enumerate() {
-        let dir = base.join(path);
-        clone((&dir, umask), &commit, Some(&node_modules), &tool_target);
-        prune_build_cache(&host);
-        let image = reg.image(&format!("repro-{i}"));
-        let json = dist_in(
-            (&dir, umask),
-            true,
-            &tool_target,
-            &host,
-            &["--image", &image],
-        );
-        assert_eq!(json["reproducible"], true, "{json:#}");
-        // What the registry holds, not only what the xtask says it pushed.
-        let raw = reg.raw_manifest(&format!("{image}:{TAG}")).unwrap();
-        let index: Value = serde_json::from_slice(&raw).unwrap();
-        for (p, digest) in json["platforms"].as_object().unwrap() {
-            let listed = index["manifests"].as_array().unwrap().iter().any(|m| {
-                m["digest"] == *digest
-                    && format!("{}/{}", m["platform"]["os"], m["platform"]["architecture"])
-                        .replace('"', "")
-                        == *p
-            });
-            assert!(listed, "{p} {digest} is not in {index:#}");
-        }
-        published.push((json["platforms"].clone(), json["checksums"].clone()));
-        node_modules = dir.join("ui/node_modules");
-    }
-    let (first, second) = (&published[0], &published[1]);
-    assert_eq!(first.1, second.1, "the staged trees differ");
-    assert_eq!(
-        first.0, second.0,
-        "two clean builds of one commit published different per-platform digests"
+    let image = reg.image("repro");
+    let reference = format!("{image}:{TAG}");
+
+    // The first clone publishes from a fresh target directory.
+    let a = (base.join("a"), "022");
+    let a = (a.0.as_path(), a.1);
+    clone(
+        a,
+        &commit,
+        Some(&root().join("ui/node_modules")),
+        &tool_target,
     );
-    assert_eq!(first.0.as_object().unwrap().len(), 2, "{:#}", first.0);
+    prune_build_cache(&host);
+    let json = dist_in(a, true, &host, &["--image", &image]);
+    assert_eq!(json["reproducible"], true, "{json:#}");
+    // What the registry holds, not only what the xtask says it pushed.
+    let raw = reg.raw_manifest(&reference).unwrap();
+    let published = reg.manifest_digest(&reference);
+    let index: Value = serde_json::from_slice(&raw).unwrap();
+    let platforms = json["platforms"].as_object().unwrap();
+    assert_eq!(platforms.len(), 2, "{json:#}");
+    for (p, digest) in platforms {
+        let listed = index["manifests"].as_array().unwrap().iter().any(|m| {
+            m["digest"] == *digest
+                && format!("{}/{}", m["platform"]["os"], m["platform"]["architecture"])
+                    .replace('"', "")
+                    == *p
+        });
+        assert!(listed, "{p} {digest} is not in {index:#}");
+    }
 
     // One CI runner's job: one platform, its own build (the per-platform strategy), cache
-    // pruned again: the same manifest as inside the multi-platform build's index. The
-    // second clone's target directory is reused: a third cold compile (minutes on two
-    // busy cores) would test nothing the two above did not.
+    // pruned again: the same manifest as inside the multi-platform build's index. Run now,
+    // while the shared tool directory holds this clone's xtask; its target directory is
+    // reused: a third cold compile (minutes on two busy cores) would test nothing new.
     prune_build_cache(&host);
-    let (path, umask) = runs[1];
     let one = dist_in(
-        (&base.join(path), umask),
+        a,
         false,
-        &tool_target,
         &host,
         &[
             "--image",
@@ -201,7 +189,42 @@ fn two_clean_clones_publish_the_same_platform_digests() {
         ],
     );
     assert_eq!(
-        one["platforms"]["linux/amd64"], first.0["linux/amd64"],
+        one["platforms"]["linux/amd64"], json["platforms"]["linux/amd64"],
         "{one:#}"
+    );
+
+    // The second clone, at a deeper and longer path, everything under a umask that gives
+    // group and others nothing, cache pruned: its `verify --rebuild` builds the image from
+    // nothing (a scratch target directory, `--no-cache`) and passes only when each
+    // platform's manifest digest is the one the first clone published.
+    let b = (base.join("elsewhere/clone-b"), "077");
+    let b = (b.0.as_path(), b.1);
+    clone(b, &commit, Some(&a.0.join("ui/node_modules")), &tool_target);
+    prune_build_cache(&host);
+    let out = xtask_in(b, true, &host, &["verify", &reference, "--rebuild"]);
+    assert!(
+        out.status.success(),
+        "two clean builds of one commit got different per-platform digests: see above"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for (p, digest) in platforms {
+        let digest = digest.as_str().unwrap();
+        assert!(
+            stdout.contains(&format!(
+                "{p}: {digest}: rebuilt from this checkout, identical"
+            )),
+            "{p}: {stdout}"
+        );
+    }
+    assert!(
+        !Utf8Path::new(&format!("{}-target", b.0))
+            .join("dist/rebuild")
+            .exists(),
+        "a rebuild that matched leaves its scratch target directory behind"
+    );
+    assert_eq!(
+        reg.manifest_digest(&reference),
+        published,
+        "verify --rebuild moved the published tag"
     );
 }

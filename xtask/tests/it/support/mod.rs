@@ -30,6 +30,28 @@ pub fn target_dir(name: &str) -> Utf8PathBuf {
     root().join("target/it").join(name)
 }
 
+/// Where another checkout's own xtask is built (`root()` is fixed when it compiles, so a
+/// clone or copy needs its own binary). One directory for every such checkout: the
+/// xtask's crates.io dependencies compile once, its own three crates per checkout path.
+/// Safe to share because the tests that build there hold `serial()`, and their runs set
+/// `CARGO_MANIFEST_DIR`, so the binary refuses to run if it was built from another
+/// checkout (see `xtask::paths::check_checkout`).
+pub fn checkouts_xtask_target() -> Utf8PathBuf {
+    target_dir("checkout-xtask")
+}
+
+/// A registry of the test's own (in memory) and the containerd-store engine's
+/// `DOCKER_HOST`, with `serial()` held; `None` (after `require`) where either is missing.
+pub fn containerd_registry() -> Option<(String, MutexGuard<'static, ()>, registry::Registry)> {
+    let host = containerd_engine()?;
+    let lock = serial();
+    let reg = registry::Registry::start_with(registry::Options {
+        in_memory: true,
+        ..registry::Options::default()
+    })?;
+    Some((host, lock, reg))
+}
+
 /// The xtask binary, run from the workspace root.
 pub fn xtask(target_dir: &Utf8Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
