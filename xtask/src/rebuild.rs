@@ -297,21 +297,12 @@ fn epoch_hint(epoch: u64) -> String {
     )
 }
 
-/// Seconds since 1970 as the UTC time BuildKit writes into a config (`2026-12-07T03:14:55Z`),
-/// by the days-to-civil conversion of <https://howardhinnant.github.io/date_algorithms.html>.
+/// Seconds since 1970 as the UTC time BuildKit writes into a config (`2026-12-07T03:14:55Z`).
 fn rfc3339(secs: u64) -> String {
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let rem = secs % 86_400;
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        "{}T{:02}:{:02}:{:02}Z",
+        workspace::civil_date(secs / 86_400),
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
