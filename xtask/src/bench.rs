@@ -55,8 +55,7 @@ impl Bench {
         let zig_runtime = plan
             .choices
             .iter()
-            .filter(|c| c.linker == crate::linker::Linker::Zig)
-            .filter(|c| c.target.os == crate::target::Os::Windows)
+            .filter(|c| c.zig_builds_runtime)
             .map(|c| c.target)
             .collect();
         build::run_setup(&rep, &plan)?;

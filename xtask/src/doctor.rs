@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use crate::cmd::Cmd;
 use crate::docker::{self, Builder, Remote, Strategy};
 use crate::flags::DoctorCmd;
-use crate::linker::Linker;
 use crate::reference::ImageRef;
 use crate::target::{Os, TARGETS};
 use crate::{paths, pins, smoke, ui, workspace};
@@ -384,10 +383,7 @@ pub fn toolchains(tools: &crate::toolchain::Tools) -> Check {
     for t in &TARGETS {
         match crate::linker::choose(tools, t, &crate::toolchain::Toolchains::default()) {
             Ok(c) => {
-                // zig's darwin link builds nothing (`linker::zig_link_env`) unless the
-                // user's rustflags keep it from being trimmed.
-                let darwin_trimmed = t.os == Os::Darwin && tools.user_rustflags.is_none();
-                if c.linker == Linker::Zig && !darwin_trimmed {
+                if c.zig_builds_runtime {
                     first_run.push(t.triple);
                 }
                 details.push(c.to_string());

@@ -55,6 +55,10 @@ pub struct Choice {
     pub linker: Linker,
     /// Why this toolchain, then why this linker.
     pub why: String,
+    /// This link has zig compile a C runtime on a machine's first run (into zig's global
+    /// cache): every zig link but darwin's, which `zig_link_env` trims to nothing unless
+    /// the user's own rustflags keep it from adding flags.
+    pub zig_builds_runtime: bool,
 }
 
 impl fmt::Display for Choice {
@@ -75,11 +79,14 @@ pub fn choose(
 ) -> anyhow::Result<Choice> {
     let (toolchain, why_toolchain) = tools.choose(target, toolchains)?;
     let (linker, why_linker) = linker(tools, toolchain, target);
+    let zig_builds_runtime =
+        linker == Linker::Zig && (target.os != Os::Darwin || tools.user_rustflags.is_some());
     Ok(Choice {
         target,
         toolchain,
         linker,
         why: format!("{why_toolchain}; {why_linker}"),
+        zig_builds_runtime,
     })
 }
 
