@@ -171,7 +171,7 @@ pub fn check(item: Item, ctx: &Context) -> Check {
                 let digests = if r.reproducible {
                     format!("reproducible digests ({})", r.found)
                 } else {
-                    let (major, minor) = docker::MIN_REPRODUCIBLE_BUILDKIT;
+                    let (major, minor) = crate::reproducible::MIN_REPRODUCIBLE_BUILDKIT;
                     format!(
                         "digests not reproducible ({}; that needs BuildKit {major}.{minor}+)",
                         r.found

@@ -32,7 +32,7 @@ pub struct Recipe {
     /// `workspace::source_date_epoch`: the staged files' mtimes, and (on a builder that
     /// honours it) the image config's and history's times.
     pub source_date_epoch: u64,
-    /// Whether this builder's digests are reproducible (`docker::Reproducibility`).
+    /// Whether this builder's digests are reproducible (`reproducible::Reproducibility`).
     pub reproducible: bool,
     /// What that was judged from, or why not: printed with the plan, and once by a run
     /// that cannot reproduce.

@@ -61,6 +61,7 @@ pub mod rebuild;
 pub mod release;
 pub mod release_edit;
 pub mod release_git;
+pub mod reproducible;
 pub mod screenshots;
 pub mod setup;
 pub mod smoke;
